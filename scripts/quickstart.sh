@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The README's two quick-start commands in one script:
+#   bash scripts/quickstart.sh demo   -> set up .venv (once) and stylize a generated sample clip
+#   bash scripts/quickstart.sh test   -> set up .venv (once) and run the test suite
+# The virtual environment lives in .venv next to this repository and is reused while
+# pyproject.toml is unchanged.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+venv="$root/.venv"
+python=${PYTHON:-python3}
+
+setup() {
+  if [ ! -x "$venv/bin/python" ]; then
+    echo "[setup] creating $venv" >&2
+    "$python" -m venv "$venv"
+  fi
+  local stamp="$venv/.rtrdit-setup"
+  local want
+  want=$(cat pyproject.toml scripts/quickstart.sh | sha256sum | cut -c1-16)
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    echo "[setup] installing rtrdit and its pinned dependencies into $venv" >&2
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
+    # torch first, pinned, so pip takes the CPU build found locally instead of resolving a CUDA build.
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check "torch==2.13.0"
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check -e ".[dev]"
+    echo "$want" > "$stamp"
+  fi
+}
+
+case "${1:-}" in
+  demo)
+    setup
+    shift
+    exec "$venv/bin/rtrdit" demo "$@"
+    ;;
+  test)
+    setup
+    shift
+    exec "$venv/bin/python" -m pytest -n 2 --dist loadgroup "$@"
+    ;;
+  *)
+    echo "usage: bash scripts/quickstart.sh demo|test [extra args]" >&2
+    exit 2
+    ;;
+esac

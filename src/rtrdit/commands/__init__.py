@@ -1,0 +1,1 @@
+"""Subcommand modules of the `rtrdit` command line (one per subcommand)."""

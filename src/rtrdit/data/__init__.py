@@ -1,0 +1,1 @@
+"""Stylization data: manifests, built-in stylizers, generators and latent shards."""

@@ -1,0 +1,1 @@
+"""The Wan-architecture DiT, its attention, RoPE, reference adapter, KV cache and weight loading."""

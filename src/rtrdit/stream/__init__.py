@@ -1,0 +1,1 @@
+"""Streaming inference: the few-step causal sampler and the Stylizer session."""

@@ -1,0 +1,1 @@
+"""Three-stage training: flow-matching teacher, causal student, Self Forcing + DMD + GAN."""
