@@ -1,8 +1,10 @@
 """The `rtrdit` command line: a thin dispatcher over subcommand modules.
 
 Each subcommand lives in its own module under ``rtrdit.commands`` exposing
-``add_arguments(parser)`` and ``run(args) -> int``. Command modules import heavy
-libraries (torch, av, ...) inside ``run`` only, so ``rtrdit --help`` stays instant.
+``add_arguments(parser)`` and ``run(args) -> int``. Only the chosen subcommand's module
+is imported, and command modules import heavy libraries (torch, av, ...) inside ``run``,
+so ``rtrdit --help`` stays instant. A group of subcommands (``rtrdit data ...``) is a
+module whose ``add_arguments`` calls :func:`add_group`.
 """
 
 from __future__ import annotations
@@ -17,6 +19,13 @@ from rtrdit import __version__
 # name -> (module, one-line help). Add a line here to add a subcommand.
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("rtrdit.commands.demo", "stylize a generated sample clip (the quick-start job)"),
+    "stylize": ("rtrdit.commands.stylize", "stylize a video file with a text prompt or a reference image"),
+    "serve": ("rtrdit.commands.serve", "serve live stylization to a browser or phone (WebRTC / WebSocket)"),
+    "bench": ("rtrdit.commands.bench", "measure streaming fps, latency and memory"),
+    "eval": ("rtrdit.commands.eval", "evaluate stylized videos with the paper's metrics"),
+    "video": ("rtrdit.commands.video", "inspect video files"),
+    "data": ("rtrdit.commands.data", "build, validate and encode stylization datasets"),
+    "train": ("rtrdit.commands.train", "train the autoencoder, teacher, student or distilled model"),
 }
 
 
@@ -24,7 +33,20 @@ class CLIError(Exception):
     """A user-facing error: printed as one line, exit code 2, no traceback."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def add_group(parser: argparse.ArgumentParser, members: dict[str, tuple[str, str]]) -> None:
+    """Add nested subcommands ``name -> (module, help)``; each module has
+    ``add_arguments``/``run`` like a top-level command. Modules are imported here,
+    which is cheap because they defer heavy imports to ``run``."""
+    sub = parser.add_subparsers(dest="subcommand", metavar="SUBCOMMAND", required=True)
+    for name, (module, help_text) in members.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        mod = importlib.import_module(module)
+        mod.add_arguments(p)
+        p.set_defaults(_run=mod.run)
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The top-level parser; with ``command`` only that subcommand's module is imported."""
     parser = argparse.ArgumentParser(
         prog="rtrdit",
         description="RTR-DiT: real-time streaming video stylization with an autoregressive DiT.",
@@ -33,21 +55,23 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
-        p.set_defaults(_module=module)
-        importlib.import_module(module).add_arguments(p)
+        if name == command:
+            mod = importlib.import_module(module)
+            mod.add_arguments(p)
+            p.set_defaults(_run=mod.run)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
+    command = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(command if command in COMMANDS else None)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 0
-    mod = importlib.import_module(args._module)
     try:
-        return int(mod.run(args) or 0)
+        return int(args._run(args) or 0)
     except CLIError as exc:
         print(f"rtrdit {args.command}: error: {exc}", file=sys.stderr)
         return 2
