@@ -245,6 +245,20 @@ class DiT(nn.Module):
     def dtype(self) -> torch.dtype:
         return self.patch_embedding.weight.dtype
 
+    # ------------------------------------------------------------------- I/O
+    def save_pretrained(self, path: str) -> None:
+        """Write config.json + model.safetensors (see `rtrdit.model.loading`)."""
+        from rtrdit.model.loading import save_pretrained
+
+        save_pretrained(self, path)
+
+    @classmethod
+    def from_pretrained(cls, path: str, **kwargs: object) -> DiT:
+        """Load from a directory in the original Wan, diffusers or rtrdit layout."""
+        from rtrdit.model.loading import load_dit
+
+        return load_dit(path, **kwargs)  # type: ignore[arg-type]
+
     # --------------------------------------------------------------- checks
     def _check_latent(self, name: str, x: Tensor) -> None:
         cfg = self.config
