@@ -1,0 +1,506 @@
+"""Video files in and out: streaming PyAV reads as uint8 RGB, keep-aspect resizing, atomic H.264 MP4 writes.
+
+Every failure on a user's file (missing, empty, truncated, not a video, bad frame size) raises
+:class:`VideoError` with one readable line that names the file, never a raw FFmpeg traceback.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+# A frame larger than this (in pixels) is refused: one RGB frame of 8192x8192 is already 200 MB.
+MAX_PIXELS = 8192 * 8192
+# Audio codecs an MP4 can carry as they are; anything else is re-encoded to AAC.
+_MP4_AUDIO_COPY = {"aac", "mp3", "ac3", "eac3", "alac", "opus", "flac"}
+
+
+class VideoError(ValueError):
+    """A video file (or frames for one) that cannot be used, explained in one line."""
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What a video file holds: display size (after rotation), frame rate, frame count, codec."""
+
+    path: str
+    width: int
+    height: int
+    fps: float
+    frames: int
+    codec: str
+    duration: float
+    has_audio: bool
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _av() -> Any:
+    import av  # deferred: PyAV loads FFmpeg
+
+    return av
+
+
+def _describe(exc: BaseException) -> str:
+    """One line from an FFmpeg/OS error, without errno noise or the file name repeated."""
+    msg = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return " ".join(str(msg).split())
+
+
+def _open_input(path: str | os.PathLike[str]) -> tuple[Any, Any]:
+    """Open ``path`` and return ``(container, first video stream)``, or raise VideoError."""
+    p = Path(path)
+    if not p.exists():
+        raise VideoError(f"{p}: no such file")
+    if not p.is_file():
+        raise VideoError(f"{p}: not a regular file")
+    if p.stat().st_size == 0:
+        raise VideoError(f"{p}: empty file (0 bytes)")
+    av = _av()
+    try:
+        container = av.open(str(p), mode="r")
+    except av.FFmpegError as exc:
+        raise VideoError(f"{p}: not a readable video ({_describe(exc)})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise VideoError(f"{p}: cannot open ({_describe(exc)})") from None
+    if not container.streams.video:
+        container.close()
+        raise VideoError(f"{p}: no video stream (not a video file)")
+    stream = container.streams.video[0]
+    ctx = stream.codec_context
+    if not ctx.width or not ctx.height:
+        container.close()
+        raise VideoError(f"{p}: video stream has no frame size (corrupt or unsupported)")
+    if ctx.width * ctx.height > MAX_PIXELS:
+        container.close()
+        raise VideoError(
+            f"{p}: frames of {ctx.width}x{ctx.height} are too large (limit {MAX_PIXELS} pixels)"
+        )
+    end = _indexed_end(container)
+    if end > p.stat().st_size:
+        container.close()
+        raise VideoError(f"{p}: truncated file (its index points {end - p.stat().st_size} bytes past the end)")
+    stream.thread_type = "AUTO"
+    return container, stream
+
+
+def _indexed_end(container: Any) -> int:
+    """Largest byte offset the container's sample index (MP4/MOV) refers to; 0 without an index."""
+    end = 0
+    for stream in container.streams:
+        try:
+            entries = stream.index_entries
+            n = len(entries)
+            for i in range(max(0, n - 16), n):
+                e = entries[i]
+                end = max(end, int(e.pos) + int(e.size))
+        except (AttributeError, TypeError, IndexError):
+            continue
+    return end
+
+
+def _rotation_steps(degrees: float | int | None) -> int:
+    """Quarter turns (counter-clockwise, as ``np.rot90``) for a display-matrix rotation."""
+    if not degrees:
+        return 0
+    return int(round(float(degrees) / 90.0)) % 4
+
+
+def _rate(stream: Any) -> float:
+    for rate in (stream.average_rate, stream.guessed_rate, stream.base_rate):
+        if rate and float(rate) > 0 and math.isfinite(float(rate)):
+            return float(rate)
+    return 0.0
+
+
+def probe(path: str | os.PathLike[str]) -> VideoInfo:
+    """Size, fps, frame count, codec and duration of a video; frames are counted by decoding
+    when the container does not record them (e.g. WebM/MKV)."""
+    p = Path(path)
+    av = _av()
+    container, stream = _open_input(p)
+    try:
+        ctx = stream.codec_context
+        codec = ctx.codec.canonical_name if ctx.codec is not None else str(ctx.name)
+        has_audio = bool(container.streams.audio)
+        fps = _rate(stream)
+        frames = int(stream.frames or 0)
+        tb = stream.time_base
+        stream_duration = float(stream.duration * tb) if stream.duration and tb else 0.0
+        rotation = 0
+        decoded = 0
+        first_pts = last_pts = None
+        try:
+            for frame in container.decode(stream):
+                if decoded == 0:
+                    rotation = _rotation_steps(getattr(frame, "rotation", 0))
+                    if frames > 0:
+                        break  # the container knows the count; one frame proves it decodes
+                decoded += 1
+                if frame.pts is not None:
+                    first_pts = frame.pts if first_pts is None else min(first_pts, frame.pts)
+                    last_pts = frame.pts if last_pts is None else max(last_pts, frame.pts)
+        except av.FFmpegError as exc:
+            if decoded == 0:
+                raise VideoError(f"{p}: cannot decode video ({_describe(exc)})") from None
+        else:
+            if decoded == 0 and frames == 0:
+                raise VideoError(f"{p}: video stream has no frames")
+        if frames <= 0:
+            frames = decoded
+            if first_pts is not None and last_pts is not None and tb and fps > 0:
+                span = float((last_pts - first_pts) * tb) + 1.0 / fps
+                stream_duration = stream_duration or span
+        if fps <= 0 and stream_duration > 0:
+            fps = frames / stream_duration
+        if fps <= 0:
+            raise VideoError(f"{p}: cannot tell the frame rate")
+        duration = stream_duration if stream_duration > 0 else frames / fps
+        width, height = ctx.width, ctx.height
+        if rotation % 2:
+            width, height = height, width
+        return VideoInfo(str(p), int(width), int(height), float(fps), int(frames), str(codec),
+                         float(duration), has_audio)
+    finally:
+        container.close()
+
+
+def _check_size(size: tuple[int, int]) -> tuple[int, int]:
+    try:
+        w, h = (int(size[0]), int(size[1]))
+    except (TypeError, ValueError, IndexError):
+        raise VideoError(f"size must be (width, height), got {size!r}") from None
+    if w <= 0 or h <= 0:
+        raise VideoError(f"size must be positive, got {w}x{h}")
+    if w * h > MAX_PIXELS:
+        raise VideoError(f"size {w}x{h} is too large (limit {MAX_PIXELS} pixels)")
+    return w, h
+
+
+def resize_frame(frame: np.ndarray, size: tuple[int, int], mode: str = "crop") -> np.ndarray:
+    """Resize an (H, W, 3) uint8 frame to ``size=(width, height)`` keeping its aspect ratio:
+    ``"crop"`` fills the target and cuts the centre, ``"pad"`` fits inside and adds black bars."""
+    import cv2  # deferred: OpenCV is heavy to import
+
+    w, h = _check_size(size)
+    if mode not in ("crop", "pad"):
+        raise VideoError(f"resize mode must be 'crop' or 'pad', got {mode!r}")
+    if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+        raise VideoError(f"expected a uint8 (H, W, 3) frame, got {frame.dtype} {tuple(frame.shape)}")
+    fh, fw = frame.shape[:2]
+    if (fw, fh) == (w, h):
+        return frame
+    scale = max(w / fw, h / fh) if mode == "crop" else min(w / fw, h / fh)
+    # Round so the scaled frame covers (crop) or fits in (pad) the target, never off by one.
+    sw = min(max(1, round(fw * scale)), w) if mode == "pad" else max(w, round(fw * scale))
+    sh = min(max(1, round(fh * scale)), h) if mode == "pad" else max(h, round(fh * scale))
+    interp = cv2.INTER_AREA if sw * sh < fw * fh else cv2.INTER_LINEAR
+    scaled = cv2.resize(np.ascontiguousarray(frame), (sw, sh), interpolation=interp)
+    if mode == "crop":
+        x0, y0 = (sw - w) // 2, (sh - h) // 2
+        return np.ascontiguousarray(scaled[y0:y0 + h, x0:x0 + w])
+    out = np.zeros((h, w, 3), dtype=np.uint8)
+    x0, y0 = (w - sw) // 2, (h - sh) // 2
+    out[y0:y0 + sh, x0:x0 + sw] = scaled
+    return out
+
+
+def iter_frames(
+    path: str | os.PathLike[str],
+    size: tuple[int, int] | None = None,
+    mode: str = "crop",
+    start: int = 0,
+    count: int | None = None,
+) -> Iterator[np.ndarray]:
+    """Yield frames ``start .. start+count`` one at a time as uint8 (H, W, 3) RGB, decoding as it
+    goes (the file is never held in memory); display rotation is applied, then ``size``/``mode``."""
+    if start < 0 or (count is not None and count < 0):
+        raise VideoError(f"start and count must be >= 0, got start={start}, count={count}")
+    if size is not None:
+        size = _check_size(size)
+        if mode not in ("crop", "pad"):
+            raise VideoError(f"resize mode must be 'crop' or 'pad', got {mode!r}")
+    return _frames(Path(path), size, mode, start, count)
+
+
+def _frames(p: Path, size: tuple[int, int] | None, mode: str, start: int,
+            count: int | None) -> Iterator[np.ndarray]:
+    av = _av()
+    container, stream = _open_input(p)
+    index = yielded = 0
+    try:
+        if count == 0:
+            return
+        try:
+            for frame in container.decode(stream):
+                if index >= start:
+                    rgb = frame.to_ndarray(format="rgb24")
+                    k = _rotation_steps(getattr(frame, "rotation", 0))
+                    if k:
+                        rgb = np.ascontiguousarray(np.rot90(rgb, k))
+                    if size is not None:
+                        rgb = resize_frame(rgb, size, mode)
+                    yield rgb
+                    yielded += 1
+                    if count is not None and yielded >= count:
+                        return
+                index += 1
+        except av.FFmpegError as exc:
+            raise VideoError(f"{p}: corrupt video at frame {index} ({_describe(exc)})") from None
+        if index == 0 and yielded == 0:
+            raise VideoError(f"{p}: video stream has no frames")
+    finally:
+        container.close()
+
+
+def read_frames(
+    path: str | os.PathLike[str],
+    size: tuple[int, int] | None = None,
+    mode: str = "crop",
+    start: int = 0,
+    count: int | None = None,
+) -> np.ndarray:
+    """All requested frames as one uint8 (T, H, W, 3) array (use :func:`iter_frames` for long files)."""
+    frames = list(iter_frames(path, size, mode, start, count))
+    if not frames:
+        raise VideoError(f"{Path(path)}: no frames from index {start} (count={count})")
+    return np.stack(frames)
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _fps_fraction(fps: float) -> Fraction:
+    if not (isinstance(fps, (int, float, Fraction)) and math.isfinite(float(fps)) and fps > 0):
+        raise VideoError(f"fps must be a positive number, got {fps!r}")
+    return Fraction(float(fps)).limit_denominator(1001)
+
+
+class VideoWriter:
+    """Write uint8 RGB frames to an H.264 MP4 at ``fps``, atomically: frames go to a hidden temporary
+    file in the same folder, renamed over ``path`` on success and deleted on any error. Odd frame sizes
+    are padded by one edge pixel (H.264 4:2:0 needs even sizes). ``audio_from`` copies that file's
+    audio track (re-encoded to AAC if MP4 cannot carry it), cut to the video's length."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        fps: float,
+        audio_from: str | os.PathLike[str] | None = None,
+        *,
+        crf: int = 18,
+        preset: str = "fast",
+    ) -> None:
+        self.path = Path(path)
+        self.rate = _fps_fraction(fps)
+        self.fps = float(self.rate)
+        self.crf, self.preset = int(crf), str(preset)
+        self.audio_from = Path(audio_from) if audio_from is not None else None
+        folder = self.path.parent if str(self.path.parent) else Path(".")
+        if not folder.is_dir():
+            raise VideoError(f"{self.path}: folder {folder} does not exist")
+        if self.path.is_dir():
+            raise VideoError(f"{self.path}: is a folder, not a file name")
+        if self.audio_from is not None:
+            if not self.audio_from.is_file():
+                raise VideoError(f"{self.audio_from}: no such file (audio_from)")
+            if self.audio_from.stat().st_size == 0:
+                raise VideoError(f"{self.audio_from}: empty file (audio_from)")
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{self.path.name}.", suffix=".part")
+        os.close(fd)
+        self._tmp = Path(tmp)
+        self._container: Any = None
+        self._stream: Any = None
+        self._audio_in: Any = None
+        self._audio_src: Any = None
+        self._audio_out: Any = None
+        self._transcode_audio = False
+        self._size: tuple[int, int] | None = None  # (width, height) of frames given
+        self._pad: tuple[int, int] = (0, 0)
+        self.frames_written = 0
+        self._closed = False
+        try:
+            av = _av()
+            self._container = av.open(str(self._tmp), mode="w", format="mp4")
+        except Exception as exc:
+            self._discard()
+            raise VideoError(f"{self.path}: cannot create output ({_describe(exc)})") from None
+
+    # context manager --------------------------------------------------------
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+    def __del__(self) -> None:  # a writer dropped without close() leaves nothing behind
+        try:
+            if not self._closed:
+                self.abort()
+        except Exception:
+            pass
+
+    # frames -----------------------------------------------------------------
+    def _setup(self, width: int, height: int) -> None:
+        av = _av()
+        self._size = (width, height)
+        self._pad = (width % 2, height % 2)
+        stream = self._container.add_stream("libx264", rate=self.rate)
+        stream.width, stream.height = width + self._pad[0], height + self._pad[1]
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": str(self.crf), "preset": self.preset}
+        self._stream = stream
+        if self.audio_from is None:
+            return
+        try:
+            src = av.open(str(self.audio_from), mode="r")
+        except av.FFmpegError as exc:
+            raise VideoError(f"{self.audio_from}: cannot read audio ({_describe(exc)})") from None
+        if not src.streams.audio:
+            src.close()
+            return
+        self._audio_in, self._audio_src = src, src.streams.audio[0]
+        name = self._audio_src.codec_context.name
+        if name in _MP4_AUDIO_COPY:
+            self._audio_out = self._container.add_stream_from_template(self._audio_src)
+        else:
+            self._transcode_audio = True
+            rate = self._audio_src.codec_context.sample_rate or 48000
+            self._audio_out = self._container.add_stream("aac", rate=rate)
+            layout = self._audio_src.codec_context.layout
+            if layout is not None and layout.nb_channels <= 2:
+                self._audio_out.layout = layout.name
+
+    def write(self, frames: np.ndarray) -> None:
+        """Append one (H, W, 3) frame or a (T, H, W, 3) batch of uint8 RGB frames."""
+        if self._closed:
+            raise VideoError(f"{self.path}: writer is already closed")
+        arr = np.asarray(frames)
+        if arr.ndim == 3:
+            arr = arr[None]
+        if arr.ndim != 4 or arr.shape[-1] != 3 or arr.dtype != np.uint8:
+            raise VideoError(
+                f"{self.path}: frames must be uint8 (H, W, 3) or (T, H, W, 3), got {arr.dtype} {arr.shape}"
+            )
+        t, h, w = arr.shape[:3]
+        if h == 0 or w == 0:
+            raise VideoError(f"{self.path}: frames have zero size ({w}x{h})")
+        if w * h > MAX_PIXELS:
+            raise VideoError(f"{self.path}: frames of {w}x{h} are too large (limit {MAX_PIXELS} pixels)")
+        av = _av()
+        if self._stream is None:
+            self._setup(w, h)
+        elif (w, h) != self._size:
+            sw, sh = self._size or (0, 0)
+            raise VideoError(f"{self.path}: frame size changed from {sw}x{sh} to {w}x{h}")
+        px, py = self._pad
+        try:
+            for i in range(t):
+                img = arr[i]
+                if px or py:
+                    img = np.pad(img, ((0, py), (0, px), (0, 0)), mode="edge")
+                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")
+                frame.pts = self.frames_written
+                frame.time_base = 1 / self.rate
+                for packet in self._stream.encode(frame):
+                    self._container.mux(packet)
+                self.frames_written += 1
+        except av.FFmpegError as exc:
+            raise VideoError(f"{self.path}: cannot encode frame ({_describe(exc)})") from None
+
+    # finishing ----------------------------------------------------------------
+    def _copy_audio(self) -> None:
+        av = _av()
+        src, out = self._audio_src, self._audio_out
+        limit = self.frames_written / self.fps  # seconds of video written
+        if self._transcode_audio:
+            for frame in self._audio_in.decode(src):
+                if frame.time is not None and frame.time >= limit:
+                    break
+                frame.pts = None
+                for packet in out.encode(frame):
+                    self._container.mux(packet)
+            for packet in out.encode(None):
+                self._container.mux(packet)
+            return
+        tb = src.time_base
+        start = src.start_time or 0
+        for packet in self._audio_in.demux(src):
+            if packet.dts is None or packet.pts is None:
+                continue
+            if float((packet.pts - start) * tb) >= limit:
+                break
+            packet.stream = out
+            try:
+                self._container.mux(packet)
+            except av.FFmpegError:
+                continue  # a damaged audio packet is dropped, the video is kept
+
+    def close(self) -> None:
+        """Flush the encoder, copy the audio, and move the finished file to ``path``."""
+        if self._closed:
+            return
+        try:
+            if self.frames_written == 0:
+                raise VideoError(f"{self.path}: no frames were written")
+            av = _av()
+            try:
+                for packet in self._stream.encode(None):
+                    self._container.mux(packet)
+                if self._audio_out is not None:
+                    self._copy_audio()
+                self._container.close()
+                self._container = None
+            except av.FFmpegError as exc:
+                raise VideoError(f"{self.path}: cannot finish writing ({_describe(exc)})") from None
+            self._close_audio()
+            os.replace(self._tmp, self.path)
+            self._closed = True
+        except BaseException:
+            self.abort()
+            raise
+
+    def _close_audio(self) -> None:
+        if self._audio_in is not None:
+            self._audio_in.close()
+            self._audio_in = None
+
+    def _discard(self) -> None:
+        try:
+            self._tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+    def abort(self) -> None:
+        """Stop writing and delete the temporary file; ``path`` is left untouched."""
+        self._closed = True
+        if self._container is not None:
+            try:
+                self._container.close()
+            except Exception:
+                pass
+            self._container = None
+        try:
+            self._close_audio()
+        except Exception:
+            pass
+        self._discard()
+
+
+def write_video(path: str | os.PathLike[str], frames: np.ndarray, fps: float,
+                audio_from: str | os.PathLike[str] | None = None) -> None:
+    """Write a whole (T, H, W, 3) uint8 clip to ``path`` (see :class:`VideoWriter`)."""
+    with VideoWriter(path, fps, audio_from=audio_from) as writer:
+        writer.write(frames)

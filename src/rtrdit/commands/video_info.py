@@ -1,0 +1,41 @@
+"""`rtrdit video info FILE [--json]`: print a video's width, height, fps, frames, codec and duration."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from rtrdit.cli import CLIError
+
+FIELDS = ("width", "height", "fps", "frames", "codec", "duration")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", metavar="FILE", help="video file (any container/codec FFmpeg reads)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+
+
+def run(args: argparse.Namespace) -> int:
+    from rtrdit.codecs.video import VideoError, probe
+
+    try:
+        info = probe(args.file)
+    except VideoError as exc:
+        raise CLIError(str(exc)) from None
+    data = {
+        "path": info.path,
+        "width": info.width,
+        "height": info.height,
+        "fps": round(info.fps, 6),
+        "frames": info.frames,
+        "codec": info.codec,
+        "duration": round(info.duration, 6),
+        "has_audio": info.has_audio,
+    }
+    if args.json:
+        print(json.dumps(data))
+    else:
+        print(info.path)
+        for key in FIELDS + ("has_audio",):
+            print(f"  {key:<9} {data[key]}")
+    return 0
