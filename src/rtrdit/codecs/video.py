@@ -379,9 +379,8 @@ class VideoWriter:
             self._transcode_audio = True
             rate = self._audio_src.codec_context.sample_rate or 48000
             self._audio_out = self._container.add_stream("aac", rate=rate)
-            layout = self._audio_src.codec_context.layout
-            if layout is not None and layout.nb_channels <= 2:
-                self._audio_out.layout = layout.name
+            channels = self._audio_src.codec_context.channels or 2
+            self._audio_out.layout = "mono" if channels == 1 else "stereo"  # more are downmixed
 
     def write(self, frames: np.ndarray) -> None:
         """Append one (H, W, 3) frame or a (T, H, W, 3) batch of uint8 RGB frames."""

@@ -1,0 +1,349 @@
+"""Video I/O on real files: containers and codecs, resizing, atomic writing, audio, bad input, the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from video_clips import SHARED_VIDEOS, audio_duration, frame_value, make_clip
+
+from rtrdit.cli import main
+from rtrdit.codecs import video
+from rtrdit.codecs.video import VideoError, VideoWriter, iter_frames, probe, read_frames, resize_frame
+
+
+def grey(frames: np.ndarray) -> np.ndarray:
+    """Mean grey level of each frame's bottom-right quarter (away from the white corner)."""
+    h, w = frames.shape[1:3]
+    return frames[:, h // 2 :, w // 2 :].reshape(len(frames), -1).mean(axis=1)
+
+
+def expected(indices: range | list[int]) -> np.ndarray:
+    return np.array([frame_value(i) for i in indices], dtype=float)
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def test_probe_and_read_mp4_with_audio(clip: Path) -> None:
+    info = probe(clip)
+    assert (info.width, info.height, info.frames, info.codec) == (64, 48, 9, "h264")
+    assert info.fps == pytest.approx(24.0)
+    assert info.duration == pytest.approx(9 / 24, abs=1e-3)
+    assert info.has_audio
+    frames = read_frames(clip)
+    assert frames.shape == (9, 48, 64, 3) and frames.dtype == np.uint8
+    np.testing.assert_allclose(grey(frames), expected(range(9)), atol=3)
+    assert frames[0, :6, :8].min() > 240  # the white corner stays top-left: no flips
+
+
+def test_start_and_count_select_frames(clip: Path) -> None:
+    part = read_frames(clip, start=3, count=4)
+    assert len(part) == 4
+    np.testing.assert_allclose(grey(part), expected(range(3, 7)), atol=3)
+    assert len(read_frames(clip, start=7, count=100)) == 2  # clipped at the end
+    with pytest.raises(VideoError, match="no frames from index 20"):
+        read_frames(clip, start=20)
+
+
+def test_iter_frames_streams_one_frame_at_a_time(clip: Path) -> None:
+    it = iter_frames(clip)
+    first = next(it)
+    assert first.shape == (48, 64, 3)
+    it.close()  # closing the generator early closes the file
+    assert sum(1 for _ in iter_frames(clip, size=(32, 32))) == 9
+
+
+@pytest.mark.parametrize(
+    ("name", "codec", "pix_fmt", "fmt", "audio", "size"),
+    [
+        ("clip.webm", "libvpx-vp9", "yuv420p", "webm", "libopus", (64, 48)),
+        ("clip.mkv", "ffv1", "yuv444p", "matroska", "pcm_s16le", (33, 17)),  # odd size
+        ("clip.mov", "mpeg4", "yuv420p", "mov", None, (64, 48)),
+        ("gray.mkv", "ffv1", "gray", "matroska", None, (40, 30)),  # grayscale
+        ("alpha.mov", "png", "rgba", "mov", None, (40, 30)),  # alpha channel
+        ("alpha.webm", "libvpx-vp9", "yuva420p", "webm", None, (40, 30)),  # VP9 with alpha
+    ],
+)
+def test_other_containers_codecs_and_pixel_formats(
+    tmp_path: Path, name: str, codec: str, pix_fmt: str, fmt: str, audio: str | None, size: tuple[int, int]
+) -> None:
+    path = make_clip(tmp_path / name, frames=6, size=size, fps=25, codec=codec, pix_fmt=pix_fmt,
+                     fmt=fmt, audio=audio)
+    info = probe(path)
+    assert (info.width, info.height, info.frames) == (size[0], size[1], 6)
+    assert info.fps == pytest.approx(25.0)
+    assert info.duration == pytest.approx(6 / 25, abs=0.02)
+    assert info.has_audio == (audio is not None)
+    frames = read_frames(path)
+    assert frames.shape == (6, size[1], size[0], 3) and frames.dtype == np.uint8
+    np.testing.assert_allclose(grey(frames), expected(range(6)), atol=4)
+    if pix_fmt == "gray":
+        assert np.array_equal(frames[..., 0], frames[..., 1]) and np.array_equal(frames[..., 1], frames[..., 2])
+
+
+def test_frame_count_without_container_count_is_decoded(tmp_path: Path) -> None:
+    path = make_clip(tmp_path / "c.webm", frames=11, codec="libvpx-vp9", fmt="webm", fps=Fraction(30000, 1001))
+    with av.open(str(path)) as c:
+        assert c.streams.video[0].frames == 0  # WebM stores no frame count: probe must count
+    info = probe(path)
+    assert info.frames == 11
+    assert info.fps == pytest.approx(29.97, abs=0.01)
+    assert info.codec == "vp9"
+
+
+def test_display_rotation_is_applied(tmp_path: Path) -> None:
+    path = tmp_path / "rot.mp4"
+    with av.open(str(path), "w") as out:
+        s = out.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = 64, 32, "yuv420p"
+        s.set_display_rotation(90)  # phone-style portrait flag
+        img = np.zeros((32, 64, 3), np.uint8)
+        img[:8, :8] = 255
+        for packet in s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+            out.mux(packet)
+        for packet in s.encode(None):
+            out.mux(packet)
+    info = probe(path)
+    assert (info.width, info.height) == (32, 64)
+    frame = read_frames(path)[0]
+    assert frame.shape == (64, 32, 3)
+    # 90 degrees counter-clockwise: the top-left corner goes to the bottom-left.
+    assert frame[-6:, :6].min() > 200 and frame[:6, :6].max() < 60
+
+
+def test_single_frame_video_is_readable(tmp_path: Path) -> None:
+    path = make_clip(tmp_path / "one.mp4", frames=1)
+    info = probe(path)
+    assert info.frames == 1 and info.fps == pytest.approx(24.0)
+    assert read_frames(path).shape == (1, 48, 64, 3)
+
+
+@pytest.mark.skipif(not SHARED_VIDEOS.is_dir(), reason="shared videos folder not present")
+def test_real_camera_clip() -> None:
+    path = SHARED_VIDEOS / "boxer-punching-towards-camera.mp4"
+    info = probe(path)
+    assert (info.width, info.height, info.frames, info.codec) == (480, 480, 32, "h264")
+    assert info.fps == pytest.approx(10.0) and info.duration == pytest.approx(3.2, abs=0.01)
+    frames = read_frames(path, size=(128, 96), start=5, count=8)
+    assert frames.shape == (8, 96, 128, 3)
+    assert frames.std() > 10  # real content, not a blank
+    portrait = probe(SHARED_VIDEOS / "pexels-antoni-shkraba-8048492-540x960-25fps.mp4")
+    assert (portrait.width, portrait.height, portrait.frames) == (540, 960, 353)
+
+
+# --------------------------------------------------------------------------- resize
+
+
+@pytest.mark.parametrize("src", [(64, 48), (48, 64), (33, 17), (256, 256), (7, 300)])
+@pytest.mark.parametrize("dst", [(32, 32), (100, 40), (17, 9), (512, 288)])
+@pytest.mark.parametrize("mode", ["crop", "pad"])
+def test_resize_always_hits_the_target_size(src: tuple[int, int], dst: tuple[int, int], mode: str) -> None:
+    frame = np.random.default_rng(0).integers(0, 256, (src[1], src[0], 3), dtype=np.uint8)
+    out = resize_frame(frame, dst, mode)
+    assert out.shape == (dst[1], dst[0], 3) and out.dtype == np.uint8
+
+
+def test_resize_crop_keeps_centre_and_pad_adds_bars() -> None:
+    wide = np.zeros((100, 200, 3), np.uint8)
+    wide[:, 50:150] = 200  # the centre square
+    wide[:, :50] = 50
+    cropped = resize_frame(wide, (50, 50), "crop")
+    assert cropped.min() >= 190  # only the centre square is left, no aspect distortion
+    padded = resize_frame(wide, (100, 100), "pad")
+    assert padded[:25].max() == 0 and padded[75:].max() == 0  # black bars top and bottom
+    assert padded[30:70, :20].mean() == pytest.approx(50, abs=2)  # left part of the image kept
+    assert padded[30:70, 30:70].mean() == pytest.approx(200, abs=2)
+    with pytest.raises(VideoError, match="crop' or 'pad"):
+        resize_frame(wide, (10, 10), "stretch")
+    with pytest.raises(VideoError, match="positive"):
+        resize_frame(wide, (0, 10))
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def test_writer_round_trip_at_source_fps_with_audio(clip: Path, tmp_path: Path) -> None:
+    src = probe(clip)
+    frames = read_frames(clip)
+    out = tmp_path / "out.mp4"
+    with VideoWriter(out, src.fps, audio_from=clip) as w:
+        for f in frames:  # single frames
+            w.write(f)
+    info = probe(out)
+    assert (info.width, info.height, info.frames, info.codec) == (64, 48, 9, "h264")
+    assert info.fps == pytest.approx(src.fps) and info.has_audio
+    assert audio_duration(out) == pytest.approx(9 / 24, abs=0.05)
+    np.testing.assert_allclose(grey(read_frames(out)), expected(range(9)), atol=3)
+    assert sorted(os.listdir(tmp_path)) == ["clip.mp4", "out.mp4"]  # no temporary left
+
+
+def test_writer_cuts_audio_to_video_length_and_transcodes_pcm(tmp_path: Path) -> None:
+    src = make_clip(tmp_path / "pcm.mkv", frames=24, fps=24, codec="ffv1", pix_fmt="yuv444p",
+                    fmt="matroska", audio="pcm_s16le")
+    out = tmp_path / "short.mp4"
+    with VideoWriter(out, 24, audio_from=src) as w:
+        w.write(read_frames(src, count=12))  # half the source
+    assert probe(out).has_audio
+    with av.open(str(out)) as c:
+        assert c.streams.audio[0].codec_context.name == "aac"  # MP4 cannot carry PCM: re-encoded
+    assert audio_duration(out) == pytest.approx(0.5, abs=0.06)
+
+
+def test_writer_without_audio_source_audio(clip: Path, tmp_path: Path) -> None:
+    silent = make_clip(tmp_path / "silent.mp4", frames=3)
+    out = tmp_path / "o.mp4"
+    with VideoWriter(out, 24, audio_from=silent) as w:
+        w.write(read_frames(clip, count=3))
+    assert not probe(out).has_audio
+
+
+def test_writer_ntsc_fps_and_odd_size(tmp_path: Path) -> None:
+    frames = np.stack([np.full((17, 33, 3), frame_value(i), np.uint8) for i in range(5)])
+    out = tmp_path / "odd.mp4"
+    with VideoWriter(out, 30000 / 1001) as w:
+        w.write(frames)
+    info = probe(out)
+    assert (info.width, info.height) == (34, 18)  # padded by one edge pixel to even sizes
+    assert info.fps == pytest.approx(29.97, abs=1e-3) and info.frames == 5
+    back = read_frames(out)
+    np.testing.assert_allclose(back[:, :17, :33].reshape(5, -1).mean(1), expected(range(5)), atol=3)
+
+
+def test_writer_is_atomic_on_error(clip: Path, tmp_path: Path) -> None:
+    out = tmp_path / "keep.mp4"
+    out.write_bytes(b"previous result")
+    with pytest.raises(RuntimeError), VideoWriter(out, 24) as w:
+        w.write(read_frames(clip, count=4))
+        raise RuntimeError("stylizer crashed")
+    assert out.read_bytes() == b"previous result"  # untouched
+    assert sorted(os.listdir(tmp_path)) == ["clip.mp4", "keep.mp4"]  # temporary removed
+
+    with pytest.raises(VideoError, match="frame size changed"), VideoWriter(tmp_path / "x.mp4", 24) as w:
+        w.write(np.zeros((16, 16, 3), np.uint8))
+        w.write(np.zeros((16, 18, 3), np.uint8))
+    with pytest.raises(VideoError, match="no frames were written"), VideoWriter(tmp_path / "y.mp4", 24):
+        pass
+    with pytest.raises(VideoError, match="uint8"), VideoWriter(tmp_path / "z.mp4", 24) as w:
+        w.write(np.zeros((16, 16, 3), np.float32))
+    assert sorted(os.listdir(tmp_path)) == ["clip.mp4", "keep.mp4"]
+
+
+def test_writer_rejects_bad_arguments(clip: Path, tmp_path: Path) -> None:
+    with pytest.raises(VideoError, match="does not exist"):
+        VideoWriter(tmp_path / "missing" / "o.mp4", 24)
+    with pytest.raises(VideoError, match="fps"):
+        VideoWriter(tmp_path / "o.mp4", 0)
+    with pytest.raises(VideoError, match="no such file"):
+        VideoWriter(tmp_path / "o.mp4", 24, audio_from=tmp_path / "nope.mp4")
+    assert sorted(os.listdir(tmp_path)) == ["clip.mp4"]
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def _bad_files(tmp_path: Path, clip: Path) -> dict[str, tuple[Path, str]]:
+    data = clip.read_bytes()
+    files = {
+        "missing": (tmp_path / "missing.mp4", "no such file"),
+        "zero-byte": (tmp_path / "empty.mp4", "empty file"),
+        "truncated": (tmp_path / "trunc.mp4", "not a readable video"),
+        "not a video": (tmp_path / "notes.mp4", "not a readable video"),
+        "audio only": (tmp_path / "tone.wav", "no video stream"),
+        "a folder": (tmp_path, "not a regular file"),
+    }
+    files["zero-byte"][0].write_bytes(b"")
+    files["truncated"][0].write_bytes(data[: len(data) // 2])  # index (moov) at the end: lost
+    files["not a video"][0].write_text("this is a shopping list, not a video\n" * 50)
+    with av.open(str(files["audio only"][0]), "w") as out:
+        s = out.add_stream("pcm_s16le", rate=8000)
+        f = av.AudioFrame.from_ndarray(np.zeros((1, 800), np.int16), format="s16", layout="mono")
+        f.sample_rate = 8000
+        for p in s.encode(f):
+            out.mux(p)
+        for p in s.encode(None):
+            out.mux(p)
+    return files
+
+
+def test_bad_files_raise_one_line_video_error(clip: Path, tmp_path: Path) -> None:
+    for label, (path, message) in _bad_files(tmp_path, clip).items():
+        for reader in (probe, read_frames):
+            with pytest.raises(VideoError) as err:
+                reader(path)
+            text = str(err.value)
+            assert message in text, (label, text)
+            assert str(path) in text and "\n" not in text, label
+
+
+def test_truncated_fast_start_mp4_is_detected(clip: Path, tmp_path: Path) -> None:
+    fast = tmp_path / "fast.mp4"  # index (moov) before the data, like web-optimised files
+    with av.open(str(clip)) as src, av.open(str(fast), "w", options={"movflags": "faststart"}) as out:
+        s = out.add_stream_from_template(src.streams.video[0])
+        for p in src.demux(src.streams.video[0]):
+            if p.dts is not None:
+                p.stream = s
+                out.mux(p)
+    assert probe(fast).frames == 9
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(fast.read_bytes()[: fast.stat().st_size * 2 // 3])
+    with pytest.raises(VideoError, match="truncated"):
+        probe(cut)
+    with pytest.raises(VideoError, match="truncated"):
+        read_frames(cut)
+
+
+def test_corrupt_data_in_the_middle_does_not_hang_or_crash(clip: Path, tmp_path: Path) -> None:
+    data = bytearray(clip.read_bytes())
+    rng = np.random.default_rng(1)
+    mid = len(data) // 2
+    data[mid : mid + 400] = rng.integers(0, 256, 400, dtype=np.uint8).tobytes()
+    bad = tmp_path / "garbled.mp4"
+    bad.write_bytes(bytes(data))
+    try:
+        frames = read_frames(bad)
+    except VideoError as exc:  # either a clean error ...
+        assert "\n" not in str(exc) and str(bad) in str(exc)
+    else:  # ... or the frames FFmpeg could conceal
+        assert frames.ndim == 4 and frames.shape[1:] == (48, 64, 3)
+
+
+def test_huge_frames_are_refused(clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(video, "MAX_PIXELS", 40 * 40)  # the clip's 64x48 now counts as huge
+    with pytest.raises(VideoError, match="too large"):
+        probe(clip)
+    with pytest.raises(VideoError, match="too large"), VideoWriter(tmp_path / "big.mp4", 24) as w:
+        w.write(np.zeros((48, 64, 3), np.uint8))
+    with pytest.raises(VideoError, match="too large"):
+        resize_frame(np.zeros((8, 8, 3), np.uint8), (64, 48))
+    assert not (tmp_path / "big.mp4").exists()
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def test_cli_video_info(clip: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["video", "info", str(clip), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert {k: data[k] for k in ("width", "height", "frames", "codec")} == {
+        "width": 64, "height": 48, "frames": 9, "codec": "h264"}
+    assert data["fps"] == pytest.approx(24) and data["duration"] == pytest.approx(0.375, abs=1e-3)
+    assert main(["video", "info", str(clip)]) == 0
+    text = capsys.readouterr().out
+    assert "width" in text and "64" in text and "h264" in text
+
+
+def test_cli_video_info_bad_files_exit_2_with_one_line(
+    clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for label, (path, message) in _bad_files(tmp_path, clip).items():
+        assert main(["video", "info", str(path)]) == 2, label
+        captured = capsys.readouterr()
+        assert captured.out == ""
+        lines = captured.err.strip().splitlines()
+        assert len(lines) == 1 and message in lines[0] and "Traceback" not in captured.err, (label, lines)
