@@ -1,0 +1,345 @@
+"""Build a stylization dataset: cut 1+4k-frame source clips from videos (and from images shipped
+inside installed packages, animated with pans and zooms), make a target per clip with a pluggable
+generator and prompter, add RV2V rows whose reference is a random target frame (paper, section 3.1),
+and write a manifest with a train/val split. Every choice is drawn from a seed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import random
+import re
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from rtrdit.data.generators import GeneratorError, Prompter, TargetGenerator, TargetJob
+from rtrdit.data.manifest import RV2V_PROMPT, ManifestRow, write_manifest
+
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
+# Folders inside installed packages that ship sample photographs (looked up without importing them).
+_PACKAGE_IMAGE_DIRS = (("sklearn", "datasets/images"), ("skimage", "data"), ("imageio", "resources/images"))
+
+
+@dataclass
+class BuildConfig:
+    """What ``rtrdit data build`` makes; sizes are ``(width, height)``, ``frames`` is 1+4k."""
+
+    out: Path
+    videos: list[Path] = field(default_factory=list)
+    size: tuple[int, int] = (256, 256)
+    frames: int = 33
+    frame_step: int = 1
+    clips_per_video: int = 4
+    package_images: bool = False
+    clips_per_image: int = 4
+    image_fps: float = 24.0
+    styles_per_clip: int = 1
+    rv2v: bool = True
+    val_fraction: float = 0.1
+    seed: int = 0
+
+    def check(self) -> None:
+        if self.frames < 1 or (self.frames - 1) % 4:
+            raise ValueError(f"frames must be 1+4k (1, 5, 9, 13, ...), got {self.frames}")
+        w, h = self.size
+        if w < 8 or h < 8 or w % 8 or h % 8:
+            raise ValueError(f"size must be multiples of 8 (the latent codec's factor), got {w}x{h}")
+        if self.frame_step < 1 or self.clips_per_video < 1 or self.clips_per_image < 1 or self.styles_per_clip < 1:
+            raise ValueError("frame step, clips per video/image and styles per clip must be >= 1")
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise ValueError(f"val fraction must be in [0, 1), got {self.val_fraction}")
+
+
+@dataclass
+class BuildReport:
+    """What a build wrote."""
+
+    manifest: Path
+    clips: int = 0
+    rows: int = 0
+    skipped: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Clip:
+    clip_id: str
+    group: str  # clips from one video or image share a split
+    frames: np.ndarray
+    fps: float
+
+
+# ----------------------------------------------------------------------------- sources
+
+
+def find_videos(paths: Sequence[Path]) -> list[Path]:
+    """Video files named directly or found (non-recursively, sorted) in the given folders."""
+    found: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            found.extend(sorted(q for q in p.iterdir() if q.suffix.lower() in VIDEO_EXTENSIONS and q.is_file()))
+        elif p.is_file():
+            found.append(p)
+        else:
+            raise FileNotFoundError(f"{p}: no such file or folder")
+    return found
+
+
+def package_images() -> list[Path]:
+    """Sample photographs shipped inside installed packages (e.g. scikit-learn's china.jpg and
+    flower.jpg), found without importing the packages."""
+    out: list[Path] = []
+    for package, sub in _PACKAGE_IMAGE_DIRS:
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            continue
+        for root in spec.submodule_search_locations:
+            folder = Path(root) / sub
+            if folder.is_dir():
+                out.extend(sorted(q for q in folder.iterdir()
+                                  if q.suffix.lower() in IMAGE_EXTENSIONS and q.stat().st_size > 20_000))
+    return out
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()[:40] or "clip"
+
+
+def video_clips(path: Path, size: tuple[int, int], frames: int, count: int, step: int = 1) -> Iterator[tuple[int, np.ndarray, float]]:
+    """Up to ``count`` clips of ``frames`` frames (every ``step``-th) spread evenly over a video,
+    resized with centre crop; yields ``(start_frame, clip, fps)``, decoding the video once."""
+    from rtrdit.codecs.video import iter_frames, probe
+
+    info = probe(path)
+    span = (frames - 1) * step + 1
+    if info.frames < span:
+        return
+    n = min(count, info.frames // span)
+    starts = [int(round(x)) for x in np.linspace(0, info.frames - span, n)] if n > 1 else [0]
+    wanted = {s + i * step: (k, i) for k, s in enumerate(starts) for i in range(frames)}
+    bufs: list[list[np.ndarray]] = [[] for _ in starts]
+    last = max(wanted)
+    for index, frame in enumerate(iter_frames(path, size=size, mode="crop")):
+        if index in wanted:
+            k, _ = wanted[index]
+            bufs[k].append(frame)
+            if len(bufs[k]) == frames:
+                yield starts[k], np.stack(bufs[k]), info.fps / step
+                bufs[k] = []
+        if index >= last:
+            break
+
+
+def _smoothstep(x: float) -> float:
+    return x * x * (3.0 - 2.0 * x)
+
+
+def animate_image(image: np.ndarray, size: tuple[int, int], frames: int, rng: np.random.Generator) -> np.ndarray:
+    """A virtual camera move over a still image: a crop window with the output's aspect ratio glides
+    (eased pan and/or zoom) from one random place to another; returns ``(frames, H, W, 3)`` uint8."""
+    import cv2
+
+    w, h = size
+    ih, iw = image.shape[:2]
+    aspect = w / h
+    full_w = min(iw, ih * aspect)  # largest window with the output's aspect ratio
+    zmin = 0.5
+    pre = min(1.0, w / (zmin * full_w) * 1.25)  # pre-shrink so warping never downsamples much
+    if pre < 1.0:
+        image = cv2.resize(image, (max(1, round(iw * pre)), max(1, round(ih * pre))), interpolation=cv2.INTER_AREA)
+        ih, iw = image.shape[:2]
+        full_w = min(iw, ih * aspect)
+    motion = rng.choice(["pan", "zoom_in", "zoom_out", "pan_zoom"])
+    z0, z1 = {"pan": (0.7, 0.7), "zoom_in": (1.0, 0.55), "zoom_out": (0.55, 1.0)}.get(
+        motion, tuple(rng.uniform(0.55, 0.95, 2)))
+
+    def centre(z: float) -> tuple[float, float]:
+        ww, wh = z * full_w, z * full_w / aspect
+        return rng.uniform(ww / 2, iw - ww / 2), rng.uniform(wh / 2, ih - wh / 2)
+
+    (cx0, cy0), (cx1, cy1) = centre(z0), centre(z1)
+    out = np.empty((frames, h, w, 3), np.uint8)
+    for t in range(frames):
+        a = _smoothstep(t / max(1, frames - 1))
+        z = z0 + (z1 - z0) * a
+        ww = z * full_w
+        wh = ww / aspect
+        cx, cy = cx0 + (cx1 - cx0) * a, cy0 + (cy1 - cy0) * a
+        # keep the window inside the image while zoom and pan interpolate
+        cx = min(max(cx, ww / 2), iw - ww / 2)
+        cy = min(max(cy, wh / 2), ih - wh / 2)
+        s = w / ww
+        m = np.array([[s, 0.0, w / 2 - s * cx], [0.0, s, h / 2 - s * cy]], np.float64)
+        out[t] = cv2.warpAffine(image, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    return out
+
+
+def image_clips(path: Path, size: tuple[int, int], frames: int, count: int, seed: int) -> Iterator[np.ndarray]:
+    """``count`` animated clips (pans/zooms drawn from ``seed``) over one still image."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        image = np.asarray(im.convert("RGB"))
+    for k in range(count):
+        rng = np.random.default_rng([seed, k, sum(path.name.encode())])
+        yield animate_image(image, size, frames, rng)
+
+
+# ----------------------------------------------------------------------------- building
+
+
+def _save_png(path: Path, frame: np.ndarray) -> None:
+    from PIL import Image
+
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    os.close(fd)
+    try:
+        Image.fromarray(frame).save(tmp, format="PNG")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _conform_target(target: Path, frames: int, size: tuple[int, int], fps: float) -> None:
+    """Make an external generator's output match its source: resize (centre crop) to ``size`` and
+    keep the first ``frames`` frames; a shorter target is an error."""
+    from rtrdit.codecs.video import VideoError, VideoWriter, iter_frames, probe
+
+    try:
+        info = probe(target)
+    except VideoError as exc:
+        raise GeneratorError(f"generator output is not a readable video ({exc})") from None
+    if info.frames < frames:
+        raise GeneratorError(f"{target}: generator wrote {info.frames} frames, the source has {frames}")
+    if info.frames == frames and (info.width, info.height) == size:
+        return
+    with VideoWriter(target, fps) as writer:  # atomic: replaces target only when complete
+        for frame in iter_frames(target, size=size, mode="crop", count=frames):
+            writer.write(frame)
+
+
+def _assign_splits(groups: list[str], val_fraction: float, seed: int) -> dict[str, str]:
+    """Whole videos/images go to val (no clip of a val video is trained on); with a single source
+    the clips themselves are split."""
+    if val_fraction <= 0:
+        return {}
+    rng = random.Random(f"split:{seed}")
+    if len(groups) >= 2:
+        n_val = min(len(groups) - 1, max(1, round(val_fraction * len(groups))))
+        val = set(rng.sample(sorted(groups), n_val))
+        return {g: ("val" if g in val else "train") for g in groups}
+    return {}
+
+
+def build_dataset(
+    cfg: BuildConfig,
+    generator: TargetGenerator,
+    prompter: Prompter,
+    progress: Callable[[str], None] | None = None,
+) -> BuildReport:
+    """Cut clips, make targets and references, and write ``cfg.out/manifest.jsonl``."""
+    from rtrdit.codecs.video import VideoError, VideoWriter, read_frames
+
+    cfg.check()
+    out = Path(cfg.out)
+    clips_dir, refs_dir = out / "clips", out / "refs"
+    clips_dir.mkdir(parents=True, exist_ok=True)
+    if cfg.rv2v:
+        refs_dir.mkdir(exist_ok=True)
+    report = BuildReport(out / "manifest.jsonl")
+    say = progress or (lambda _msg: None)
+
+    sources: list[tuple[str, Callable[[], Iterator[_Clip]]]] = []
+    for video in find_videos(cfg.videos):
+        group = _slug(video.stem)
+
+        def from_video(video: Path = video, group: str = group) -> Iterator[_Clip]:
+            for start, frames, fps in video_clips(video, cfg.size, cfg.frames, cfg.clips_per_video, cfg.frame_step):
+                yield _Clip(f"{group}-f{start:05d}", group, frames, fps)
+
+        sources.append((group, from_video))
+    if cfg.package_images:
+        for image in package_images():
+            group = "img-" + _slug(image.stem)
+
+            def from_image(image: Path = image, group: str = group) -> Iterator[_Clip]:
+                for k, frames in enumerate(image_clips(image, cfg.size, cfg.frames, cfg.clips_per_image, cfg.seed)):
+                    yield _Clip(f"{group}-m{k:02d}", group, frames, cfg.image_fps)
+
+            sources.append((group, from_image))
+    if not sources:
+        raise ValueError("no input: give video files/folders or --package-images")
+
+    groups = [g for g, _ in sources]
+    if len(set(groups)) != len(groups):
+        raise ValueError(f"two inputs share a name ({', '.join(sorted({g for g in groups if groups.count(g) > 1}))})")
+    split_of = _assign_splits(groups, cfg.val_fraction, cfg.seed)
+
+    rows: list[ManifestRow] = []
+    clip_rows: list[tuple[str, list[ManifestRow]]] = []
+    for group, make in sources:
+        try:
+            clips = list(make())
+        except VideoError as exc:
+            report.skipped.append(str(exc))
+            say(f"skipped: {exc}")
+            continue
+        if not clips:
+            report.skipped.append(f"{group}: shorter than {cfg.frames} frames")
+            say(f"skipped {group}: shorter than one clip")
+            continue
+        for clip in clips:
+            rng = random.Random(f"{cfg.seed}:{clip.clip_id}")
+            src_path = clips_dir / f"{clip.clip_id}.mp4"
+            with VideoWriter(src_path, clip.fps) as writer:
+                writer.write(clip.frames)
+            # the source as written (lossy) fixes the frame count and size the target must match
+            made: list[ManifestRow] = []
+            used: set[str] = set()
+            for j in range(cfg.styles_per_clip):
+                sp = prompter(src_path, rng)
+                tag = sp.style or f"t{j}"
+                if tag in used:
+                    tag = f"{tag}-{j}"
+                used.add(tag)
+                tgt_path = clips_dir / f"{clip.clip_id}.{tag}.mp4"
+                generator(TargetJob(src_path, tgt_path, sp.prompt, sp.style))
+                _conform_target(tgt_path, len(clip.frames), cfg.size, clip.fps)
+                extra = {"style": sp.style} if sp.style else {}
+                rel_src, rel_tgt = src_path.relative_to(out).as_posix(), tgt_path.relative_to(out).as_posix()
+                made.append(ManifestRow(rel_src, rel_tgt, "tv2v", sp.prompt, None, None, dict(extra)))
+                if cfg.rv2v:
+                    r = rng.randrange(len(clip.frames))
+                    ref = read_frames(tgt_path, start=r, count=1)[0]
+                    ref_path = refs_dir / f"{clip.clip_id}.{tag}.png"
+                    _save_png(ref_path, ref)
+                    made.append(ManifestRow(rel_src, rel_tgt, "rv2v", RV2V_PROMPT,
+                                            ref_path.relative_to(out).as_posix(), None,
+                                            {**extra, "reference_frame": r}))
+            clip_rows.append((group, made))
+            report.clips += 1
+            say(f"{clip.clip_id}: {', '.join(r.extra.get('style') or r.prompt for r in made if r.mode == 'tv2v')}")
+
+    # split: by source video/image when there are several, else by clip
+    if cfg.val_fraction > 0 and not split_of and clip_rows:
+        ids = list(range(len(clip_rows)))
+        n_val = min(len(ids) - 1, max(1, round(cfg.val_fraction * len(ids)))) if len(ids) > 1 else 0
+        val = set(random.Random(f"split:{cfg.seed}").sample(ids, n_val))
+        splits = ["val" if i in val else "train" for i in ids]
+    else:
+        splits = [split_of.get(g, "train") for g, _ in clip_rows]
+    for (group, made), split in zip(clip_rows, splits):
+        for r in made:
+            rows.append(ManifestRow(r.source, r.target, r.mode, r.prompt, r.reference, split, r.extra))
+    if not rows:
+        raise ValueError("no clips were made (every input was too short or unreadable)")
+    write_manifest(report.manifest, rows)
+    report.rows = len(rows)
+    return report
+
