@@ -1,0 +1,103 @@
+"""The latent codec contract shared by the Wan VAE and our tiny autoencoder, and `load_codec`.
+
+Wan's causal layout: video ``[B,3,1+4k,H,W]`` in ``[-1,1]`` <-> normalised latents ``[B,16,1+k,H/8,W/8]``;
+the first frame alone makes latent frame 0, then every 4 frames make one latent frame.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+    from torch import Tensor
+
+# File names of the original Wan2.1 release.
+WAN_VAE_PTH = "Wan2.1_VAE.pth"
+
+
+class CodecError(ValueError):
+    """A codec or text encoder that cannot be loaded or used, explained in one line."""
+
+
+@runtime_checkable
+class StreamEncoder(Protocol):
+    """Encodes a live stream: each push returns the latent frames finished so far (maybe none)."""
+
+    def push(self, video: Tensor) -> Tensor: ...  # [B,3,t,H,W] -> [B,16,f,H/8,W/8]
+
+
+@runtime_checkable
+class StreamDecoder(Protocol):
+    """Decodes a live stream: latent frame 0 gives 1 video frame, each later one gives 4."""
+
+    def push(self, latent: Tensor) -> Tensor: ...  # [B,16,f,h,w] -> [B,3,t,8h,8w] in [-1,1]
+
+
+@runtime_checkable
+class LatentCodec(Protocol):
+    """A causal video autoencoder with Wan's latent layout (16 channels, 4x time, 8x space)."""
+
+    latent_channels: int
+    temporal_factor: int
+    spatial_factor: int
+
+    def encode(self, video: Tensor) -> Tensor: ...
+
+    def decode(self, latent: Tensor) -> Tensor: ...
+
+    def stream_encoder(self) -> StreamEncoder: ...
+
+    def stream_decoder(self) -> StreamDecoder: ...
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise CodecError(f"{path}: unreadable config ({exc})") from None
+    return data if isinstance(data, dict) else {}
+
+
+def codec_kind(spec: str | os.PathLike[str]) -> tuple[str, Path | None]:
+    """Which codec ``spec`` names: ``("tiny", None)`` for the shipped demo codec, ``("tiny", dir)``,
+    ``("wan", dir_or_file)``; raises CodecError naming what is missing."""
+    if str(spec) == "tiny":
+        return "tiny", None
+    p = Path(spec)
+    if not p.exists():
+        raise CodecError(f"codec: no such file or directory {p} (give 'tiny', a VAE directory or {WAN_VAE_PTH})")
+    if p.is_file():
+        if p.suffix == ".pth":
+            return "wan", p
+        raise CodecError(f"codec: {p} is not a {WAN_VAE_PTH}-style checkpoint (give its directory instead)")
+    for d in (p, p / "vae"):  # a VAE folder, or a whole diffusers Wan pipeline folder
+        if (d / "config.json").is_file() and _read_json(d / "config.json").get("_class_name") == "AutoencoderKLWan":
+            return "wan", d
+    if (p / WAN_VAE_PTH).is_file():
+        return "wan", p / WAN_VAE_PTH
+    if (p / "config.json").is_file():
+        return "tiny", p
+    raise CodecError(
+        f"codec: {p} holds no codec: missing {p / 'config.json'} (diffusers AutoencoderKLWan or tiny "
+        f"autoencoder) and {p / WAN_VAE_PTH}"
+    )
+
+
+def load_codec(spec: str | os.PathLike[str], device: str | torch.device = "cpu", **kwargs: Any) -> LatentCodec:
+    """Load a codec from ``"tiny"`` (the shipped demo autoencoder), a tiny-autoencoder directory, a Wan VAE
+    directory (diffusers layout, or holding the original ``Wan2.1_VAE.pth``) or that ``.pth`` file."""
+    kind, path = codec_kind(spec)
+    if kind == "wan":
+        from rtrdit.codecs.wan_vae import load_wan_vae
+
+        return load_wan_vae(path, device=device, **kwargs)
+    from rtrdit.codecs.tiny_ae import load_tiny_ae
+
+    try:
+        return load_tiny_ae(path, device=device)
+    except FileNotFoundError as exc:
+        raise CodecError(str(exc)) from None
