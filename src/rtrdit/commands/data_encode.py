@@ -1,0 +1,52 @@
+"""`rtrdit data encode MANIFEST -o DIR`: precompute VAE latents and text embeddings into safetensors
+shards with a progress bar; rerunning after a kill skips the shards already finished."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("manifest", metavar="MANIFEST", help="JSONL manifest (see `rtrdit data validate`)")
+    parser.add_argument("-o", "--out", required=True, help="shard folder (shard-*.safetensors + index.json)")
+    parser.add_argument("--codec", default="tiny",
+                        help="latent codec: 'tiny' (shipped), a tiny-autoencoder or Wan VAE directory, or Wan2.1_VAE.pth")
+    parser.add_argument("--text-encoder", default="minilm", help="'minilm' (shipped) or a local umT5 directory")
+    parser.add_argument("--size", default=None, metavar="WxH",
+                        help="resize/centre-crop frames to this size first (multiples of 8; default: as stored)")
+    parser.add_argument("--clip-frames", type=int, default=None,
+                        help="frames per encoded window, 1+4k (default: the whole clip)")
+    parser.add_argument("--window-stride", type=int, default=None,
+                        help="frames between window starts, a multiple of 4 (default: one window per clip)")
+    parser.add_argument("--shard-size", type=int, default=64, help="manifest rows per shard (default 64)")
+    parser.add_argument("--dtype", default="float16", choices=["float16", "bfloat16", "float32"],
+                        help="storage dtype (default float16)")
+    parser.add_argument("--device", default="cpu", help="torch device for the encoders (default cpu)")
+    parser.add_argument("--overwrite", action="store_true", help="discard shards made with other settings")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from rtrdit.cli import CLIError
+    from rtrdit.codecs import CodecError, load_codec
+    from rtrdit.codecs.text import CachedTextEncoder, load_text_encoder
+    from rtrdit.codecs.video import VideoError
+    from rtrdit.commands.data_build import parse_size
+    from rtrdit.data.manifest import ManifestError, read_manifest
+    from rtrdit.data.shards import EncodeConfig, encode_manifest
+
+    cfg = EncodeConfig(size=parse_size(args.size) if args.size else None, clip_frames=args.clip_frames,
+                       window_stride=args.window_stride, shard_size=args.shard_size, dtype=args.dtype,
+                       codec=str(args.codec), text_encoder=str(args.text_encoder))
+    try:
+        cfg.check()
+        read_manifest(args.manifest)  # schema errors before loading any model
+        codec = load_codec(args.codec, device=args.device)
+        text = CachedTextEncoder(load_text_encoder(args.text_encoder, device=args.device))
+        report = encode_manifest(args.manifest, args.out, codec, text, cfg, device=args.device,
+                                 progress=not args.no_progress, overwrite=args.overwrite)
+    except (ManifestError, CodecError, VideoError, ValueError, FileNotFoundError) as exc:
+        raise CLIError(" ".join(str(exc).split())) from None
+    print(f"{report.index}: {report.rows} rows in {report.shards} shards "
+          f"({len(report.encoded)} encoded now, {len(report.skipped)} already done)")
+    return 0
