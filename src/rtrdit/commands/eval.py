@@ -1,0 +1,155 @@
+"""`rtrdit eval`: score stylized videos with the paper's metrics, and `rtrdit eval benchmark`: run a
+model over clips and styles with the paper's protocol and produce the table.
+
+    rtrdit eval --pred OUT_DIR --source SRC_DIR --prompt "ink wash painting" \
+        --metrics clip_t,clip_f,aq,warp --weights WEIGHTS --json report.json --markdown table.md
+    rtrdit eval benchmark --clips CLIPS_DIR --out bench/ --metrics clip_f,warp,psnr,ssim,time
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+DEFAULT_METRICS = "clip_t,clip_f,aq,iq,time"
+WEIGHT_HELP = (
+    "folder of pretrained metric weights: clip-vit-large-patch14/ (OpenAI CLIP ViT-L/14, HF layout), "
+    "sa_0_4_vit_l_14_linear.pth (AQ), csd_vit_l.pth (CSD), musiq_spaq_ckpt-358bb6af.pth (IQ, needs pyiqa)"
+)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--weights", type=Path, help=WEIGHT_HELP)
+    p.add_argument("--device", default="cpu", help="torch device for the metric networks ('auto' = cuda if present)")
+    p.add_argument("--batch-size", type=int, default=16, help="frames per CLIP/CSD batch (default 16)")
+    p.add_argument("--markdown", type=Path, help="write the Table-1-style Markdown table here")
+    p.add_argument("--plots", type=Path, help="folder for per-frame PNG curves (one per metric)")
+    p.add_argument("--no-paper-rows", action="store_true", help="leave the paper's rows out of the Markdown table")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from rtrdit.eval.metrics import REGISTRY
+
+    parser.add_argument("--pred", type=Path, help="stylized video or folder of videos")
+    parser.add_argument("--source", type=Path, help="source video/folder (same file names as --pred)")
+    parser.add_argument("--target", type=Path, help="target video/folder for psnr/ssim (same file names)")
+    cond = parser.add_mutually_exclusive_group()
+    cond.add_argument("--prompt", help="the text prompt (TV2V: clip_t)")
+    cond.add_argument("--ref", type=Path, help="the reference style image (RV2V: csd)")
+    parser.add_argument("--list", type=Path, dest="list_file",
+                        help="JSONL with one video per line: pred, source, target, prompt, reference, seconds, mode")
+    parser.add_argument("--metrics", default=DEFAULT_METRICS,
+                        help=f"comma-separated, from: {', '.join(REGISTRY)} (default {DEFAULT_METRICS})")
+    parser.add_argument("--json", type=Path, dest="json_out", help="write the JSON report here")
+    parser.add_argument("--name", default="Ours", help="the method's row name in the table")
+    parser.add_argument("--max-frames", type=int, help="score only the first N frames of each video")
+    _common(parser)
+    sub = parser.add_subparsers(dest="eval_command", metavar="SUBCOMMAND")
+    bench = sub.add_parser("benchmark", help="run a model over clips and styles (paper protocol) and score it",
+                           description="Run a model over clips and styles with the paper's protocol (5 s, 24 fps, "
+                                       "resized; random prompt/reference pairings with a seed) and score it.")
+    add_benchmark_arguments(bench)
+
+
+def add_benchmark_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--clips", type=Path, required=True, help="folder of source videos (or one video)")
+    p.add_argument("--out", type=Path, required=True, help="output folder: videos, targets, report.json, table.md")
+    p.add_argument("--model", default="demo", help="Stylizer.from_pretrained spec (default: the shipped demo model)")
+    p.add_argument("--mode", choices=("tv2v", "rv2v", "both"), default="tv2v", help="task(s) to run (default tv2v)")
+    p.add_argument("--styles", help="comma-separated built-in style names (default: all)")
+    p.add_argument("--metrics", default="clip_f,warp,psnr,ssim,time",
+                   help="comma-separated metrics (default: the weight-free ones and clip_f)")
+    p.add_argument("--seconds", type=float, default=5.0, help="clip length (paper: 5)")
+    p.add_argument("--fps", type=float, default=24.0, help="frame rate clips are resampled to (paper: 24)")
+    p.add_argument("--size", default="832x640", help="WIDTHxHEIGHT clips are resized to (paper: 832x640)")
+    p.add_argument("--max-clips", type=int, help="use only the first N clips")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random pairings and the sampler (default 0)")
+    p.add_argument("--name", default="RTR-DiT (ours)", help="the method's row name in the table")
+    _common(p)
+
+
+def _device(spec: str) -> str:
+    if spec != "auto":
+        return spec
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _write_outputs(args: argparse.Namespace, report: object, json_out: Path | None) -> None:
+    from rtrdit.eval.report import to_markdown, write_json, write_markdown, write_plots
+
+    if json_out is not None:
+        write_json(report, json_out)  # type: ignore[arg-type]
+    if args.markdown is not None:
+        write_markdown([report], args.markdown, paper_rows=not args.no_paper_rows)  # type: ignore[list-item]
+    if args.plots is not None:
+        write_plots(report, args.plots)  # type: ignore[arg-type]
+    print(to_markdown([report], paper_rows=False), end="")  # type: ignore[list-item]
+
+
+def run(args: argparse.Namespace) -> int:
+    from rtrdit.cli import CLIError
+    from rtrdit.codecs.video import VideoError
+    from rtrdit.eval.metrics.base import EvalError
+
+    try:
+        if getattr(args, "eval_command", None) == "benchmark":
+            return _run_benchmark(args)
+        return _run_eval(args)
+    except (EvalError, VideoError) as exc:
+        raise CLIError(str(exc)) from None
+
+
+def _run_eval(args: argparse.Namespace) -> int:
+    from rtrdit.cli import CLIError
+    from rtrdit.eval.evaluate import check_needs, evaluate
+    from rtrdit.eval.inputs import collect_items, read_list
+    from rtrdit.eval.metrics import build_metrics, metric_class, parse_metric_names
+    from rtrdit.eval.metrics.base import MetricContext
+
+    if (args.pred is None) == (args.list_file is None):
+        raise CLIError("give either --pred FILE_OR_DIR or --list FILE.jsonl")
+    if args.batch_size < 1 or (args.max_frames is not None and args.max_frames < 1):
+        raise CLIError("--batch-size and --max-frames must be at least 1")
+    names = parse_metric_names(args.metrics)
+    if args.list_file is not None:
+        if any(x is not None for x in (args.source, args.target, args.prompt, args.ref)):
+            raise CLIError("--list already names sources, targets, prompts and references; drop the other flags")
+        items = read_list(args.list_file)
+    else:
+        items = collect_items(args.pred, args.source, args.target, args.prompt, args.ref)
+    check_needs(items, [metric_class(n) for n in names])  # before any weights are loaded
+    ctx = MetricContext(weights=args.weights, device=_device(args.device), batch_size=args.batch_size)
+    metrics = build_metrics(names, ctx)
+    report = evaluate(items, metrics, method=args.name, max_frames=args.max_frames,
+                      progress=lambda s: print(s, file=sys.stderr))
+    _write_outputs(args, report, args.json_out)
+    return 0
+
+
+def _run_benchmark(args: argparse.Namespace) -> int:
+    from rtrdit.cli import CLIError
+    from rtrdit.eval.benchmark import BenchmarkConfig, run_benchmark
+
+    try:
+        w, h = (int(v) for v in args.size.lower().split("x"))
+    except ValueError:
+        raise CLIError(f"--size must be WIDTHxHEIGHT, got {args.size!r}") from None
+    if w < 16 or h < 16 or args.seconds <= 0 or args.fps <= 0:
+        raise CLIError("--size, --seconds and --fps must be positive (size at least 16x16)")
+    cfg = BenchmarkConfig(
+        clips=args.clips, out=args.out, model=args.model, mode=args.mode,
+        styles=None if not args.styles else [s.strip() for s in args.styles.split(",") if s.strip()],
+        metrics=args.metrics, seconds=args.seconds, fps=args.fps, size=(w, h), max_clips=args.max_clips,
+        seed=args.seed, method=args.name, weights=args.weights, device=_device(args.device),
+        batch_size=args.batch_size,
+    )
+    report = run_benchmark(cfg, progress=lambda s: print(s, file=sys.stderr))
+    if args.markdown is None:
+        args.markdown = args.out / "table.md"
+    if args.plots is None:
+        args.plots = args.out / "plots"
+    _write_outputs(args, report, args.out / "report.json")
+    return 0
