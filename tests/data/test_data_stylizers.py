@@ -1,0 +1,98 @@
+"""Built-in stylizers: enough distinct styles, deterministic, flicker-free, usable from the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rtrdit.cli import main
+from rtrdit.data.stylizers import builtin_styles, get_style
+
+from data_scenes import scene, write_scene
+
+STYLES = list(builtin_styles())
+
+
+def _photo(size: int = 64) -> np.ndarray:
+    import cv2
+
+    from rtrdit.data.build import package_images
+
+    img = cv2.cvtColor(cv2.imread(str(package_images()[0])), cv2.COLOR_BGR2RGB)
+    return cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
+
+
+def test_at_least_eight_styles_with_paraphrased_prompts() -> None:
+    styles = builtin_styles()
+    assert len(styles) >= 8
+    all_prompts = [p for s in styles.values() for p in s.prompts]
+    assert len(all_prompts) == len(set(all_prompts)), "prompts must not repeat across styles"
+    for s in styles.values():
+        assert len(s.prompts) >= 3 and all(p.strip() for p in s.prompts), s.name
+
+
+@pytest.mark.parametrize("name", STYLES)
+def test_static_clip_gives_identical_frames(name: str) -> None:
+    """No per-frame randomness: a static scene stays exactly static (no flicker), and a second run
+    gives the same output; the style also really changes the picture."""
+    frame = _photo()
+    clip = np.repeat(frame[None], 9, axis=0)
+    out = get_style(name).apply(clip)
+    assert out.shape == clip.shape and out.dtype == np.uint8
+    assert all(np.array_equal(out[0], f) for f in out[1:])
+    assert np.array_equal(out, get_style(name).apply(clip))
+    assert np.abs(out.astype(int) - frame.astype(int)).mean() > 8
+
+
+def test_moving_scene_changes_smoothly() -> None:
+    """Temporal stability beyond static scenes: a one-step scene change moves the output far less than
+    switching to another style does."""
+    a, b = scene(0, 64, 64), scene(1, 64, 64)
+    for name in STYLES:
+        s = get_style(name)
+        step = np.abs(s.apply(a).astype(int) - s.apply(b).astype(int)).mean()
+        other = get_style(STYLES[(STYLES.index(name) + 1) % len(STYLES)])
+        jump = np.abs(s.apply(a).astype(int) - other.apply(a).astype(int)).mean()
+        assert step < jump / 2, (name, step, jump)
+
+
+def test_styles_are_clearly_distinct() -> None:
+    frame = _photo()
+    outs = {n: get_style(n).apply(frame).astype(int) for n in STYLES}
+    for i, a in enumerate(STYLES):
+        for b in STYLES[i + 1:]:
+            assert np.abs(outs[a] - outs[b]).mean() > 12, (a, b)
+
+
+def test_unknown_style_names_the_known_ones() -> None:
+    with pytest.raises(ValueError, match="ink_wash"):
+        get_style("nope")
+
+
+def test_styles_command_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["data", "styles", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [d["name"] for d in listed] == STYLES
+    assert all(isinstance(d["prompts"], list) and len(d["prompts"]) >= 3 for d in listed)
+    assert main(["data", "styles"]) == 0
+    assert "watercolor" in capsys.readouterr().out
+
+
+def test_stylize_command_applies_the_style(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from rtrdit.codecs.video import probe, read_frames
+
+    src = write_scene(tmp_path / "in.mp4", frames=9, size=(64, 64))
+    out = tmp_path / "out.mp4"
+    assert main(["data", "stylize", str(src), "-o", str(out), "--style", "thermal"]) == 0
+    assert probe(out).frames == 9
+    got = read_frames(out).astype(int)
+    want = get_style("thermal").apply(read_frames(src)).astype(int)
+    other = get_style("blueprint").apply(read_frames(src)).astype(int)
+    assert np.abs(got - want).mean() < 6 < np.abs(got - other).mean()
+    # a bad style: one line, exit 2, no output file
+    bad = tmp_path / "bad.mp4"
+    assert main(["data", "stylize", str(src), "-o", str(bad), "--style", "nope"]) == 2
+    assert "unknown style" in capsys.readouterr().err and not bad.exists()
