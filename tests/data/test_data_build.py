@@ -1,0 +1,126 @@
+"""Dataset building: clips of 1+4k frames, targets from pluggable generators, RV2V references taken
+from the target, a split by source, seeded reproducibility, and package images animated by a camera."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rtrdit.cli import main
+from rtrdit.codecs.video import probe, read_frames
+from rtrdit.data.build import BuildConfig, animate_image, build_dataset, package_images
+from rtrdit.data.generators import (CommandGenerator, GeneratorError, TargetJob, make_generator, make_prompter)
+from rtrdit.data.manifest import RV2V_PROMPT, read_manifest, validate_manifest
+from rtrdit.data.stylizers import get_style
+
+
+def _rows(manifest: Path) -> list[dict]:
+    return [json.loads(line) for line in manifest.read_text().splitlines()]
+
+
+def test_build_command_makes_valid_pairs(videos: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "ds"
+    args = ["data", "build", str(videos), "--package-images", "-o", str(out), "--size", "64x64", "--frames", "9",
+            "--clips-per-video", "2", "--clips-per-image", "1", "--val-fraction", "0.25", "--seed", "3"]
+    assert main(args) == 0
+    manifest = out / "manifest.jsonl"
+    assert validate_manifest(manifest) == (12, [])  # 2 videos x 2 clips + 2 images x 1 clip, TV2V + RV2V
+    rows = _rows(manifest)
+    assert len({r["source"] for r in rows}) == 6 and {r["mode"] for r in rows} == {"tv2v", "rv2v"}
+    groups: dict[str, set[str]] = {}
+    for r in rows:
+        info = probe(out / r["source"])
+        assert (info.width, info.height, info.frames) == (64, 64, 9)
+        groups.setdefault(Path(r["source"]).name.rsplit("-", 1)[0], set()).add(r["split"])
+        src, tgt = read_frames(out / r["source"]), read_frames(out / r["target"])
+        if r["mode"] == "tv2v":
+            assert r["prompt"] in get_style(r["style"]).prompts and r["reference"] is None
+            want = get_style(r["style"]).apply(src).astype(int)
+            assert np.abs(tgt.astype(int) - want).mean() < 10  # the target is the style of the source
+        else:  # the paper's RV2V: fixed text, reference = a frame of the target video
+            from PIL import Image
+
+            assert r["prompt"] == RV2V_PROMPT
+            ref = np.asarray(Image.open(out / r["reference"]))
+            assert np.array_equal(ref, tgt[r["reference_frame"]])
+    assert set(groups) == {"walk", "pan", "img-china", "img-flower"}
+    assert all(len(s) == 1 for s in groups.values()), "a source video's clips share one split"
+    assert sorted(s.pop() for s in groups.values()) == ["train", "train", "train", "val"]
+    # the same seed gives the same dataset; a second build into the folder needs --overwrite
+    assert main(args) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    again = tmp_path / "ds2"
+    assert main(args[:5] + [str(again)] + args[6:]) == 0
+    assert _rows(again / "manifest.jsonl") == rows
+
+
+def test_animated_package_images_move_smoothly() -> None:
+    from PIL import Image
+
+    images = package_images()
+    assert len(images) >= 2  # scikit-learn ships china.jpg and flower.jpg
+    image = np.asarray(Image.open(images[0]).convert("RGB"))
+    for seed in range(4):
+        clip = animate_image(image, (64, 48), 17, np.random.default_rng(seed)).astype(int)
+        assert clip.shape == (17, 48, 64, 3)
+        steps = np.abs(np.diff(clip, axis=0)).mean(axis=(1, 2, 3))
+        total = np.abs(clip[-1] - clip[0]).mean()
+        assert total > 5, "the camera moves"
+        assert steps.max() < total, "no jumps: each step is a small part of the move"
+
+
+SCRIPT = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    import numpy as np
+    from rtrdit.codecs.video import read_frames, write_video
+    source, target, prompt = sys.argv[1:4]
+    if prompt == "fail please":
+        sys.exit("model crashed: out of tokens")
+    frames = read_frames(source, size=(128, 128))           # a bigger target, and longer:
+    frames = np.concatenate([frames, frames[-3:]])          # the builder conforms both
+    write_video(target, 255 - frames, 24)
+    Path(target + ".prompt").write_text(prompt)
+""")
+
+
+def test_command_generator_with_prompter_callable(videos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    script = tmp_path / "gen.py"
+    script.write_text(SCRIPT)
+    (tmp_path / "my_captioner.py").write_text(
+        "def caption(source):\n    return ['a dreamy neon city at night', 'an oil painting of a quiet street']\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    gen = make_generator(f"command:{sys.executable} {script} {{source}} {{target}} {{prompt}}")
+    prompter = make_prompter("python:my_captioner:caption")
+    cfg = BuildConfig(out=tmp_path / "ds", videos=[videos / "walk.mp4"], size=(64, 64), frames=9,
+                      clips_per_video=2, rv2v=False, val_fraction=0.0)
+    report = build_dataset(cfg, gen, prompter)
+    assert validate_manifest(report.manifest) == (2, [])
+    for _, row in read_manifest(report.manifest):
+        assert row.prompt in ('a dreamy neon city at night', 'an oil painting of a quiet street')
+        assert "style" not in row.extra and row.split == "train"
+        target = cfg.out / row.target
+        assert (target.parent / (target.name + ".prompt")).read_text() == row.prompt  # one argument
+        src, tgt = read_frames(cfg.out / row.source).astype(int), read_frames(target).astype(int)
+        assert tgt.shape == src.shape  # resized and cut to the source
+        assert np.abs(tgt - (255 - src)).mean() < 12
+
+
+def test_failing_generator_is_one_line(videos: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    script = tmp_path / "gen.py"
+    script.write_text(SCRIPT)
+    gen = CommandGenerator(f"{sys.executable} {script} {{source}} {{target}} {{prompt}}")
+    with pytest.raises(GeneratorError, match="exited with 1: model crashed: out of tokens"):
+        gen(TargetJob(videos / "walk.mp4", tmp_path / "t.mp4", "fail please"))
+    out = tmp_path / "ds"
+    assert main(["data", "build", str(videos), "-o", str(out), "--size", "64x64", "--frames", "9",
+                 "--generator", "command:definitely-not-a-command {source} {target}"]) == 2
+    assert "command not found: definitely-not-a-command" in capsys.readouterr().err
+    assert not (out / "manifest.jsonl").exists()
+    assert main(["data", "build", str(videos), "-o", str(out), "--generator", "command:x {nope}"]) == 2
+    assert "bad placeholder" in capsys.readouterr().err
