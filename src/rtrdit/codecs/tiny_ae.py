@@ -287,13 +287,19 @@ class TinyAutoencoder(nn.Module):
         """Load a directory written by :meth:`save_pretrained`; missing files raise one clear line."""
         from safetensors.torch import load_file
 
+        from rtrdit.codecs.base import CodecError
+
         d = Path(directory)
         for name in (CONFIG_NAME, WEIGHTS_NAME):
             if not (d / name).is_file():
                 raise FileNotFoundError(f"tiny autoencoder: missing {d / name}")
-        cfg = TinyAEConfig.from_dict(json.loads((d / CONFIG_NAME).read_text()))
-        model = cls(cfg)
-        model.load_state_dict(load_file(str(d / WEIGHTS_NAME)), strict=True)
+        try:
+            cfg = TinyAEConfig.from_dict(json.loads((d / CONFIG_NAME).read_text()))
+            model = cls(cfg)
+            model.load_state_dict(load_file(str(d / WEIGHTS_NAME)), strict=True)
+        except (ValueError, TypeError, RuntimeError, OSError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise CodecError(f"tiny autoencoder {d}: cannot load ({first})") from None
         return model.to(device).eval()
 
 

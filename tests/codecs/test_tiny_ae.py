@@ -1,0 +1,199 @@
+"""The fast streaming autoencoder: layout, streaming equivalence, persistence, training, CLI."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from video_clips import make_clip
+
+from rtrdit.codecs.tiny_ae import TinyAEConfig, TinyAutoencoder, load_tiny_ae
+from rtrdit.train import autoencoder as train_ae
+
+SMALL = TinyAEConfig(enc_channels=(8, 8, 16), enc_blocks=(1, 1), dec_channels=(16, 8, 8), dec_blocks=(1, 1))
+
+
+def small_model(seed: int = 0) -> TinyAutoencoder:
+    torch.manual_seed(seed)
+    model = TinyAutoencoder(SMALL).eval()
+    with torch.no_grad():  # non-trivial latent statistics, so normalisation is exercised too
+        model.latents_mean.uniform_(-0.1, 0.1)
+        model.latents_std.uniform_(0.5, 2.0)
+    return model
+
+
+def video(t: int, h: int = 32, w: int = 40, b: int = 2, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(b, 3, t, h, w, generator=g) * 2 - 1
+
+
+@pytest.mark.parametrize("k", [0, 1, 3])
+def test_shapes_for_1_plus_4k_frames(k: int) -> None:
+    model = small_model()
+    v = video(1 + 4 * k)
+    z = model.encode(v)
+    assert z.shape == (2, 16, 1 + k, 4, 5)
+    rec = model.decode(z)
+    assert rec.shape == v.shape
+    assert rec.min() >= -1 and rec.max() <= 1
+    assert (model.latent_channels, model.temporal_factor, model.spatial_factor) == (16, 4, 8)
+
+
+def test_rejects_bad_layouts() -> None:
+    model = small_model()
+    with pytest.raises(ValueError, match="1 \\+ 4k"):
+        model.encode(video(4))
+    with pytest.raises(ValueError, match="multiples of 8"):
+        model.encode(video(5, h=30))
+    with pytest.raises(ValueError, match="latent"):
+        model.decode(torch.zeros(1, 8, 2, 4, 4))
+
+
+def test_streamed_encode_and_decode_equal_whole_clip() -> None:
+    model = small_model()
+    v = video(1 + 4 * 4)
+    z = model.encode(v)
+    rec = model.decode(z)
+
+    enc = model.stream_encoder()
+    parts, i = [], 0
+    for n in [1, 2, 5, 0, 3, 6]:  # the first frame alone, then groups split unevenly
+        out = enc.push(v[:, :, i:i + n])
+        assert out.shape[2] == (i + n + 3) // 4 - (i + 3) // 4  # latent frames finished by this push
+        parts.append(out)
+        i += n
+    # equal up to float rounding (oneDNN may pick other kernels for other batch sizes); a lost
+    # or misaligned cache changes values by orders of magnitude more
+    torch.testing.assert_close(torch.cat(parts, 2), z, atol=1e-5, rtol=0)
+
+    dec = model.stream_decoder()
+    frames = [dec.push(z[:, :, j:j + n]) for j, n in [(0, 1), (1, 2), (3, 0), (3, 2)]]
+    assert [f.shape[2] for f in frames] == [1, 8, 0, 8]
+    torch.testing.assert_close(torch.cat(frames, 2), rec, atol=1e-5, rtol=0)
+
+
+def test_encoding_is_causal_and_memory_is_used() -> None:
+    model = small_model()
+    v = video(9)
+    w = v.clone()
+    w[:, :, 5:] = 0  # change only the last group of 4 frames
+    za, zb = model.encode(v), model.encode(w)
+    assert torch.equal(za[:, :, :2], zb[:, :, :2])  # the past does not see the future
+    assert not torch.equal(za[:, :, 2], zb[:, :, 2])
+    # the memory blocks make a latent depend on the previous group, not only its own frames
+    u = v.clone()
+    u[:, :, 1:5] = 0
+    assert not torch.equal(model.encode(u)[:, :, 2], za[:, :, 2])
+
+
+def test_save_and_load_round_trip(tmp_path: Path) -> None:
+    model = small_model()
+    model.save_pretrained(tmp_path / "ae")
+    assert sorted(p.name for p in (tmp_path / "ae").iterdir()) == ["config.json", "model.safetensors"]
+    loaded = load_tiny_ae(tmp_path / "ae")
+    assert loaded.config.enc_channels == SMALL.enc_channels
+    v = video(5)
+    assert torch.equal(loaded.encode(v), model.encode(v))
+    z = model.encode(v)
+    assert torch.equal(loaded.decode(z), model.decode(z))
+    (tmp_path / "ae" / "model.safetensors").unlink()
+    with pytest.raises(FileNotFoundError, match="model.safetensors"):
+        load_tiny_ae(tmp_path / "ae")
+
+
+def test_mismatched_weights_are_one_line_codec_errors(tmp_path: Path) -> None:
+    from rtrdit.codecs.base import CodecError
+
+    small_model().save_pretrained(tmp_path / "ae")
+    cfg = json.loads((tmp_path / "ae" / "config.json").read_text())
+    (tmp_path / "ae" / "config.json").write_text(json.dumps({**cfg, "dec_channels": [32, 8, 8]}))
+    with pytest.raises(CodecError, match="cannot load") as info:
+        load_tiny_ae(tmp_path / "ae")
+    assert "\n" not in str(info.value)
+    (tmp_path / "ae" / "config.json").write_text(json.dumps({**cfg, "width": 3}))
+    with pytest.raises(CodecError, match="width"):
+        load_tiny_ae(tmp_path / "ae")
+
+
+def test_shipped_demo_codec_loads_and_reconstructs_smooth_video() -> None:
+    from rtrdit.codecs.base import LatentCodec, StreamDecoder, StreamEncoder, load_codec
+
+    model = load_codec("tiny")  # the committed weights
+    assert isinstance(model, TinyAutoencoder) and isinstance(model, LatentCodec)
+    assert isinstance(model.stream_encoder(), StreamEncoder) and isinstance(model.stream_decoder(), StreamDecoder)
+    ys, xs = torch.meshgrid(torch.linspace(-1, 1, 64), torch.linspace(-1, 1, 64), indexing="ij")
+    frames = [torch.stack([0.6 * torch.sin(2 * xs + t / 4), 0.5 * ys, 0.4 * torch.cos(3 * ys - xs + t / 3)])
+              for t in range(9)]
+    v = torch.stack(frames, 1).unsqueeze(0)
+    z = model.encode(v)
+    assert z.shape == (1, 16, 3, 8, 8)
+    assert train_ae.psnr(model.decode(z), v) > 24.0
+
+
+def test_a_few_training_steps_reduce_the_loss() -> None:
+    torch.manual_seed(0)
+    model = TinyAutoencoder(SMALL)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    ys, xs = torch.meshgrid(torch.linspace(-1, 1, 16), torch.linspace(-1, 1, 16), indexing="ij")
+    clip = torch.stack([torch.stack([torch.sin(3 * xs + t / 2), ys, torch.cos(2 * ys + t / 3)]) for t in range(9)], 1)
+    clip = clip.unsqueeze(0) * 0.8
+    losses = [train_ae.train_step(model, opt, clip, latent_noise=0.05, momentum=max(0.02, 1 / (i + 1)))[0]
+              for i in range(40)]
+    assert sum(losses[-5:]) / 5 < 0.7 * sum(losses[:5]) / 5
+    # running latent statistics are tracked, so the normalised latent is roughly standardised
+    z = model.eval().encode(clip)
+    assert abs(float(z.mean())) < 0.5 and 0.5 < float(z.std()) < 2.0
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    train_ae.add_arguments(parser)
+    return parser.parse_args(argv)
+
+
+@pytest.mark.slow
+def test_train_command_writes_weights_and_report(tmp_path: Path) -> None:
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    make_clip(videos / "a.mp4", frames=13, size=(40, 40))
+    make_clip(videos / "b.mp4", frames=13, size=(40, 40))
+    out = tmp_path / "run"
+    common = ["--videos", str(videos), "--out", str(out), "--size", "32", "--crop", "16", "--frames", "5",
+              "--batch", "1", "--eval-frames", "9", "--holdout", "b.mp4", "--threads", "1"]
+    assert train_ae.run(_parse([*common, "--steps", "2"])) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["steps"] == 2
+    assert [r["clip"] for r in report["heldout"]] == ["b.mp4"]
+    assert report["heldout"][0]["frames"] == 9 and isinstance(report["heldout"][0]["psnr"], float)
+    assert report["train_clips"] == ["a.mp4"]
+    assert "b.mp4" in (out / "report.md").read_text()
+    load_tiny_ae(out)  # the saved weights load
+    # resume continues from the checkpoint instead of starting over
+    assert train_ae.run(_parse([*common, "--steps", "3", "--resume"])) == 0
+    assert json.loads((out / "report.json").read_text())["steps"] == 3
+
+
+def test_missing_video_folder_is_a_clean_cli_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from rtrdit.cli import main
+
+    out = tmp_path / "out"
+    code = main(["train", "autoencoder", "--videos", str(tmp_path / "nope"), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and "nope" in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_bad_arguments_are_clean_errors(tmp_path: Path) -> None:
+    from rtrdit.cli import CLIError
+
+    videos = tmp_path / "empty"
+    videos.mkdir()
+    with pytest.raises(CLIError, match="no video files"):
+        train_ae.run(_parse(["--videos", str(videos), "--out", str(tmp_path / "o")]))
+    with pytest.raises(CLIError, match="1 \\+ 4k"):
+        train_ae.run(_parse(["--videos", str(videos), "--out", str(tmp_path / "o"), "--frames", "8"]))
+    assert not (tmp_path / "o").exists()
