@@ -1,0 +1,188 @@
+"""Training data: the sample dict of `rtrdit.data.shards.ShardDataset`, a random-latent dataset of
+the same format, and a deterministic, resumable plan of global batches.
+
+Each global batch holds samples of one mode (all TV2V or all RV2V), so one DiT forward serves it
+(the reference is per batch) and every rank uses the same parameters in a step. Which samples a
+step uses is a pure function of (seed, step): the data position of a checkpoint is its step.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+from torch import Tensor
+
+from rtrdit.train.config import ConfigError, DataSection
+from rtrdit.train.randomness import generator
+
+log = logging.getLogger("rtrdit.train")
+
+Sample = dict[str, Any]
+
+
+class SampleDataset(Protocol):
+    """Map-style dataset of sample dicts (target, source, text, reference, has_reference, mode)."""
+
+    def __len__(self) -> int: ...
+    def __getitem__(self, i: int) -> Sample: ...
+
+
+class RandomLatentDataset:
+    """A real dataset of random latents in the ShardDataset format, sample i drawn from (seed, i).
+
+    The target is a fixed function of the source plus noise, so a model can learn something."""
+
+    def __init__(self, n: int, frames: int = 3, hw: Sequence[int] = (8, 8), text_tokens: int = 8,
+                 text_dim: int = 16, rv2v_fraction: float = 0.5, seed: int = 0) -> None:
+        self.n, self.frames, self.hw = n, frames, tuple(hw)
+        self.text_tokens, self.text_dim, self.seed = text_tokens, text_dim, seed
+        self.modes = ["rv2v" if (i + 0.5) / n < rv2v_fraction else "tv2v" for i in range(n)] if n else []
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> Sample:
+        if not 0 <= i < self.n:
+            raise IndexError(i)
+        g = generator("random-latents", self.seed, i)
+        h, w = self.hw
+        source = torch.randn(16, self.frames, h, w, generator=g)
+        target = 0.5 * source.flip(0) + 0.5 * torch.randn(16, self.frames, h, w, generator=g)
+        text = torch.randn(self.text_tokens, self.text_dim, generator=g)
+        rv2v = self.modes[i] == "rv2v"
+        reference = target[:, :1].clone() if rv2v else torch.zeros(16, 1, h, w)
+        return {"target": target, "source": source, "text": text, "reference": reference,
+                "has_reference": torch.tensor(rv2v), "mode": self.modes[i]}
+
+
+def dataset_modes(ds: SampleDataset) -> list[str]:
+    """The mode of every sample: the dataset's `modes` attribute if it has one, else read them."""
+    modes = getattr(ds, "modes", None)
+    if modes is not None:
+        return list(modes)
+    return [ds[i]["mode"] for i in range(len(ds))]
+
+
+def open_dataset(cfg: DataSection, text_dim: int, rank: int = 0, barrier: Any = None) -> SampleDataset:
+    """The dataset a config names: synthetic random latents, existing shards, or shards built now
+    with the built-in stylizers when `build_if_missing` (rank 0 builds, the others wait)."""
+    if cfg.synthetic > 0:
+        return RandomLatentDataset(cfg.synthetic, cfg.synthetic_frames, cfg.synthetic_hw,
+                                   cfg.synthetic_text_tokens, text_dim, cfg.synthetic_rv2v_fraction)
+    shards = Path(cfg.shards)
+    if not (shards / "index.json").is_file():
+        if not cfg.build_if_missing:
+            raise ConfigError(f"no dataset at {shards} (index.json missing); run `rtrdit data encode` "
+                              "or set data.build_if_missing / data.synthetic")
+        if rank == 0:
+            log.warning("dataset %s is absent: building the small built-in dataset there", shards)
+            build_small_dataset(cfg)
+        if barrier is not None:
+            barrier()
+    try:
+        from rtrdit.data.shards import ShardDataset
+    except ImportError as exc:
+        raise ConfigError(f"rtrdit.data.shards is not available ({exc}); use data.synthetic") from None
+    return ShardDataset(shards)
+
+
+def build_small_dataset(cfg: DataSection) -> None:
+    """Build the small dataset of the tiny configs with rtrdit.data (built-in stylizers, tiny codec)."""
+    try:
+        from rtrdit.data import build as data_build  # type: ignore[attr-defined]
+    except ImportError as exc:
+        raise ConfigError(f"cannot build the dataset: rtrdit.data has no builder yet ({exc}); "
+                          "set data.synthetic > 0 to train on random latents") from None
+    data_build.build_tiny_dataset(Path(cfg.shards), clips=cfg.build_clips,  # pragma: no cover
+                                  size=tuple(cfg.build_size), frames=cfg.build_frames)
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    """Which sample indices every process uses at every step.
+
+    A global batch of `global_batch` samples is split in `accum` micro-steps, each over
+    `world` ranks of `micro` samples: rank r, micro-step a uses the slice
+    [(a * world + r) * micro, ... + micro). Keys (positions in the global batch) seed the noise."""
+
+    modes: tuple[str, ...]
+    global_batch: int
+    world: int
+    micro: int
+    seed: int
+
+    def __post_init__(self) -> None:
+        if self.global_batch % (self.world * self.micro):
+            raise ConfigError(f"batch_size {self.global_batch} is not a multiple of world_size x "
+                              f"micro_batch_size = {self.world} x {self.micro}")
+        counts = {m: self.modes.count(m) for m in set(self.modes)}
+        if not any(c >= self.global_batch for c in counts.values()):
+            raise ConfigError(f"the dataset has {counts or 'no samples'}; each mode needs at least "
+                              f"batch_size={self.global_batch} samples")
+
+    @property
+    def accum(self) -> int:
+        return self.global_batch // (self.world * self.micro)
+
+    def _epoch(self, epoch: int) -> list[list[int]]:
+        g = generator("epoch", self.seed, epoch)
+        batches: list[list[int]] = []
+        for mode in sorted(set(self.modes)):
+            idx = [i for i, m in enumerate(self.modes) if m == mode]
+            perm = [idx[j] for j in torch.randperm(len(idx), generator=g).tolist()]
+            batches += [perm[k:k + self.global_batch] for k in range(0, len(perm) - self.global_batch + 1,
+                                                                       self.global_batch)]
+        order = torch.randperm(len(batches), generator=g).tolist()
+        return [batches[j] for j in order]
+
+    def global_indices(self, step: int) -> list[int]:
+        """The global batch of a step (epochs of mode-pure batches, each epoch reshuffled)."""
+        per_epoch = len(self._epoch(0))
+        epoch, k = divmod(step, per_epoch)
+        return self._epoch(epoch)[k]
+
+    def position(self, step: int) -> dict[str, int]:
+        per_epoch = len(self._epoch(0))
+        return {"epoch": step // per_epoch, "batch": step % per_epoch}
+
+    def micro_keys(self, accum_i: int, rank: int) -> list[int]:
+        start = (accum_i * self.world + rank) * self.micro
+        return list(range(start, start + self.micro))
+
+
+def collate(samples: list[Sample], device: torch.device) -> dict[str, Any]:
+    """Stack sample dicts into a batch (text zero-padded to the longest prompt)."""
+    n_text = max(s["text"].shape[0] for s in samples)
+    text = torch.stack([torch.nn.functional.pad(s["text"], (0, 0, 0, n_text - s["text"].shape[0]))
+                        for s in samples])
+    has_ref = bool(samples[0]["has_reference"])
+    if any(bool(s["has_reference"]) != has_ref for s in samples):
+        raise ValueError("a batch mixes samples with and without a reference")
+    out: dict[str, Any] = {
+        "target": torch.stack([s["target"] for s in samples]).float().to(device),
+        "source": torch.stack([s["source"] for s in samples]).float().to(device),
+        "text": text.float().to(device),
+        "reference": torch.stack([s["reference"] for s in samples]).float().to(device) if has_ref else None,
+        "mode": samples[0]["mode"],
+    }
+    for extra in ("trajectory",):
+        if extra in samples[0]:
+            out[extra] = torch.stack([s[extra] for s in samples]).float().to(device)
+    return out
+
+
+def load_micro_batch(ds: SampleDataset, plan: BatchPlan, step: int, accum_i: int, rank: int,
+                     device: torch.device) -> tuple[dict[str, Any], list[int]]:
+    """The micro-batch of (step, accumulation index, rank) and its sample keys."""
+    indices = plan.global_indices(step)
+    keys = plan.micro_keys(accum_i, rank)
+    return collate([ds[indices[k]] for k in keys], device), keys
+
+
+__all__ = ["RandomLatentDataset", "SampleDataset", "BatchPlan", "open_dataset", "collate",
+           "load_micro_batch", "dataset_modes"]

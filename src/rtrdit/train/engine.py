@@ -1,0 +1,420 @@
+"""The training engine shared by all stages: processes, devices, sharding, gradient sync,
+precision, atomic checkpoints and resume, logs and the progress bar.
+
+One process (CPU or one GPU) or `torchrun` (NCCL on GPUs, gloo on CPU); no collective runs at
+world size 1. Data parallelism comes in two kinds:
+- "ddp": replicated parameters, gradients averaged with all_reduce after accumulation (DDP's
+  semantics; we sync explicitly because a Self Forcing rollout calls the model many times per
+  backward through `forward_chunk`, which DDP's one-forward-per-backward reducer does not allow);
+- "fsdp": PyTorch FSDP2 (`fully_shard` per DiT block, then the root; bf16 params with fp32
+  gradient reduction on GPU), with `forward_chunk`/`text_kv`/`prefill_reference` registered.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import os
+import random
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+
+from rtrdit.train.config import ConfigError, TrainConfig
+from rtrdit.train.ema import EMA
+
+log = logging.getLogger("rtrdit.train")
+
+FSDP_METHODS = ("forward_chunk", "text_kv", "prefill_reference")
+
+
+@dataclass(frozen=True)
+class DistInfo:
+    rank: int
+    world: int
+    local_rank: int
+    device: torch.device
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def init_distributed(device_pref: str = "auto") -> DistInfo:
+    """Read torchrun's environment; start a process group only when WORLD_SIZE > 1."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    use_cuda = torch.cuda.is_available() if device_pref == "auto" else device_pref == "cuda"
+    if use_cuda and not torch.cuda.is_available():
+        raise ConfigError("run.device is 'cuda' but no GPU is available")
+    device = torch.device(f"cuda:{local_rank}") if use_cuda else torch.device("cpu")
+    if use_cuda:
+        torch.cuda.set_device(device)
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if use_cuda else "gloo")
+    return DistInfo(rank, world, local_rank, device)
+
+
+class Engine:
+    """Everything a stage's loop needs besides its own math."""
+
+    def __init__(self, cfg: TrainConfig, stage: str, out: Path, resume: bool = False) -> None:
+        self.cfg, self.stage, self.out, self.resume = cfg, stage, out, resume
+        self.dist = init_distributed(cfg.run.device)
+        self.device = self.dist.device
+        mp = cfg.run.mixed_precision
+        if mp not in ("auto", "bf16", "fp32"):
+            raise ConfigError(f"run.mixed_precision must be auto, bf16 or fp32, got {mp!r}")
+        if cfg.run.parallel not in ("ddp", "fsdp"):
+            raise ConfigError(f"run.parallel must be 'ddp' or 'fsdp', got {cfg.run.parallel!r}")
+        self.bf16 = self.device.type == "cuda" and mp in ("auto", "bf16")
+        micro = cfg.run.micro_batch_size or cfg.run.batch_size // self.dist.world
+        if micro < 1:
+            raise ConfigError(f"batch_size {cfg.run.batch_size} is smaller than the world size {self.dist.world}")
+        self.micro = micro
+        self.models: dict[str, nn.Module] = {}
+        self.optimizers: dict[str, tuple[torch.optim.Optimizer, nn.Module]] = {}
+        self.emas: dict[str, EMA] = {}
+        self._tb: Any = None
+        self._jsonl: Any = None
+        self._bar: Any = None
+        if self.dist.is_main:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "config.json").write_text(json.dumps({"stage": stage, **cfg.to_dict()}, indent=2))
+
+    # ------------------------------------------------------------------ models
+    def prepare(self, model: nn.Module, trainable: bool = True) -> nn.Module:
+        """Move to the device; set activation checkpointing; shard with FSDP2 when configured."""
+        model.to(self.device)
+        if hasattr(model, "gradient_checkpointing"):
+            model.gradient_checkpointing = trainable and self.cfg.model.gradient_checkpointing
+        if not trainable:
+            model.requires_grad_(False).eval()
+        if self.cfg.run.parallel == "fsdp" and self.dist.world > 1:
+            from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard, register_fsdp_forward_method
+
+            mpp = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32) if self.bf16 \
+                else MixedPrecisionPolicy()
+            targets = [model.blocks] if hasattr(model, "blocks") else []
+            targets += [getattr(model, "dit").blocks] if hasattr(model, "dit") else []
+            for blocks in targets:
+                for blk in blocks:
+                    fully_shard(blk, mp_policy=mpp)
+            fully_shard(model, mp_policy=mpp)
+            for owner in (model, getattr(model, "dit", None)):
+                for name in FSDP_METHODS:
+                    if owner is not None and hasattr(owner, name):
+                        register_fsdp_forward_method(owner, name)
+        return model
+
+    def register(self, name: str, model: nn.Module, optimizer: torch.optim.Optimizer | None = None,
+                 ema: EMA | None = None) -> None:
+        """Put a model (and its optimiser / EMA) into the checkpoints."""
+        self.models[name] = model
+        if optimizer is not None:
+            self.optimizers[name] = (optimizer, model)
+        if ema is not None:
+            self.emas[name] = ema
+
+    def make_optimizer(self, params: list[nn.Parameter], lr: float) -> torch.optim.Optimizer:
+        o = self.cfg.optim
+        return torch.optim.AdamW(params, lr=lr, betas=(o.betas[0], o.betas[1]), eps=o.eps,
+                                 weight_decay=o.weight_decay, foreach=False)
+
+    def autocast(self) -> contextlib.AbstractContextManager[Any]:
+        """bf16 autocast on GPU, nothing on CPU."""
+        if self.bf16:
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    # --------------------------------------------------------------- gradients
+    def sync_gradients(self, model: nn.Module) -> None:
+        """Average gradients over ranks ("ddp"; FSDP2 reduces in its hooks). Missing gradients
+        count as zeros, so ranks that used different parameters stay in step."""
+        if self.dist.world == 1 or self.cfg.run.parallel == "fsdp":
+            return
+        params = [p for p in model.parameters() if p.requires_grad]
+        for p in params:
+            if p.grad is None:
+                p.grad = torch.zeros_like(p)
+        flat = torch.cat([p.grad.reshape(-1) for p in params])
+        dist.all_reduce(flat)
+        flat /= self.dist.world
+        off = 0
+        for p in params:
+            n = p.numel()
+            p.grad.copy_(flat[off:off + n].view_as(p))
+            off += n
+
+    def step_optimizer(self, name: str, clip: float, lr: float | None = None) -> float:
+        """Sync, clip, step and zero one registered optimiser; returns the gradient norm."""
+        opt, model = self.optimizers[name]
+        self.sync_gradients(model)
+        params = [p for p in model.parameters() if p.requires_grad]
+        if clip > 0:
+            norm = float(torch.nn.utils.clip_grad_norm_(params, clip))
+        else:
+            grads = [p.grad for p in params if p.grad is not None]
+            norm = float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))) \
+                if grads else 0.0
+        if lr is not None:
+            for group in opt.param_groups:
+                group["lr"] = lr
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        return norm
+
+    def lr_at(self, base: float, step: int) -> float:
+        w = self.cfg.optim.warmup_steps
+        return base * min(1.0, (step + 1) / w) if w > 0 else base
+
+    def mean(self, values: dict[str, float]) -> dict[str, float]:
+        """Average scalar metrics over ranks (for logs)."""
+        if self.dist.world == 1 or not values:
+            return values
+        keys = sorted(values)
+        t = torch.tensor([values[k] for k in keys], dtype=torch.float64, device=self.device)
+        dist.all_reduce(t)
+        return {k: float(v) / self.dist.world for k, v in zip(keys, t.tolist(), strict=True)}
+
+    def barrier(self) -> None:
+        if self.dist.world > 1:
+            dist.barrier()
+
+    # ------------------------------------------------------------- checkpoints
+    def full_state(self, model: nn.Module) -> dict[str, Tensor]:
+        """Full CPU state dict (a collective under FSDP: call on every rank)."""
+        return self._model_state(model)
+
+    def _model_state(self, model: nn.Module) -> dict[str, Tensor]:
+        if self.cfg.run.parallel == "fsdp" and self.dist.world > 1:
+            from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+            return get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+        return {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+
+    def _optim_state(self, opt: torch.optim.Optimizer, model: nn.Module) -> dict[str, Any]:
+        if self.cfg.run.parallel == "fsdp" and self.dist.world > 1:
+            from torch.distributed.checkpoint.state_dict import StateDictOptions, get_optimizer_state_dict
+
+            return get_optimizer_state_dict(model, opt, options=StateDictOptions(full_state_dict=True,
+                                                                                 cpu_offload=True))
+        return opt.state_dict()
+
+    def _load_model(self, model: nn.Module, sd: dict[str, Tensor]) -> None:
+        if self.cfg.run.parallel == "fsdp" and self.dist.world > 1:
+            from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict
+
+            set_model_state_dict(model, sd, options=StateDictOptions(full_state_dict=True))
+        else:
+            model.load_state_dict(sd)
+
+    def _load_optim(self, opt: torch.optim.Optimizer, model: nn.Module, sd: dict[str, Any]) -> None:
+        if self.cfg.run.parallel == "fsdp" and self.dist.world > 1:
+            from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
+
+            set_optimizer_state_dict(model, opt, sd, options=StateDictOptions(full_state_dict=True))
+        else:
+            opt.load_state_dict(sd)
+
+    @property
+    def ckpt_root(self) -> Path:
+        return self.out / "checkpoints"
+
+    def save_checkpoint(self, step: int, extra: dict[str, Any] | None = None) -> Path:
+        """Write every registered model, optimiser, EMA, the data position and RNG states into a
+        temporary folder, then rename it into place: a checkpoint is complete or absent."""
+        from safetensors.torch import save_file
+
+        final = self.ckpt_root / f"step_{step:08d}"
+        tmp = self.ckpt_root / f".tmp_step_{step:08d}"
+        models = {n: self._model_state(m) for n, m in self.models.items()}
+        optims = {n: self._optim_state(o, m) for n, (o, m) in self.optimizers.items()}
+        emas = {n: e.state_dict() for n, e in self.emas.items()}
+        if self.dist.is_main:
+            if tmp.exists():
+                shutil.rmtree(tmp)
+            tmp.mkdir(parents=True)
+        self.barrier()
+        torch.save(_rng_state(), tmp / f"rng_rank{self.dist.rank}.pt")
+        if self.dist.is_main:
+            for n, sd in models.items():
+                save_file(sd, str(tmp / f"model_{n}.safetensors"))
+            for n, sd in emas.items():
+                save_file(sd, str(tmp / f"ema_{n}.safetensors"))
+            for n, sd in optims.items():
+                torch.save(sd, tmp / f"optim_{n}.pt")
+            state = {"step": step, "stage": self.stage, "world_size": self.dist.world, **(extra or {})}
+            (tmp / "state.json").write_text(json.dumps(state, indent=2))
+        self.barrier()
+        if self.dist.is_main:
+            if final.exists():
+                shutil.rmtree(final)
+            os.replace(tmp, final)
+            _write_atomic(self.ckpt_root / "latest", final.name)
+            self._prune()
+        self.barrier()
+        return final
+
+    def _prune(self) -> None:
+        keep = max(1, self.cfg.run.keep_checkpoints)
+        done = sorted(p for p in self.ckpt_root.glob("step_*") if (p / "state.json").is_file())
+        for p in done[:-keep]:
+            shutil.rmtree(p, ignore_errors=True)
+
+    def latest_checkpoint(self) -> Path | None:
+        pointer = self.ckpt_root / "latest"
+        if pointer.is_file():
+            p = self.ckpt_root / pointer.read_text().strip()
+            if (p / "state.json").is_file():
+                return p
+        done = sorted(p for p in self.ckpt_root.glob("step_*") if (p / "state.json").is_file())
+        return done[-1] if done else None
+
+    def load_checkpoint(self, path: Path) -> dict[str, Any]:
+        """Restore everything `save_checkpoint` wrote; returns its state.json."""
+        from safetensors.torch import load_file
+
+        state = json.loads((path / "state.json").read_text())
+        for n, m in self.models.items():
+            self._load_model(m, load_file(str(path / f"model_{n}.safetensors")))
+        for n, (o, m) in self.optimizers.items():
+            self._load_optim(o, m, torch.load(path / f"optim_{n}.pt", weights_only=True, map_location="cpu"))
+        for n, e in self.emas.items():
+            e.load_state_dict(load_file(str(path / f"ema_{n}.safetensors")))
+        rng = path / f"rng_rank{self.dist.rank}.pt"
+        if rng.is_file():
+            _set_rng_state(torch.load(rng, weights_only=True))
+        return state
+
+    def maybe_resume(self) -> int:
+        """The step to start from: after the latest checkpoint with --resume, else 0."""
+        if not self.resume:
+            return 0
+        ckpt = self.latest_checkpoint()
+        if ckpt is None:
+            log.warning("--resume: no checkpoint in %s, starting from step 0", self.ckpt_root)
+            return 0
+        state = self.load_checkpoint(ckpt)
+        log.info("resumed from %s (step %d)", ckpt, state["step"])
+        return int(state["step"])
+
+    # ------------------------------------------------------------------- logs
+    def log_metrics(self, step: int, metrics: dict[str, float]) -> None:
+        """One JSONL line and TensorBoard scalars (rank 0)."""
+        if not self.dist.is_main:
+            return
+        if self._jsonl is None:
+            self._jsonl = open(self.out / "log.jsonl", "a")  # noqa: SIM115
+        self._jsonl.write(json.dumps({"step": step, "time": time.time(), **metrics}) + "\n")
+        self._jsonl.flush()
+        if self.cfg.run.tensorboard:
+            if self._tb is None:
+                try:
+                    from torch.utils.tensorboard import SummaryWriter
+                except ImportError:
+                    log.warning("tensorboard is not installed (pip install 'rtrdit[train]'); JSONL only")
+                    self.cfg.run.tensorboard = False
+                    return
+                self._tb = SummaryWriter(str(self.out / "tensorboard"))
+            for k, v in metrics.items():
+                self._tb.add_scalar(f"{self.stage}/{k}", v, step)
+
+    def progress(self, start: int, total: int) -> None:
+        if self.dist.is_main and self.cfg.run.progress:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, initial=start, desc=self.stage, unit="step", dynamic_ncols=True)
+
+    def progress_update(self, metrics: dict[str, float]) -> None:
+        if self._bar is not None:
+            self._bar.set_postfix({k: f"{v:.4g}" for k, v in metrics.items()}, refresh=False)
+            self._bar.update(1)
+
+    def close(self) -> None:
+        for h in (self._bar, self._jsonl, self._tb):
+            if h is not None:
+                h.close()
+        self._bar = self._jsonl = self._tb = None
+
+    # ------------------------------------------------------------------- loop
+    def run_loop(self, start: int, step_fn: Callable[[int], dict[str, float]],
+                 sample_fn: Callable[[int], None] | None = None) -> None:
+        """Run steps start..steps-1: step, EMA is the stage's business; logs, progress,
+        checkpoints (every ckpt_every and at the end) and samples are ours."""
+        run = self.cfg.run
+        self.progress(start, run.steps)
+        t_last, n_last = time.perf_counter(), 0
+        try:
+            for step in range(start, run.steps):
+                metrics = step_fn(step)
+                for k, v in metrics.items():
+                    if not math.isfinite(v):
+                        raise FloatingPointError(f"{k} is {v} at step {step}")
+                n_last += 1
+                if (step + 1) % max(1, run.log_every) == 0 or step + 1 == run.steps:
+                    dt = time.perf_counter() - t_last
+                    metrics = self.mean(metrics)
+                    metrics["step_time_s"] = dt / n_last
+                    metrics["samples_per_s"] = run.batch_size * n_last / max(dt, 1e-9)
+                    self.log_metrics(step + 1, metrics)
+                    t_last, n_last = time.perf_counter(), 0
+                self.progress_update({k: v for k, v in metrics.items() if k != "step_time_s"})
+                if (step + 1) % max(1, run.ckpt_every) == 0 or step + 1 == run.steps:
+                    self.save_checkpoint(step + 1)
+                if sample_fn is not None and run.sample_every and run.codec and (step + 1) % run.sample_every == 0:
+                    sample_fn(step + 1)
+        finally:
+            self.close()
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _rng_state() -> dict[str, Any]:
+    np_state = np.random.get_state()
+    state: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "numpy_keys": torch.from_numpy(np_state[1].astype(np.int64)),
+        "numpy_pos": int(np_state[2]),
+        "python": list(random.getstate()[1]),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(("MT19937", state["numpy_keys"].numpy().astype(np.uint32), state["numpy_pos"], 0, 0.0))
+    random.setstate((3, tuple(state["python"]), None))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def setup_logging(rank: int) -> None:
+    """Plain log lines on stderr (rank 0 at INFO, others at WARNING)."""
+    logging.basicConfig(level=logging.INFO if rank == 0 else logging.WARNING,
+                        format=f"%(asctime)s [rank {rank}] %(levelname)s %(message)s")
+
+
+def shutdown() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
+__all__ = ["Engine", "DistInfo", "init_distributed", "setup_logging", "shutdown"]

@@ -1,0 +1,51 @@
+"""Shared command-line plumbing of `rtrdit train STAGE`: arguments, config overrides, the
+engine's start and stop, user errors as one line."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """--config FILE [--max-steps N] [--out DIR] [--resume]."""
+    parser.add_argument("--config", required=True, help="YAML training config (configs/tiny/*.yaml)")
+    parser.add_argument("--max-steps", type=int, default=None, help="override run.steps")
+    parser.add_argument("--out", default=None, help="override run.out (output directory)")
+    parser.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in the output")
+
+
+@contextlib.contextmanager
+def session(args: argparse.Namespace, stage: str) -> Iterator[Any]:
+    """Load the config, start the engine; turn config errors into CLIError; always shut down."""
+    from rtrdit.cli import CLIError
+    from rtrdit.train.config import ConfigError, load_config
+    from rtrdit.train.engine import Engine, setup_logging, shutdown
+
+    try:
+        cfg = load_config(args.config)
+        if args.max_steps is not None:
+            if args.max_steps < 0:
+                raise ConfigError("--max-steps must be >= 0")
+            cfg.run.steps = args.max_steps
+        if args.out is not None:
+            cfg.run.out = args.out
+        import os
+
+        setup_logging(int(os.environ.get("RANK", "0")))
+        engine = Engine(cfg, stage, Path(cfg.run.out), resume=args.resume)
+    except ConfigError as exc:
+        shutdown()
+        raise CLIError(str(exc)) from None
+    try:
+        yield engine
+    except ConfigError as exc:
+        raise CLIError(str(exc)) from None
+    finally:
+        shutdown()
+
+
+__all__ = ["add_arguments", "session"]
