@@ -98,7 +98,7 @@ def vision_config_from_openai(visual: dict[str, torch.Tensor]) -> Any:
 class CSDModel:
     """The CLIP vision tower and the style head of CSD."""
 
-    vision: Any  # transformers CLIPVisionModel
+    vision: Any  # the transformers CLIP vision tower (embeddings, pre_layrnorm, encoder, post_layernorm)
     style_head: torch.Tensor  # [width, style_dim]
     device: str
 
@@ -109,7 +109,7 @@ class CSDModel:
         out = []
         for i in range(0, len(frames), batch_size):
             pixels = clip_pixels_pil(frames[i : i + batch_size], size).to(self.device)
-            feat = self.vision.vision_model(pixel_values=pixels).pooler_output
+            feat = self.vision(pixel_values=pixels).pooler_output
             out.append(F.normalize(feat.float() @ self.style_head, dim=-1).cpu())
         return torch.cat(out)
 
@@ -131,19 +131,20 @@ def csd_from_state_dict(checkpoint: Any, device: str = "cpu") -> CSDModel:
         raise EvalError(f"CSD checkpoint has unexpected keys: {', '.join(leftover[:5])}")
     mapped = map_openai_visual(visual)
     model = CLIPVisionModel(vision_config_from_openai(visual))
-    expected = set(model.vision_model.state_dict())
+    tower = getattr(model, "vision_model", model)  # transformers < 5 nests the tower, 5.x does not
+    expected = set(tower.state_dict())
     missing, extra = sorted(expected - set(mapped)), sorted(set(mapped) - expected)
     if missing or extra:
         what = f"missing {', '.join(missing[:4])}" if missing else f"unexpected {', '.join(extra[:4])}"
         raise EvalError(f"CSD checkpoint does not match a CLIP vision tower: {what}")
     try:
-        model.vision_model.load_state_dict(mapped, strict=True)
+        tower.load_state_dict(mapped, strict=True)
     except RuntimeError as exc:
         raise EvalError(f"CSD checkpoint has tensors of the wrong shape: {str(exc).splitlines()[-1].strip()}") from None
     head = state["last_layer_style"].float()
     if head.shape[0] != model.config.hidden_size:
         raise EvalError(f"CSD style head has shape {tuple(head.shape)}, expected ({model.config.hidden_size}, N)")
-    return CSDModel(vision=model.to(device).eval(), style_head=head.to(device), device=device)
+    return CSDModel(vision=tower.to(device).eval(), style_head=head.to(device), device=device)
 
 
 def load_csd(path: Path, device: str = "cpu") -> CSDModel:

@@ -1,0 +1,107 @@
+"""CLIP-T, CLIP-F and AQ on a tiny random CLIP saved in the real weights' layout (same loading path)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from eval_helpers import crossfade_clip
+
+from rtrdit.eval.metrics import build_metrics
+from rtrdit.eval.metrics.base import Chunk, Conditions, EvalError, Metric, MetricContext, MetricResult
+from rtrdit.eval.metrics.clip_backbone import shared_clip
+
+
+def _score(metric: Metric, frames: np.ndarray, chunk: int = 5, **cond: object) -> MetricResult:
+    acc = metric.start(Conditions(name="v", **cond))  # type: ignore[arg-type]
+    for i in range(0, len(frames), chunk):
+        acc.update(Chunk(pred=frames[i : i + chunk]))
+    return acc.result()
+
+
+def _weights_with(tmp_path: Path, weights_dir: Path) -> Path:
+    """A fresh weights folder sharing the session's tiny CLIP."""
+    root = tmp_path / "weights"
+    root.mkdir()
+    (root / "clip-vit-large-patch14").symlink_to(weights_dir / "clip-vit-large-patch14")
+    return root
+
+
+def test_identical_frames_give_clip_f_one(weights_dir: Path) -> None:
+    (clip_f,) = build_metrics(["clip_f"], MetricContext(weights=weights_dir))
+    frame = crossfade_clip()[3]
+    res = _score(clip_f, np.repeat(frame[None], 7, axis=0), chunk=3)
+    assert len(res.per_frame) == 6  # pairs, including across chunk borders
+    assert res.value == pytest.approx(1.0, abs=1e-5)
+
+
+def test_ordered_video_scores_above_its_shuffled_frames(weights_dir: Path) -> None:
+    (clip_f,) = build_metrics(["clip_f"], MetricContext(weights=weights_dir))
+    video = crossfade_clip(frames=16)
+    shuffled = video[np.random.default_rng(0).permutation(len(video))]
+    assert _score(clip_f, video).value > _score(clip_f, shuffled).value + 1e-3
+
+
+def test_chunking_does_not_change_clip_f(weights_dir: Path) -> None:
+    (clip_f,) = build_metrics(["clip_f"], MetricContext(weights=weights_dir, batch_size=2))
+    video = crossfade_clip(frames=9)
+    a, b = _score(clip_f, video, chunk=9), _score(clip_f, video, chunk=2)
+    assert np.allclose(a.per_frame, b.per_frame, atol=1e-6)
+
+
+def test_clip_t_is_the_mean_cosine_between_prompt_and_frames(weights_dir: Path) -> None:
+    ctx = MetricContext(weights=weights_dir)
+    (clip_t,) = build_metrics(["clip_t"], ctx)
+    video = crossfade_clip(frames=6)
+    res = _score(clip_t, video, prompt="an ink wash painting")
+    clip = shared_clip(ctx)
+    text = clip.embed_texts(["an ink wash painting"])[0]
+    frames = clip.embed_images(video)
+    assert torch.allclose(frames.norm(dim=-1), torch.ones(len(video)), atol=1e-5)  # unit embeddings
+    assert res.per_frame == pytest.approx((frames @ text).tolist(), abs=1e-6)
+    other = _score(clip_t, video, prompt="minecraft blocks").value
+    assert -1.0 <= res.value <= 1.0 and other != pytest.approx(res.value)
+    long_prompt = " ".join(["watercolor"] * 100)  # over 77 tokens: truncated like OpenAI CLIP
+    assert math.isfinite(_score(clip_t, video, prompt=long_prompt).value)
+    with pytest.raises(EvalError, match="prompt"):
+        clip_t.start(Conditions(name="v"))
+
+
+def test_aq_with_a_constant_head_is_the_bias_over_ten(tmp_path: Path, weights_dir: Path) -> None:
+    root = _weights_with(tmp_path, weights_dir)
+    torch.save({"weight": torch.zeros(1, 16), "bias": torch.tensor([5.5])}, root / "sa_0_4_vit_l_14_linear.pth")
+    (aq,) = build_metrics(["aq"], MetricContext(weights=root))
+    res = _score(aq, crossfade_clip(frames=5))
+    assert res.per_frame == pytest.approx([0.55] * 5, abs=1e-7)
+    assert res.value == pytest.approx(0.55, abs=1e-7)
+
+
+def test_aq_is_the_linear_head_on_normalised_vbench_embeddings(tmp_path: Path, weights_dir: Path) -> None:
+    root = _weights_with(tmp_path, weights_dir)
+    w, b = torch.randn(1, 16, generator=torch.Generator().manual_seed(0)), torch.tensor([4.0])
+    torch.save({"weight": w, "bias": b}, root / "sa_0_4_vit_l_14_linear.pth")
+    ctx = MetricContext(weights=root)
+    (aq,) = build_metrics(["aq"], ctx)
+    video = crossfade_clip(frames=4, size=80)
+    emb = shared_clip(ctx).embed_images(video, "vbench")
+    expected = ((emb @ w[0] + b) / 10).tolist()
+    assert _score(aq, video).per_frame == pytest.approx(expected, abs=1e-6)
+
+
+def test_aq_head_with_wrong_keys_is_refused(tmp_path: Path, weights_dir: Path) -> None:
+    root = _weights_with(tmp_path, weights_dir)
+    torch.save({"layers.0.weight": torch.zeros(1, 16)}, root / "sa_0_4_vit_l_14_linear.pth")
+    with pytest.raises(EvalError, match="aesthetic head"):
+        build_metrics(["aq"], MetricContext(weights=root))
+
+
+def test_missing_clip_folder_names_the_file_and_where_it_is_published(tmp_path: Path) -> None:
+    with pytest.raises(EvalError, match=r"clip-vit-large-patch14.*huggingface.co/openai/clip-vit-large-patch14"):
+        build_metrics(["clip_f"], MetricContext(weights=tmp_path))
+    with pytest.raises(EvalError, match="sa_0_4_vit_l_14_linear.pth.*LAION"):
+        build_metrics(["aq"], MetricContext(weights=tmp_path))
+    with pytest.raises(EvalError, match="--weights"):
+        build_metrics(["clip_t"], MetricContext(weights=None))
