@@ -101,3 +101,17 @@ def load_codec(spec: str | os.PathLike[str], device: str | torch.device = "cpu",
         return load_tiny_ae(path, device=device)
     except FileNotFoundError as exc:
         raise CodecError(str(exc)) from None
+
+
+def load_state_dict_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A ``.pth`` state dict loaded safely (``weights_only=True``), memory-mapped when the file allows it,
+    so a multi-GB checkpoint is not copied into RAM before its tensors are used."""
+    import torch
+
+    try:
+        return torch.load(str(path), map_location="cpu", weights_only=True, mmap=True)
+    except RuntimeError as exc:
+        if "mmap" not in str(exc) and "zip" not in str(exc):
+            raise
+    return torch.load(str(path), map_location="cpu", weights_only=True)  # legacy (non-zip) format
+

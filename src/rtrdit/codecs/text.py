@@ -13,7 +13,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from rtrdit.codecs.base import CodecError
+from rtrdit.codecs.base import CodecError, load_state_dict_file
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -178,7 +178,7 @@ def _load_umt5_pth(pth: Path, device: str | torch.device, dtype: torch.dtype) ->
     from transformers import UMT5EncoderModel
 
     try:
-        state = torch.load(str(pth), map_location="cpu", weights_only=True, mmap=True)
+        state = load_state_dict_file(pth)
     except Exception as exc:  # noqa: BLE001 - any unreadable checkpoint is one line for the user
         raise CodecError(f"{pth}: cannot read umT5 checkpoint ({' '.join(str(exc).split())[:200]})") from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
