@@ -1,0 +1,191 @@
+"""Latent shards: encode is exact, killed half way (a real SIGKILL) and resumed to the same shards,
+and ShardDataset gives batches of the right shapes mixing TV2V and RV2V at the chosen ratio."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors import safe_open
+
+from rtrdit.cli import main
+from rtrdit.codecs import load_codec
+from rtrdit.codecs.video import read_frames
+from rtrdit.data.build import BuildConfig, build_dataset
+from rtrdit.data.generators import make_generator, make_prompter
+from rtrdit.data.manifest import read_manifest
+from rtrdit.data.shards import EncodeConfig, ShardDataset, encode_manifest, shard_name
+
+
+@pytest.fixture
+def dataset(videos: Path, tmp_path: Path) -> Path:
+    """8 rows: 4 clips of 9 frames at 64x64 (two per video), each as a TV2V and an RV2V row."""
+    cfg = BuildConfig(out=tmp_path / "ds", videos=[videos], size=(64, 64), frames=9, clips_per_video=2,
+                      val_fraction=0.5, seed=1)
+    return build_dataset(cfg, make_generator("builtin"), make_prompter("builtin")).manifest
+
+
+def _tensors(path: Path) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
+    with safe_open(str(path), framework="pt") as f:
+        return f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
+
+
+def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 240.0) -> None:
+    t0 = time.monotonic()
+    while not path.exists():
+        if proc.poll() is not None:
+            raise AssertionError(f"encode exited early: {proc.stderr.read() if proc.stderr else ''}")
+        if time.monotonic() - t0 > timeout:
+            proc.kill()
+            raise AssertionError(f"{path} did not appear within {timeout} s")
+        time.sleep(0.05)
+
+
+@pytest.mark.slow
+def test_build_validate_encode_kill_resume_load(dataset: Path, codec_dir: Path, minilm, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["data", "validate", str(dataset)]) == 0
+    rows = read_manifest(dataset)
+    assert [r.mode for _, r in rows] == ["tv2v", "rv2v"] * 4
+    out = tmp_path / "shards"
+    cmd = [sys.executable, "-m", "rtrdit.cli", "data", "encode", str(dataset), "-o", str(out),
+           "--codec", str(codec_dir), "--text-encoder", "minilm", "--shard-size", "2"]
+    env = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())}
+
+    # Kill half way, deterministically: the reference image of line 6 (third shard) is a FIFO nobody
+    # writes to, so encode blocks while reading it, after finishing shards 0 and 1 and in the middle of
+    # shard 2. Then it gets a real SIGKILL.
+    ref = dataset.parent / rows[5][1].reference
+    saved = ref.with_name("saved.png")
+    ref.rename(saved)
+    os.mkfifo(ref)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for(out / shard_name(1), proc)
+        time.sleep(0.5)
+        assert proc.poll() is None, "encode must still be running (blocked in shard 2)"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    assert sorted(p.name for p in out.glob("shard-*")) == [shard_name(0), shard_name(1)]
+    assert not (out / "index.json").exists()
+    before = {k: (out / shard_name(k)).stat() for k in (0, 1)}
+    for k in (0, 1):  # what a kill leaves is complete
+        meta, tensors = _tensors(out / shard_name(k))
+        assert len(json.loads(meta["rows"])) == 2 and tensors
+    # a temp file as a kill during a shard write would leave it: ignored and cleaned up
+    (out / f".{shard_name(2)}.x1y2.part").write_bytes(b"\x00" * 100)
+    ref.unlink()
+    saved.rename(ref)
+
+    done = subprocess.run(cmd + ["--no-progress"], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "8 rows in 4 shards (2 encoded now, 2 already done)" in done.stdout
+    for k in (0, 1):  # finished shards were not redone
+        st = (out / shard_name(k)).stat()
+        assert (st.st_ino, st.st_mtime_ns) == (before[k].st_ino, before[k].st_mtime_ns)
+    assert not list(out.glob(".*.part"))
+
+    # the resumed shards equal one uninterrupted encode
+    clean = tmp_path / "clean"
+    cfg = EncodeConfig(shard_size=2, codec=str(codec_dir), text_encoder="minilm")
+    codec = load_codec(codec_dir)
+    encode_manifest(dataset, clean, codec, minilm, cfg, progress=False)
+    for k in range(4):
+        meta_a, a = _tensors(out / shard_name(k))
+        meta_b, b = _tensors(clean / shard_name(k))
+        assert meta_a == meta_b and a.keys() == b.keys()
+        for key in a:
+            assert torch.equal(a[key], b[key]), (k, key)
+    assert json.loads((out / "index.json").read_text())["shards"] == json.loads((clean / "index.json").read_text())["shards"]
+
+    # latents are the codec's encoding of the clip; text is MiniLM's embedding of the prompt
+    _, t0 = _tensors(out / shard_name(0))
+    line, row = rows[0]
+    video = torch.from_numpy(read_frames(dataset.parent / row.target)).permute(3, 0, 1, 2)[None].float() / 127.5 - 1
+    with torch.no_grad():
+        want = codec.encode(video)[0].half()
+    assert torch.equal(t0["v0.target"][0], want)
+    emb = minilm.encode([row.prompt])[0]
+    n = len(t0["t0.text"])
+    assert torch.allclose(t0["t0.text"].float(), emb[:n], atol=2e-3) and emb[n:].abs().sum() == 0
+
+    # batches: right shapes, modes and references
+    ds = ShardDataset(out, split="train", rv2v_ratio=0.5, seed=0, length=16)
+    loader = torch.utils.data.DataLoader(ds, batch_size=4, num_workers=0)
+    modes = []
+    for batch in loader:
+        assert batch["target"].shape == (4, 16, 3, 8, 8) and batch["source"].shape == (4, 16, 3, 8, 8)
+        assert batch["text"].shape == (4, minilm.max_tokens, 384)
+        assert batch["reference"].shape == (4, 16, 1, 8, 8)
+        for i, mode in enumerate(batch["mode"]):
+            assert bool(batch["has_reference"][i]) == (mode == "rv2v")
+            assert (batch["reference"][i].abs().sum() > 0) == (mode == "rv2v")
+        modes += batch["mode"]
+    assert set(modes) == {"tv2v", "rv2v"}
+
+
+def test_mixing_ratio_windows_and_crops(dataset: Path, codec_dir: Path, minilm, tmp_path: Path) -> None:
+    out = tmp_path / "shards"
+    codec = load_codec(codec_dir)
+    cfg = EncodeConfig(clip_frames=5, window_stride=4, shard_size=3, codec="c", text_encoder="minilm")
+    report = encode_manifest(dataset, out, codec, minilm, cfg, progress=False)
+    assert report.encoded == [0, 1, 2] and report.shards == 3
+    # two windows (start frames 0 and 4) per 9-frame clip, each encoded on its own
+    _, t = _tensors(out / shard_name(0))
+    row = read_manifest(dataset)[0][1]
+    frames = torch.from_numpy(read_frames(dataset.parent / row.source)).permute(3, 0, 1, 2)[None].float() / 127.5 - 1
+    assert t["v0.source"].shape == (2, 16, 2, 8, 8)
+    with torch.no_grad():
+        assert torch.equal(t["v0.source"][1], codec.encode(frames[:, :, 4:9])[0].half())
+    assert encode_manifest(dataset, out, codec, minilm, cfg, progress=False).skipped == [0, 1, 2]
+
+    for ratio in (0.0, 1.0):
+        ds = ShardDataset(out, rv2v_ratio=ratio, length=12)
+        assert {ds[i]["mode"] for i in range(12)} == {"tv2v" if ratio == 0 else "rv2v"}
+    ds = ShardDataset(out, rv2v_ratio=0.25, length=400)
+    share = np.mean([ds[i]["mode"] == "rv2v" for i in range(400)])
+    assert 0.18 < share < 0.32
+    # random start: one latent frame out of the window; random crop of 32x16 pixels
+    ds = ShardDataset(out, frames=1, crop=(32, 16), rv2v_ratio=0.5, length=40)
+    item = ds[0]
+    assert item["target"].shape == (16, 1, 2, 4) and item["reference"].shape == (16, 1, 2, 4)
+    assert item["text"].shape == (minilm.max_tokens, 384)
+    first = [ds[i]["target"] for i in range(40)]
+    assert len({tuple(x.flatten()[:8].tolist()) for x in first}) > 10  # starts/crops/rows vary
+    assert all(torch.equal(a, ds[i]["target"]) for i, a in enumerate(first[:5]))  # seeded
+    ds.set_epoch(1)
+    assert not all(torch.equal(a, ds[i]["target"]) for i, a in enumerate(first[:5]))
+    only_tv2v = dataset.parent / "tv2v.jsonl"
+    only_tv2v.write_text("".join(line for line in dataset.read_text().splitlines(True) if '"tv2v"' in line))
+    encode_manifest(only_tv2v, tmp_path / "s2", codec, minilm, cfg, progress=False)
+    assert ShardDataset(tmp_path / "s2", rv2v_ratio=0.0)[0]["mode"] == "tv2v"
+    with pytest.raises(ValueError, match="no rv2v rows"):
+        ShardDataset(tmp_path / "s2", rv2v_ratio=0.5)
+    with pytest.raises(ValueError, match="different manifest or settings"):
+        encode_manifest(dataset, tmp_path / "s2", codec, minilm, cfg, progress=False)
+
+
+def test_encode_errors_are_one_line(dataset: Path, codec_dir: Path, tmp_path: Path,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(dataset.read_text().replace('"mode": "tv2v"', '"mode": "t2v"', 1))
+    assert main(["data", "encode", str(bad), "-o", str(tmp_path / "o"), "--codec", str(codec_dir)]) == 2
+    assert "bad.jsonl:1: unknown mode 't2v'" in capsys.readouterr().err
+    assert main(["data", "encode", str(dataset), "-o", str(tmp_path / "o"), "--codec", str(tmp_path / "nope")]) == 2
+    assert "no such file or directory" in capsys.readouterr().err
+    assert main(["data", "encode", str(dataset), "-o", str(tmp_path / "o"), "--clip-frames", "6"]) == 2
+    assert "1+4k" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
