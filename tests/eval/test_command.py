@@ -1,0 +1,109 @@
+"""`rtrdit eval` end to end on real video files: reports, and one-line errors with no output left."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from eval_helpers import crossfade_clip, panning_clip
+
+from rtrdit.cli import main
+from rtrdit.codecs.video import write_video
+
+
+@pytest.fixture
+def videos(tmp_path: Path) -> Path:
+    """src/ and pred/ folders: 'still' follows the source, 'flicker' flickers."""
+    clip = panning_clip(frames=8, step=2, size=(96, 64))
+    for sub in ("src", "pred"):
+        (tmp_path / sub).mkdir()
+    write_video(tmp_path / "src" / "still.mp4", clip, 24)
+    write_video(tmp_path / "src" / "flicker.mp4", clip, 24)
+    write_video(tmp_path / "pred" / "still.mp4", clip, 24)
+    gain = np.array([1 + 0.25 * (-1) ** t for t in range(len(clip))])
+    write_video(tmp_path / "pred" / "flicker.mp4", np.clip(clip * gain[:, None, None, None], 0, 255).astype(np.uint8), 24)
+    return tmp_path
+
+
+def test_weight_free_metrics_write_json_markdown_and_plots(videos: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = videos / "out"
+    rc = main(["eval", "--pred", str(videos / "pred"), "--source", str(videos / "src"), "--target", str(videos / "src"),
+               "--metrics", "warp,psnr,ssim", "--json", str(out / "r.json"), "--markdown", str(out / "t.md"),
+               "--plots", str(out / "plots"), "--name", "Demo"])
+    assert rc == 0
+    data = json.loads((out / "r.json").read_text())
+    per_video = {v["name"]: v["values"] for v in data["videos"]}
+    assert set(per_video) == {"still", "flicker"}
+    assert per_video["still"]["warp"] < 0.2 * per_video["flicker"]["warp"]
+    assert per_video["still"]["psnr"] > per_video["flicker"]["psnr"]
+    assert data["mean"]["ssim"] == pytest.approx((per_video["still"]["ssim"] + per_video["flicker"]["ssim"]) / 2)
+    assert all(v["frames"] == 8 for v in data["videos"])
+    assert "| **Demo** (2 videos) |" in (out / "t.md").read_text()
+    assert sorted(p.name for p in (out / "plots").iterdir()) == ["psnr_per_frame.png", "ssim_per_frame.png",
+                                                               "warp_per_frame.png"]
+    assert "| **Demo** (2 videos) |" in capsys.readouterr().out
+
+
+def test_clip_metrics_and_list_file_with_prompts_and_times(videos: Path, weights_dir: Path) -> None:
+    write_video(videos / "fade.mp4", crossfade_clip(frames=6), 24)
+    rows = [{"pred": "pred/still.mp4", "source": "src/still.mp4", "prompt": "ink wash", "seconds": 7.2},
+            {"pred": "fade.mp4", "prompt": "pixel art", "seconds": 3.0}]
+    (videos / "list.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    rc = main(["eval", "--list", str(videos / "list.jsonl"), "--metrics", "clip_t,clip_f,time",
+               "--weights", str(weights_dir), "--json", str(videos / "r.json")])
+    assert rc == 0
+    data = json.loads((videos / "r.json").read_text())
+    assert [v["mode"] for v in data["videos"]] == ["tv2v", "tv2v"]
+    assert data["videos"][0]["values"]["time"] == pytest.approx(0.12)
+    assert data["mean"]["time"] == pytest.approx((7.2 + 3.0) / 2 / 60)
+    assert len(data["videos"][1]["per_frame"]["clip_f"]) == 5
+    assert -1 <= data["mean"]["clip_t"] <= 1
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--metrics", "clip_f", "--weights", "{w}"], "missing weights file {w}/clip-vit-large-patch14"),
+        (["--metrics", "csd", "--ref", "{img}", "--weights", "{w}"], "csd_vit_l.pth"),
+        (["--metrics", "warp"], "warp needs --source"),
+        (["--metrics", "psnr", "--source", "{src}"], "psnr needs --target"),
+        (["--metrics", "clip_t", "--weights", "{w}"], "clip_t needs --prompt"),
+        (["--metrics", "nope"], "unknown metric 'nope'"),
+        (["--metrics", "time"], "time needs a timing"),
+    ],
+)
+def test_user_errors_are_one_line_and_write_nothing(videos: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                   extra: list[str], message: str) -> None:
+    from PIL import Image
+
+    Image.new("RGB", (32, 32), "red").save(tmp_path / "ref.png")
+    fill = {"w": str(tmp_path / "empty"), "img": str(tmp_path / "ref.png"), "src": str(videos / "src")}
+    (tmp_path / "empty").mkdir()
+    out = tmp_path / "o" / "r.json"
+    rc = main(["eval", "--pred", str(videos / "pred"), *[a.format(**fill) for a in extra], "--json", str(out)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2
+    assert err[-1].startswith("rtrdit eval: error: ") and message.format(**fill) in err[-1]
+    assert "Traceback" not in "\n".join(err)
+    assert not out.exists()
+
+
+def test_missing_pred_and_bad_flag_combinations(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval", "--pred", str(tmp_path / "nothing.mp4"), "--metrics", "psnr"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["eval", "--metrics", "psnr"]) == 2
+    assert "--pred" in capsys.readouterr().err
+    (tmp_path / "x.mp4").write_bytes(b"not a video")
+    assert main(["eval", "--pred", str(tmp_path / "x.mp4"), "--metrics", "warp", "--source", str(tmp_path / "x.mp4")]) == 2
+    err = capsys.readouterr().err
+    assert "x.mp4" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_benchmark_subcommand_parses_next_to_eval_options(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["eval", "benchmark", "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "--clips" in out and "--seed" in out
