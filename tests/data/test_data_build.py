@@ -124,3 +124,17 @@ def test_failing_generator_is_one_line(videos: Path, tmp_path: Path, capsys: pyt
     assert not (out / "manifest.jsonl").exists()
     assert main(["data", "build", str(videos), "-o", str(out), "--generator", "command:x {nope}"]) == 2
     assert "bad placeholder" in capsys.readouterr().err
+
+
+def test_docs_example_command_generator_is_the_builtin_style(videos: Path, tmp_path: Path) -> None:
+    """docs/data.md: `--generator "command:rtrdit data stylize {source} -o {target} --style {style}"`
+    makes the same pairs as the built-in generator."""
+    common = [str(videos / "pan.mp4"), "--size", "64x64", "--frames", "9", "--clips-per-video", "2", "--seed", "5"]
+    stylize = f"command:{sys.executable} -m rtrdit.cli data stylize {{source}} -o {{target}} --style {{style}}"
+    assert main(["data", "build", *common, "-o", str(tmp_path / "a"), "--generator", stylize]) == 0
+    assert main(["data", "build", *common, "-o", str(tmp_path / "b")]) == 0
+    a, b = _rows(tmp_path / "a" / "manifest.jsonl"), _rows(tmp_path / "b" / "manifest.jsonl")
+    assert a == b
+    for r in a:
+        ta, tb = read_frames(tmp_path / "a" / r["target"]), read_frames(tmp_path / "b" / r["target"])
+        assert np.abs(ta.astype(int) - tb.astype(int)).mean() < 1.0

@@ -107,7 +107,7 @@ def package_images() -> list[Path]:
 
 
 def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()[:40] or "clip"
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).lower()[:40].strip("-") or "clip"
 
 
 def video_clips(path: Path, size: tuple[int, int], frames: int, count: int, step: int = 1) -> Iterator[tuple[int, np.ndarray, float]]:
@@ -288,11 +288,9 @@ def build_dataset(
             clips = list(make())
         except VideoError as exc:
             report.skipped.append(str(exc))
-            say(f"skipped: {exc}")
             continue
         if not clips:
-            report.skipped.append(f"{group}: shorter than {cfg.frames} frames")
-            say(f"skipped {group}: shorter than one clip")
+            report.skipped.append(f"{group}: shorter than {cfg.frames} frames (x{cfg.frame_step} step)")
             continue
         for clip in clips:
             rng = random.Random(f"{cfg.seed}:{clip.clip_id}")
