@@ -372,7 +372,7 @@ class VideoWriter:
             src.close()
             return
         self._audio_in, self._audio_src = src, src.streams.audio[0]
-        name = self._audio_src.codec_context.name
+        name = self._audio_src.codec_context.codec.canonical_name  # "mp3", not the decoder "mp3float"
         if name in _MP4_AUDIO_COPY:
             self._audio_out = self._container.add_stream_from_template(self._audio_src)
         else:
