@@ -121,7 +121,12 @@ def test_failing_generator_is_one_line(videos: Path, tmp_path: Path, capsys: pyt
     assert main(["data", "build", str(videos), "-o", str(out), "--size", "64x64", "--frames", "9",
                  "--generator", "command:definitely-not-a-command {source} {target}"]) == 2
     assert "command not found: definitely-not-a-command" in capsys.readouterr().err
-    assert not (out / "manifest.jsonl").exists()
+    # a generator failing on a clip: one line naming the clip, and the half-built dataset is removed
+    assert main(["data", "build", str(videos), "-o", str(out), "--size", "64x64", "--frames", "9",
+                 "--generator", f"command:{sys.executable} {script} {{source}} {{target}} 'fail please'"]) == 2
+    err = capsys.readouterr().err
+    assert "rtrdit data: error:" in err and "model crashed: out of tokens" in err and "Traceback" not in err
+    assert not out.exists()
     assert main(["data", "build", str(videos), "-o", str(out), "--generator", "command:x {nope}"]) == 2
     assert "bad placeholder" in capsys.readouterr().err
 

@@ -73,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
                 raise CLIError(f"{v}: no such file or folder")
         generator = make_generator(args.generator)
         prompter = make_prompter(args.prompter, styles)
-        out.mkdir(parents=True, exist_ok=True)
+        if args.overwrite:
+            (out / "manifest.jsonl").unlink(missing_ok=True)  # never left pointing at replaced clips
         report = build_dataset(cfg, generator, prompter, progress=lambda m: print(m, file=sys.stderr))
     except (ValueError, GeneratorError, VideoError, FileNotFoundError) as exc:
         raise CLIError(str(exc)) from None

@@ -243,10 +243,29 @@ def build_dataset(
     prompter: Prompter,
     progress: Callable[[str], None] | None = None,
 ) -> BuildReport:
-    """Cut clips, make targets and references, and write ``cfg.out/manifest.jsonl``."""
+    """Cut clips, make targets and references, and write ``cfg.out/manifest.jsonl``. On any error
+    the files and folders this call created are removed again (no half-built dataset is left)."""
+    cfg.check()
+    out = Path(cfg.out)
+    created: list[Path] = []
+    for d in (out, out / "clips", out / "refs"):
+        if not d.exists():
+            created.append(d)
+    try:
+        return _build(cfg, generator, prompter, progress, created)
+    except BaseException:
+        for p in reversed(created):
+            try:
+                p.rmdir() if p.is_dir() else p.unlink(missing_ok=True)
+            except OSError:
+                pass
+        raise
+
+
+def _build(cfg: BuildConfig, generator: TargetGenerator, prompter: Prompter,
+           progress: Callable[[str], None] | None, created: list[Path]) -> BuildReport:
     from rtrdit.codecs.video import VideoError, VideoWriter, read_frames
 
-    cfg.check()
     out = Path(cfg.out)
     clips_dir, refs_dir = out / "clips", out / "refs"
     clips_dir.mkdir(parents=True, exist_ok=True)
@@ -295,6 +314,7 @@ def build_dataset(
         for clip in clips:
             rng = random.Random(f"{cfg.seed}:{clip.clip_id}")
             src_path = clips_dir / f"{clip.clip_id}.mp4"
+            created.append(src_path)
             with VideoWriter(src_path, clip.fps) as writer:
                 writer.write(clip.frames)
             # the source as written (lossy) fixes the frame count and size the target must match
@@ -307,6 +327,7 @@ def build_dataset(
                     tag = f"{tag}-{j}"
                 used.add(tag)
                 tgt_path = clips_dir / f"{clip.clip_id}.{tag}.mp4"
+                created.append(tgt_path)
                 generator(TargetJob(src_path, tgt_path, sp.prompt, sp.style))
                 _conform_target(tgt_path, len(clip.frames), cfg.size, clip.fps)
                 extra = {"style": sp.style} if sp.style else {}
@@ -316,6 +337,7 @@ def build_dataset(
                     r = rng.randrange(len(clip.frames))
                     ref = read_frames(tgt_path, start=r, count=1)[0]
                     ref_path = refs_dir / f"{clip.clip_id}.{tag}.png"
+                    created.append(ref_path)
                     _save_png(ref_path, ref)
                     made.append(ManifestRow(rel_src, rel_tgt, "rv2v", RV2V_PROMPT,
                                             ref_path.relative_to(out).as_posix(), None,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import random
 import shlex
+import shutil
 import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -103,6 +104,13 @@ def _fill(template: str, fields: dict[str, str]) -> list[str]:
                              f"known: {', '.join('{' + k + '}' for k in fields)}") from None
 
 
+def _check_program(template: str) -> None:
+    """Fail before any clip is made when the template's program is not installed."""
+    program = shlex.split(template)[0]
+    if "{" not in program and shutil.which(program) is None:
+        raise GeneratorError(f"command not found: {program}")
+
+
 def _run(args: list[str], what: str, timeout: float | None) -> str:
     try:
         done = subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False)
@@ -124,6 +132,7 @@ class CommandGenerator:
         self.template = template
         self.timeout = timeout
         _fill(template, {"source": "", "target": "", "prompt": "", "style": ""})  # fail early
+        _check_program(template)
 
     def __call__(self, job: TargetJob) -> None:
         fields = {"source": str(job.source), "target": str(job.target), "prompt": job.prompt,
@@ -141,6 +150,7 @@ class CommandPrompter:
         self.template = template
         self.timeout = timeout
         _fill(template, {"source": ""})
+        _check_program(template)
 
     def __call__(self, source: Path, rng: random.Random) -> StylePrompt:
         out = _run(_fill(self.template, {"source": str(source)}), str(source), self.timeout)
