@@ -10,19 +10,26 @@ from rtrdit.eval.metrics.base import Chunk, Conditions, EvalError, Metric
 from rtrdit.eval.report import Report, VideoScores
 
 
+def missing_need(item: EvalItem, metric: Metric | type) -> str | None:
+    """What ``metric`` lacks to score ``item`` (a phrase for the error line), or None."""
+    have = {"source": item.source is not None, "target": item.target is not None,
+            "seconds": item.seconds is not None, "prompt": bool(item.prompt), "reference": item.reference is not None}
+    flags = {"source": "--source", "target": "--target", "seconds": "a timing ('seconds' in --list)",
+             "prompt": "--prompt (or 'prompt' in --list)", "reference": "--ref IMAGE (or 'reference' in --list)"}
+    for need in sorted(metric.needs):
+        if not have[need]:
+            return flags[need]
+    return None
+
+
 def check_needs(items: list[EvalItem], metrics: list[Metric] | list[type]) -> None:
     """Fail before any work (and before loading weights, when given metric classes) when a metric
     lacks an input for some video (one line)."""
     for item in items:
         for m in metrics:
-            for need, have in (("source", item.source), ("target", item.target), ("seconds", item.seconds)):
-                if need in m.needs and have is None:
-                    flag = {"seconds": "a timing ('seconds' in --list)"}.get(need, f"--{need}")
-                    raise EvalError(f"{m.name} needs {flag} for {item.name}")
-            if "prompt" in m.needs and not item.prompt:
-                raise EvalError(f"{m.name} needs --prompt (or 'prompt' in --list) for {item.name}")
-            if "reference" in m.needs and item.reference is None:
-                raise EvalError(f"{m.name} needs --ref IMAGE (or 'reference' in --list) for {item.name}")
+            need = missing_need(item, m)
+            if need is not None:
+                raise EvalError(f"{m.name} needs {need} for {item.name}")
 
 
 def score_video(name: str, chunks: Iterable[Chunk], metrics: list[Metric], conditions: Conditions,
@@ -42,13 +49,18 @@ def score_video(name: str, chunks: Iterable[Chunk], metrics: list[Metric], condi
 
 
 def evaluate(items: list[EvalItem], metrics: list[Metric], method: str = "Ours", chunk_frames: int = 16,
-             max_frames: int | None = None, progress: Callable[[str], None] | None = None) -> Report:
-    """Score every item; the report's ``mean`` averages each metric over the videos."""
-    check_needs(items, metrics)
-    need_source = any("source" in m.needs for m in metrics)
-    need_target = any("target" in m.needs for m in metrics)
+             max_frames: int | None = None, progress: Callable[[str], None] | None = None,
+             skip_inapplicable: bool = False) -> Report:
+    """Score every item; the report's ``mean`` averages each metric over the videos. With
+    ``skip_inapplicable`` a metric lacking an input for a video (CLIP-T on an RV2V video) is left
+    out for that video (NaN) instead of failing."""
+    if not skip_inapplicable:
+        check_needs(items, metrics)
     videos = []
     for i, item in enumerate(items, 1):
+        used = [m for m in metrics if missing_need(item, m) is None]
+        need_source = any("source" in m.needs for m in used)
+        need_target = any("target" in m.needs for m in used)
         if progress:
             progress(f"[{i}/{len(items)}] {item.name}")
         ref = read_image(item.reference) if item.reference is not None else None
@@ -56,6 +68,8 @@ def evaluate(items: list[EvalItem], metrics: list[Metric], method: str = "Ours",
         chunks = iter_chunks(item, need_source, need_target, chunk_frames, max_frames)
         meta = {"pred": str(item.pred), "mode": item.task, "prompt": item.prompt,
                 "reference": None if item.reference is None else str(item.reference)}
-        videos.append(score_video(item.name, chunks, metrics, cond, **meta))
+        scores = score_video(item.name, chunks, used, cond, **meta)
+        scores.values = {m.name: scores.values.get(m.name, float("nan")) for m in metrics}
+        videos.append(scores)
     return Report.build(method, metrics, videos)
 
