@@ -143,3 +143,27 @@ def test_docs_example_command_generator_is_the_builtin_style(videos: Path, tmp_p
     for r in a:
         ta, tb = read_frames(tmp_path / "a" / r["target"]), read_frames(tmp_path / "b" / r["target"])
         assert np.abs(ta.astype(int) - tb.astype(int)).mean() < 1.0
+
+
+SHARED_VIDEOS = Path(__file__).resolve().parents[3] / "shared" / "videos"
+
+
+@pytest.mark.skipif(not SHARED_VIDEOS.is_dir(), reason="shared videos folder not present")
+def test_build_from_a_real_camera_clip(tmp_path: Path) -> None:
+    """A real 480x480 camera clip (32 frames) gives evenly spread 17-frame clips, and one shorter than
+    a clip is skipped with a note instead of failing."""
+    boxer = SHARED_VIDEOS / "boxer-punching-towards-camera.mp4"
+    cfg = BuildConfig(out=tmp_path / "real", videos=[boxer], size=(64, 64), frames=13, clips_per_video=3,
+                      styles_per_clip=2, rv2v=False)
+    report = build_dataset(cfg, make_generator("builtin"), make_prompter("builtin", ["ink_wash", "cartoon"]))
+    rows = _rows(report.manifest)
+    assert report.clips == 2 and len(rows) == 4  # 32 frames hold two 13-frame clips
+    assert sorted({r["source"] for r in rows}) == ["clips/boxer-punching-towards-camera-f00000.mp4",
+                                                   "clips/boxer-punching-towards-camera-f00019.mp4"]
+    assert {r["split"] for r in rows} == {"train", "val"}  # one source: the clips themselves are split
+    assert all(r["style"] in ("ink_wash", "cartoon") for r in rows)
+    assert validate_manifest(report.manifest) == (4, [])
+    with pytest.raises(ValueError, match="no clips were made"):
+        build_dataset(BuildConfig(out=tmp_path / "r2", videos=[boxer], size=(64, 64), frames=33),
+                      make_generator("builtin"), make_prompter("builtin"))
+    assert not (tmp_path / "r2").exists()
