@@ -51,3 +51,85 @@ def test_find_clips_errors(tmp_path: Path) -> None:
         find_clips(tmp_path / "nope", None)
     with pytest.raises(EvalError, match="no videos"):
         find_clips(tmp_path, None)
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random tiny stylizer (tiny DiT, tiny autoencoder, MiniLM) saved like a real model folder."""
+    import torch
+
+    from rtrdit.codecs.text import load_text_encoder
+    from rtrdit.codecs.tiny_ae import TinyAutoencoder
+    from rtrdit.model.config import get_config
+    from rtrdit.model.dit import DiT
+    from rtrdit.stream.stylizer import Stylizer, StylizerConfig
+
+    torch.manual_seed(0)
+    text = load_text_encoder("minilm")
+    dit = DiT(get_config("tiny", text_dim=text.dim, text_len=text.max_tokens))
+    path = tmp_path_factory.mktemp("model")
+    Stylizer(dit, TinyAutoencoder(), text, StylizerConfig(area=64 * 48)).save_pretrained(path)
+    return path
+
+
+@pytest.mark.slow
+def test_benchmark_runs_a_model_over_clips_and_styles_and_writes_the_table(
+        tmp_path: Path, tiny_model: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from eval_helpers import panning_clip
+
+    from rtrdit.cli import main
+
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    for i in range(2):
+        write_video(clips / f"c{i}.mp4", panning_clip(frames=16, size=(80, 64), seed=i), 25)
+    out = tmp_path / "bench"
+    args = ["eval", "benchmark", "--clips", str(clips), "--out", str(out), "--model", str(tiny_model),
+            "--mode", "both", "--seconds", "0.5", "--size", "64x48", "--seed", "3"]
+    assert main(args) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert [v["mode"] for v in report["videos"]] == ["tv2v", "tv2v", "rv2v", "rv2v"]
+    assert all(v["frames"] == 12 for v in report["videos"])  # 0.5 s at 24 fps
+    assert set(report["mean"]) == {"warp", "psnr", "ssim", "time"}
+    assert report["protocol"]["fps"] == 24.0 and report["protocol"]["size"] == [64, 48]
+    assert all(v["values"]["time"] > 0 for v in report["videos"])
+    table = (out / "table.md").read_text()
+    assert "### TV2V (text-guided)" in table and "### RV2V (reference-guided)" in table
+    assert "| **RTR-DiT (ours)** (2 videos) |" in table
+    assert sorted(p.name for p in (out / "plots").iterdir()) == ["psnr_per_frame.png", "ssim_per_frame.png",
+                                                               "warp_per_frame.png"]
+    rows = [json.loads(line) for line in (out / "list.jsonl").read_text().splitlines()]
+    assert all((out / r["pred"]).is_file() and (out / r["target"]).is_file() for r in rows)
+    assert all((out / r["reference"]).is_file() for r in rows if r["mode"] == "rv2v")
+    assert read_frames(out / rows[0]["source"]).shape == (12, 48, 64, 3)
+
+    # the written list re-evaluates to the same numbers
+    capsys.readouterr()
+    assert main(["eval", "--list", str(out / "list.jsonl"), "--metrics", "warp,psnr,ssim,time",
+                 "--json", str(tmp_path / "again.json")]) == 0
+    again = json.loads((tmp_path / "again.json").read_text())
+    for key in ("warp", "psnr", "ssim", "time"):
+        assert again["mean"][key] == pytest.approx(report["mean"][key])
+
+
+def test_benchmark_fails_in_one_line_before_any_work(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from rtrdit.cli import main
+
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    write_video(clips / "c.mp4", np.zeros((4, 32, 32, 3), np.uint8), 24)
+    cases = [
+        (["--model", str(tmp_path / "no-model")], "cannot load the model"),
+        (["--metrics", "clip_f", "--weights", str(tmp_path)], "clip-vit-large-patch14"),
+        (["--styles", "ink_wash,nope"], "unknown style 'nope'"),
+        (["--mode", "rv2v", "--metrics", "clip_t"], "clip_t needs prompts"),
+        (["--size", "64by48"], "WIDTHxHEIGHT"),
+    ]
+    for extra, message in cases:
+        out = tmp_path / "out"
+        assert main(["eval", "benchmark", "--clips", str(clips), "--out", str(out), *extra]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert message in err[-1] and "Traceback" not in "\n".join(err)
+        assert not (out / "videos").exists() or not any((out / "videos").iterdir())

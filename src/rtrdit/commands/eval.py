@@ -58,8 +58,8 @@ def add_benchmark_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="demo", help="Stylizer.from_pretrained spec (default: the shipped demo model)")
     p.add_argument("--mode", choices=("tv2v", "rv2v", "both"), default="tv2v", help="task(s) to run (default tv2v)")
     p.add_argument("--styles", help="comma-separated built-in style names (default: all)")
-    p.add_argument("--metrics", default="clip_f,warp,psnr,ssim,time",
-                   help="comma-separated metrics (default: the weight-free ones and clip_f)")
+    p.add_argument("--metrics", help="comma-separated metrics (default: warp,psnr,ssim,time; with --weights "
+                                     "also clip_t/csd, clip_f and aq)")
     p.add_argument("--seconds", type=float, default=5.0, help="clip length (paper: 5)")
     p.add_argument("--fps", type=float, default=24.0, help="frame rate clips are resampled to (paper: 24)")
     p.add_argument("--size", default="832x640", help="WIDTHxHEIGHT clips are resized to (paper: 832x640)")

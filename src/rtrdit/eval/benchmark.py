@@ -33,7 +33,7 @@ class BenchmarkConfig:
     model: str = "demo"
     mode: str = "tv2v"  # "tv2v" | "rv2v" | "both"
     styles: list[str] | None = None  # built-in style names; None = all
-    metrics: str = "clip_f,warp,psnr,ssim,time"
+    metrics: str | None = None  # None: default_metrics(mode, weights given)
     seconds: float = 5.0
     fps: float = 24.0
     size: tuple[int, int] = (832, 640)  # (width, height)
@@ -111,6 +111,15 @@ def make_tasks(clips: list[Path], styles: list[Any], mode: str, seed: int) -> li
     return tasks
 
 
+def default_metrics(mode: str, has_weights: bool) -> str:
+    """Weight-free metrics out of the box; with ``--weights`` also the paper's CLIP-based ones
+    (CLIP-T for TV2V, CSD for RV2V, CLIP-F, AQ). IQ needs pyiqa and is only run when asked for."""
+    if not has_weights:
+        return "warp,psnr,ssim,time"
+    align = {"tv2v": "clip_t", "rv2v": "csd", "both": "clip_t,csd"}[mode]
+    return f"{align},clip_f,aq,time,warp,psnr,ssim"
+
+
 def load_stylizer(model: str, device: str) -> Any:
     """``Stylizer.from_pretrained(model)``; its errors become one-line EvalErrors."""
     from rtrdit.stream.stylizer import Stylizer
@@ -154,7 +163,7 @@ def run_benchmark(cfg: BenchmarkConfig, stylizer: Any = None,
     say = progress or (lambda s: None)
     if cfg.mode not in ("tv2v", "rv2v", "both"):
         raise EvalError(f"unknown mode {cfg.mode!r} (tv2v, rv2v or both)")
-    names = parse_metric_names(cfg.metrics)
+    names = parse_metric_names(cfg.metrics or default_metrics(cfg.mode, cfg.weights is not None))
     if cfg.mode == "rv2v" and "clip_t" in names:
         raise EvalError("clip_t needs prompts; RV2V runs have references (use csd)")
     if cfg.mode == "tv2v" and "csd" in names:

@@ -145,7 +145,7 @@ def _fmt(name: str, value: float | None) -> str:
     if value is None or not math.isfinite(value):
         return "-"
     if name == "time":
-        return f"{value:.2f}"
+        return f"{value:.2f}" if value >= 0.1 else f"{value:.2g}"
     if name == "psnr":
         return f"{value:.2f}"
     return f"{value:.4f}"
