@@ -9,19 +9,22 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "load_dit", "DiT", "DiTConfig", "KVCache"]
+__all__ = ["__version__", "load_dit", "DiT", "DiTConfig", "KVCache", "Stylizer", "StylizerConfig"]
 
 if TYPE_CHECKING:  # pragma: no cover
     from rtrdit.model.cache import KVCache
     from rtrdit.model.config import DiTConfig
     from rtrdit.model.dit import DiT
     from rtrdit.model.loading import load_dit
+    from rtrdit.stream.stylizer import Stylizer, StylizerConfig
 
 _LAZY = {
     "load_dit": ("rtrdit.model.loading", "load_dit"),
     "DiT": ("rtrdit.model.dit", "DiT"),
     "DiTConfig": ("rtrdit.model.config", "DiTConfig"),
     "KVCache": ("rtrdit.model.cache", "KVCache"),
+    "Stylizer": ("rtrdit.stream.stylizer", "Stylizer"),
+    "StylizerConfig": ("rtrdit.stream.stylizer", "StylizerConfig"),
 }
 
 

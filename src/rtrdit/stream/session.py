@@ -1,0 +1,289 @@
+"""The streaming stylizer: `Stylizer` holds a model, `Session` restyles one stream.
+
+Follow a frame (paper, sec. 3.4): `push` buffers camera frames, the codec's stream encoder
+turns the first frame alone and then every 4 frames into one latent frame, every
+`chunk_frames` latent frames are denoised in K steps through the session's KV cache
+(`rtrdit.stream.sampler`), and the codec's stream decoder turns them back into frames at
+the input's size. A style switch (`set_style`) takes effect at the first chunk that starts
+after it: the cross-attention cache is re-initialised, the self-attention cache keeps only
+its most recent frame, a new reference is anchored at the front.
+
+Everything a session does is a function of the frames, the style events and the seed, so
+the output does not depend on how the input was split into `push` calls.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from rtrdit.model.cache import KVCache
+from rtrdit.stream.sampler import sample_chunk
+
+if TYPE_CHECKING:
+    from rtrdit.stream.stylizer import Stylizer
+
+RV2V_PROMPT = "Transfer the video style to match the reference image style"
+
+
+class StylizerError(ValueError):
+    """Bad input to the stylizer (frames, reference image, prompt, size): one readable line."""
+
+
+@dataclass
+class _Style:
+    prompt: str
+    reference: Tensor | None  # reference latent [1, 16, 1, h, w]
+
+
+def processing_size(width: int, height: int, area: int, multiple: int = 16) -> tuple[int, int]:
+    """The size the model runs at for a (width, height) input: about `area` pixels, the
+    input's aspect ratio, both sides multiples of `multiple` (VAE x patch)."""
+    if width <= 0 or height <= 0:
+        raise StylizerError(f"frame size must be positive, got {width}x{height}")
+    scale = math.sqrt(area / (width * height))
+    w = max(multiple, int(round(width * scale / multiple)) * multiple)
+    h = max(multiple, int(round(height * scale / multiple)) * multiple)
+    return w, h
+
+
+def load_reference_image(reference: Any) -> np.ndarray:
+    """A reference image as uint8 RGB (H, W, 3), from a path, a PIL image or an array of
+    any mode (grayscale, alpha: composited on white)."""
+    from PIL import Image, UnidentifiedImageError
+
+    if isinstance(reference, (str, bytes)) or hasattr(reference, "__fspath__"):
+        try:
+            with Image.open(reference) as im:
+                im.load()
+                reference = im.copy()
+        except FileNotFoundError:
+            raise StylizerError(f"reference image not found: {reference}") from None
+        except (UnidentifiedImageError, OSError) as exc:
+            raise StylizerError(f"cannot read reference image {reference}: {exc}") from None
+    if isinstance(reference, Image.Image):
+        if reference.mode in ("RGBA", "LA", "PA") or (reference.mode == "P" and "transparency" in reference.info):
+            rgba = reference.convert("RGBA")
+            bg = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+            reference = Image.alpha_composite(bg, rgba)
+        reference = np.asarray(reference.convert("RGB"))
+    arr = np.asarray(reference)
+    if arr.ndim == 2:
+        arr = np.repeat(arr[..., None], 3, axis=2)
+    if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4) or arr.shape[0] < 1 or arr.shape[1] < 1:
+        raise StylizerError(f"reference image must be HxW, HxWx3 or HxWx4, got shape {arr.shape}")
+    if arr.dtype != np.uint8:
+        if np.issubdtype(arr.dtype, np.floating) and arr.max(initial=0) <= 1.0:
+            arr = arr * 255.0
+        arr = np.clip(arr, 0, 255).astype(np.uint8)
+    if arr.shape[2] == 1:
+        arr = np.repeat(arr, 3, axis=2)
+    if arr.shape[2] == 4:
+        alpha = arr[..., 3:].astype(np.float32) / 255.0
+        arr = (arr[..., :3] * alpha + 255.0 * (1 - alpha)).round().astype(np.uint8)
+    return np.ascontiguousarray(arr)
+
+
+class Session:
+    """One stream: push frames, switch style, flush. Not thread-safe; one per client."""
+
+    def __init__(self, stylizer: Stylizer, prompt: str | None, reference: Any, seed: int,
+                 steps: int | None, size: tuple[int, int] | None) -> None:
+        self.stylizer = stylizer
+        self.seed = int(seed)
+        self.timesteps = stylizer.timesteps(steps)
+        self._size = size
+        self._pending_style = self._make_style(prompt, reference)
+        self._style_events: list[tuple[int, Any, Any]] = []
+        self._frame_size: tuple[int, int] | None = None  # input (w, h)
+        self._proc_size: tuple[int, int] | None = None  # model (w, h)
+        self._encoder: Any = None
+        self._decoder: Any = None
+        self._cache: KVCache | None = None
+        self._pushed = 0  # frames pushed
+        self._encoded_upto = 0  # frames given to the encoder
+        self._returned = 0
+        self._latent_src: list[Tensor] = []  # source latent frames not yet denoised
+        self._chunk_start_video = 0  # video frame index where the next chunk starts
+        self._next_latent = 0
+        self._closed = False
+        self._last_frame: np.ndarray | None = None
+
+    # ----------------------------------------------------------------- style
+    @staticmethod
+    def _make_style(prompt: str | None, reference: Any) -> tuple[str, np.ndarray | None]:
+        if prompt is not None:
+            if not isinstance(prompt, str) or not prompt.strip():
+                raise StylizerError("the prompt is empty")
+            if len(prompt) > 2000:
+                raise StylizerError(f"the prompt is too long ({len(prompt)} characters, at most 2000)")
+        if prompt is None and reference is None:
+            raise StylizerError("give a prompt, a reference image, or both")
+        ref = load_reference_image(reference) if reference is not None else None
+        return (prompt.strip() if prompt is not None else RV2V_PROMPT, ref)
+
+    def set_style(self, prompt: str | None = None, reference: Any = None) -> None:
+        """Switch style mid-stream: it applies from the first chunk that starts after the
+        frames pushed so far."""
+        self._check_open()
+        style = self._make_style(prompt, reference)
+        self._style_events.append((self._pushed, *style))
+
+    # --------------------------------------------------------------- frames
+    def push(self, frames: np.ndarray) -> np.ndarray:
+        """Add frames uint8 (T, H, W, 3); return the stylized frames finished so far."""
+        self._check_open()
+        frames = self._check_frames(frames)
+        if frames.shape[0] == 0:
+            return self._empty()
+        self._pushed += frames.shape[0]
+        self._last_frame = frames[-1].copy()
+        return self._process(frames, final=False)
+
+    def flush(self) -> np.ndarray:
+        """End the stream and return the remaining frames (padding the last chunk)."""
+        self._check_open()
+        out = self._process(None, final=True) if self._pushed > self._returned else self._empty()
+        self._closed = True
+        return out
+
+    @property
+    def frames_pushed(self) -> int:
+        return self._pushed
+
+    @property
+    def frames_returned(self) -> int:
+        return self._returned
+
+    def memory_bytes(self) -> int:
+        """Bytes held by the session's KV cache (bounded by the window)."""
+        return self._cache.memory_bytes() if self._cache is not None else 0
+
+    # ------------------------------------------------------------- internals
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StylizerError("this session was flushed; start a new one")
+
+    def _empty(self) -> np.ndarray:
+        w, h = self._frame_size or (0, 0)
+        return np.zeros((0, h, w, 3), np.uint8)
+
+    def _check_frames(self, frames: np.ndarray) -> np.ndarray:
+        arr = np.asarray(frames)
+        if arr.ndim == 3:
+            arr = arr[None]
+        if arr.ndim != 4 or arr.shape[-1] != 3:
+            raise StylizerError(f"frames must be uint8 (T, H, W, 3), got shape {arr.shape}")
+        if arr.dtype != np.uint8:
+            raise StylizerError(f"frames must be uint8, got {arr.dtype}")
+        h, w = arr.shape[1:3]
+        if self._frame_size is None:
+            if h < 8 or w < 8:
+                raise StylizerError(f"frames of {w}x{h} are too small (at least 8x8)")
+            self._start(w, h)
+        elif (w, h) != self._frame_size:
+            fw, fh = self._frame_size
+            raise StylizerError(f"frame size changed mid-stream: {w}x{h}, the stream is {fw}x{fh}")
+        return arr
+
+    def _start(self, w: int, h: int) -> None:
+        st = self.stylizer
+        self._frame_size = (w, h)
+        self._proc_size = self._size or processing_size(w, h, st.config.area)
+        pw, ph = self._proc_size
+        f = st.codec.spatial_factor
+        p = st.dit.config.patch_size
+        if pw % (f * p[2]) or ph % (f * p[1]):
+            raise StylizerError(f"size {pw}x{ph} must be a multiple of {f * p[2]}x{f * p[1]}")
+        self._encoder = st.codec.stream_encoder()
+        self._decoder = st.codec.stream_decoder()
+        self._cache = KVCache(st.dit, 1, (ph // f, pw // f), st.config.window_frames, st.config.cache_policy)
+        prompt, ref = self._pending_style
+        self._apply_style(prompt, ref, switch=False)
+
+    def _apply_style(self, prompt: str, ref_image: np.ndarray | None, switch: bool) -> None:
+        st, cache = self.stylizer, self._cache
+        assert cache is not None and self._proc_size is not None
+        text = st.encode_prompt(prompt)
+        ref = st.encode_reference(ref_image, self._proc_size) if ref_image is not None else None
+        if switch:
+            cache.switch(st.dit, text, ref)
+        else:
+            cache.set_text(st.dit, text)
+            cache.set_reference(st.dit, ref)
+
+    def _to_model(self, frames: np.ndarray) -> Tensor:
+        assert self._proc_size is not None
+        if self._proc_size != self._frame_size:
+            frames = _resize(frames, self._proc_size)
+        x = torch.from_numpy(np.ascontiguousarray(frames)).to(self.stylizer.device)
+        x = x.permute(3, 0, 1, 2)[None].float() / 127.5 - 1.0  # [1, 3, T, H, W]
+        return x.to(self.stylizer.codec_dtype)
+
+    def _from_model(self, video: Tensor) -> np.ndarray:
+        v = ((video[0].float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+        frames = v.permute(1, 2, 3, 0).cpu().numpy()
+        if self._proc_size != self._frame_size:
+            assert self._frame_size is not None
+            frames = _resize(frames, self._frame_size)
+        return frames
+
+    def _process(self, frames: np.ndarray | None, final: bool) -> np.ndarray:
+        st = self.stylizer
+        cf = st.dit.config.chunk_frames
+        tf = st.codec.temporal_factor
+        with torch.inference_mode():
+            if frames is not None:
+                self._encode(frames)
+            if final:
+                # Complete the last group of frames and the last chunk by repetition.
+                done = self._pushed
+                groups_needed = 1 + math.ceil(max(done - 1, 0) / tf)
+                total_frames = 1 + (groups_needed - 1) * tf
+                if total_frames > done and self._last_frame is not None:
+                    self._encode(np.repeat(self._last_frame[None], total_frames - done, 0))
+                while len(self._latent_src) % cf:
+                    self._latent_src.append(self._latent_src[-1])
+            out: list[np.ndarray] = []
+            while len(self._latent_src) >= cf:
+                chunk = torch.stack(self._latent_src[:cf], dim=2)
+                del self._latent_src[:cf]
+                out.append(self._denoise_and_decode(chunk))
+        result = np.concatenate(out) if out else self._empty()
+        keep = self._pushed - self._returned
+        result = result[:keep]
+        self._returned += result.shape[0]
+        return result
+
+    def _encode(self, frames: np.ndarray) -> None:
+        lat = self._encoder.push(self._to_model(frames))
+        self._latent_src.extend(lat.unbind(2))
+
+    def _denoise_and_decode(self, source: Tensor) -> np.ndarray:
+        st, cache = self.stylizer, self._cache
+        assert cache is not None
+        start = self._next_latent
+        video_start = 0 if start == 0 else 1 + (start - 1) * st.codec.temporal_factor
+        due = [e for e in self._style_events if e[0] <= video_start]
+        if due:
+            _, prompt, ref = due[-1]
+            self._style_events = [e for e in self._style_events if e[0] > video_start]
+            self._apply_style(prompt, ref, switch=True)
+        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + start)
+        clean = sample_chunk(st.dit, cache, source.to(st.dit.dtype), self.timesteps, start, gen)
+        self._next_latent += source.shape[2]
+        return self._from_model(self._decoder.push(clean.to(st.codec_dtype)))
+
+
+def _resize(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize (T, H, W, 3) frames to `size` (w, h); area filter when shrinking."""
+    import cv2
+
+    w, h = size
+    interp = cv2.INTER_AREA if w * h < frames.shape[1] * frames.shape[2] else cv2.INTER_LINEAR
+    return np.stack([cv2.resize(f, (w, h), interpolation=interp) for f in frames])

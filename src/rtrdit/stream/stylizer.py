@@ -1,0 +1,163 @@
+"""`Stylizer`: a causal DiT, its latent codec and text encoder, ready to open sessions.
+
+A stylizer directory holds ``stylizer.json`` (a `StylizerConfig`), the DiT in ``dit/``
+(any layout `rtrdit.load_dit` reads), and the codec and text encoder named by the config:
+a sub-directory of the stylizer, a path, or a built-in name (``"tiny"``, ``"minilm"``).
+``Stylizer.from_pretrained("demo")`` loads the small model shipped in the package.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from rtrdit.model.dit import DiT
+from rtrdit.stream.sampler import default_timesteps
+from rtrdit.stream.session import Session, StylizerError
+
+CONFIG_NAME = "stylizer.json"
+
+
+@dataclass(frozen=True)
+class StylizerConfig:
+    """Inference settings of a stylizer (stored as stylizer.json)."""
+
+    area: int = 256 * 256  # pixels the model runs at; the input's aspect ratio is kept
+    steps: int = 2  # K denoising steps per chunk (the paper's K = 2)
+    shift: float = 5.0  # flow schedule shift used to place the K timesteps
+    timesteps: tuple[float, ...] | None = None  # explicit timesteps in (0, 1] (overrides steps/shift)
+    window_frames: int = 8  # latent frames kept in the rolling self-attention cache
+    cache_policy: str = "anchored"  # "anchored" (reference-preserving) or "naive" (the ablation)
+    codec: str = "autoencoder"  # sub-directory, path, or built-in codec name
+    text_encoder: str = "minilm"  # "minilm" or a path to a umT5 directory
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> StylizerConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown stylizer config field(s): {', '.join(sorted(unknown))}")
+        if d.get("timesteps") is not None:
+            d = {**d, "timesteps": tuple(float(t) for t in d["timesteps"])}
+        return cls(**d)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["timesteps"] = list(self.timesteps) if self.timesteps is not None else None
+        return d
+
+
+def demo_dir() -> Path:
+    """Where the shipped demo model lives inside the package."""
+    return Path(__file__).resolve().parent.parent / "weights" / "demo"
+
+
+class Stylizer:
+    """A loaded model: open one `session` per video stream."""
+
+    def __init__(self, dit: DiT, codec: Any, text_encoder: Any, config: StylizerConfig | None = None,
+                 device: str | torch.device = "cpu") -> None:
+        if dit.config.attention != "block_causal":
+            dit = _as_causal(dit)
+        self.device = torch.device(device)
+        self.dit = dit.to(self.device).eval()
+        self.codec = codec
+        self.text_encoder = text_encoder
+        self.config = config or StylizerConfig()
+        self._prompts: dict[str, Tensor] = {}
+        if text_encoder.dim != dit.config.text_dim:
+            raise ValueError(f"text encoder dim {text_encoder.dim} != DiT text_dim {dit.config.text_dim}")
+
+    # ------------------------------------------------------------- loading
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | os.PathLike[str] = "demo", device: str | torch.device = "cpu",
+                        **overrides: Any) -> Stylizer:
+        """Load "demo" or a stylizer directory; `overrides` replace StylizerConfig fields."""
+        from rtrdit.codecs import load_codec
+        from rtrdit.codecs.text import CachedTextEncoder, load_text_encoder
+        from rtrdit.model.loading import load_dit
+
+        path = demo_dir() if str(name_or_path) == "demo" else Path(name_or_path)
+        cfg_file = path / CONFIG_NAME
+        if not cfg_file.is_file():
+            hint = " (the demo model has not been trained into this checkout yet)" if str(name_or_path) == "demo" else ""
+            raise StylizerError(f"missing {CONFIG_NAME} in {path}{hint}")
+        config = StylizerConfig.from_dict(json.loads(cfg_file.read_text()))
+        if overrides:
+            config = dataclasses.replace(config, **overrides)
+        dtype = torch.bfloat16 if torch.device(device).type == "cuda" else None
+        dit = load_dit(path / "dit", device=device, dtype=dtype, attention="block_causal")
+        codec = load_codec(_resolve(path, config.codec), device=device)
+        text = CachedTextEncoder(load_text_encoder(_resolve(path, config.text_encoder), device=device))
+        return cls(dit, codec, text, config, device)
+
+    def save_pretrained(self, path: str | os.PathLike[str]) -> None:
+        """Write stylizer.json and dit/; the codec and text encoder are referenced by name,
+        or saved as sub-directories when they can save themselves."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        self.dit.save_pretrained(str(path / "dit"))
+        config = self.config
+        if hasattr(self.codec, "save_pretrained"):
+            self.codec.save_pretrained(path / "autoencoder")
+            config = dataclasses.replace(config, codec="autoencoder")
+        tmp = path / f".{CONFIG_NAME}.tmp"
+        tmp.write_text(json.dumps(config.to_dict(), indent=2))
+        os.replace(tmp, path / CONFIG_NAME)
+
+    # ------------------------------------------------------------- sessions
+    def session(self, prompt: str | None = None, reference: Any = None, seed: int = 0,
+                steps: int | None = None, size: tuple[int, int] | None = None) -> Session:
+        """Open a stream styled by a prompt, a reference image (path, PIL image or array), or both."""
+        return Session(self, prompt, reference, seed, steps, size)
+
+    def timesteps(self, steps: int | None = None) -> list[float]:
+        if steps is None and self.config.timesteps is not None:
+            return list(self.config.timesteps)
+        return default_timesteps(steps or self.config.steps, self.config.shift)
+
+    @property
+    def codec_dtype(self) -> torch.dtype:
+        p = next(iter(self.codec.parameters()), None) if hasattr(self.codec, "parameters") else None
+        return p.dtype if p is not None else torch.float32
+
+    @torch.no_grad()
+    def encode_prompt(self, prompt: str) -> Tensor:
+        """Text embeddings [1, L, D] of a prompt (cached: a repeated prompt is encoded once)."""
+        if prompt not in self._prompts:
+            self._prompts[prompt] = self.text_encoder.encode([prompt]).to(self.device, self.dit.dtype)
+        return self._prompts[prompt]
+
+    @torch.no_grad()
+    def encode_reference(self, image: np.ndarray, size: tuple[int, int]) -> Tensor:
+        """Reference latent [1, 16, 1, h, w] of an RGB image, centre-cropped to `size` (w, h)."""
+        from rtrdit.codecs.video import resize_frame
+
+        img = resize_frame(image, size, mode="crop")
+        x = torch.from_numpy(np.ascontiguousarray(img)).to(self.device)
+        x = x.permute(2, 0, 1)[None, :, None].to(self.codec_dtype) / 127.5 - 1.0
+        return self.codec.encode(x).to(self.dit.dtype)
+
+
+def _resolve(root: Path, spec: str) -> str:
+    p = Path(spec)
+    if not p.is_absolute() and (root / p).exists():
+        return str(root / p)
+    return spec
+
+
+def _as_causal(dit: DiT) -> DiT:
+    """The same module under the block-causal mask (streaming needs a causal model)."""
+    dit.config = dit.config.replace(attention="block_causal")
+    return dit
+
+
+__all__ = ["Stylizer", "StylizerConfig", "StylizerError", "demo_dir"]
