@@ -115,6 +115,8 @@ def test_display_rotation_is_applied(tmp_path: Path) -> None:
     assert frame.shape == (64, 32, 3)
     # 90 degrees counter-clockwise: the top-left corner goes to the bottom-left.
     assert frame[-6:, :6].min() > 200 and frame[:6, :6].max() < 60
+    small = read_frames(path, size=(16, 32))[0]  # resized in display orientation
+    assert small.shape == (32, 16, 3) and small[-3:, :3].min() > 200 and small[:3, :3].max() < 60
 
 
 def test_single_frame_video_is_readable(tmp_path: Path) -> None:
@@ -147,6 +149,18 @@ def test_resize_always_hits_the_target_size(src: tuple[int, int], dst: tuple[int
     frame = np.random.default_rng(0).integers(0, 256, (src[1], src[0], 3), dtype=np.uint8)
     out = resize_frame(frame, dst, mode)
     assert out.shape == (dst[1], dst[0], 3) and out.dtype == np.uint8
+
+
+@pytest.mark.skipif(not SHARED_VIDEOS.is_dir(), reason="shared videos folder not present")
+@pytest.mark.parametrize(("size", "mode"), [((96, 96), "crop"), ((128, 72), "pad"), ((72, 128), "crop")])
+def test_resizing_while_decoding_matches_resize_frame(size: tuple[int, int], mode: str) -> None:
+    """The reader scales inside FFmpeg's colour conversion; it must agree with resize_frame."""
+    path = SHARED_VIDEOS / "pexels-antoni-shkraba-8048492-540x960-25fps.mp4"  # portrait
+    fast = read_frames(path, size=size, mode=mode, count=3)
+    slow = np.stack([resize_frame(f, size, mode) for f in read_frames(path, count=3)])
+    assert fast.shape == slow.shape == (3, size[1], size[0], 3)
+    diff = np.abs(fast.astype(int) - slow.astype(int))
+    assert diff.mean() < 2.0 and np.percentile(diff, 99) < 16  # interpolation noise only, same framing
 
 
 def test_resize_crop_keeps_centre_and_pad_adds_bars() -> None:
@@ -322,7 +336,18 @@ def test_corrupt_data_in_the_middle_does_not_hang_or_crash(clip: Path, tmp_path:
         assert frames.ndim == 4 and frames.shape[1:] == (48, 64, 3)
 
 
-def test_huge_frames_are_refused(clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_huge_frames_are_refused_before_decoding(tmp_path: Path) -> None:
+    huge = tmp_path / "huge.y4m"  # a raw YUV4MPEG2 stream whose header declares 9000x9000 frames
+    huge.write_bytes(b"YUV4MPEG2 W9000 H9000 F25:1 Ip A1:1 C420jpeg\nFRAME\n" + bytes(1000))
+    for reader in (probe, read_frames):
+        with pytest.raises(VideoError, match="9000x9000 are too large"):
+            reader(huge)
+    assert main(["video", "info", str(huge)]) == 2
+
+
+def test_size_limit_applies_to_writing_and_resizing(
+    clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(video, "MAX_PIXELS", 40 * 40)  # the clip's 64x48 now counts as huge
     with pytest.raises(VideoError, match="too large"):
         probe(clip)
