@@ -167,3 +167,15 @@ def test_build_from_a_real_camera_clip(tmp_path: Path) -> None:
         build_dataset(BuildConfig(out=tmp_path / "r2", videos=[boxer], size=(64, 64), frames=33),
                       make_generator("builtin"), make_prompter("builtin"))
     assert not (tmp_path / "r2").exists()
+
+
+def test_unreadable_input_is_skipped_with_a_note(videos: Path, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    (videos / "broken.mp4").write_bytes(b"not a video" * 50)
+    out = tmp_path / "ds"
+    assert main(["data", "build", str(videos), "-o", str(out), "--size", "64x64", "--frames", "5",
+                 "--clips-per-video", "1", "--no-rv2v", "--val-fraction", "0"]) == 0
+    captured = capsys.readouterr()
+    assert "skipped:" in captured.err and "broken.mp4" in captured.err
+    assert "2 rows from 2 clips" in captured.out
+    assert {r["split"] for r in _rows(out / "manifest.jsonl")} == {"train"}

@@ -224,17 +224,19 @@ def _conform_target(target: Path, frames: int, size: tuple[int, int], fps: float
             writer.write(frame)
 
 
-def _assign_splits(groups: list[str], val_fraction: float, seed: int) -> dict[str, str]:
-    """Whole videos/images go to val (no clip of a val video is trained on); with a single source
-    the clips themselves are split."""
-    if val_fraction <= 0:
-        return {}
+def _assign_splits(clip_groups: list[str], val_fraction: float, seed: int) -> list[str]:
+    """Split per clip: whole source videos/images go to val when there are several (no clip of a val
+    video is trained on); with a single source the clips themselves are split."""
+    if val_fraction <= 0 or not clip_groups:
+        return ["train"] * len(clip_groups)
     rng = random.Random(f"split:{seed}")
+    groups = sorted(set(clip_groups))
+    units = groups if len(groups) >= 2 else list(range(len(clip_groups)))
+    n_val = min(len(units) - 1, max(1, round(val_fraction * len(units))))
+    val = set(rng.sample(units, n_val)) if n_val > 0 else set()
     if len(groups) >= 2:
-        n_val = min(len(groups) - 1, max(1, round(val_fraction * len(groups))))
-        val = set(rng.sample(sorted(groups), n_val))
-        return {g: ("val" if g in val else "train") for g in groups}
-    return {}
+        return ["val" if g in val else "train" for g in clip_groups]
+    return ["val" if i in val else "train" for i in range(len(clip_groups))]
 
 
 def build_dataset(
@@ -298,62 +300,27 @@ def _build(cfg: BuildConfig, generator: TargetGenerator, prompter: Prompter,
     groups = [g for g, _ in sources]
     if len(set(groups)) != len(groups):
         raise ValueError(f"two inputs share a name ({', '.join(sorted({g for g in groups if groups.count(g) > 1}))})")
-    split_of = _assign_splits(groups, cfg.val_fraction, cfg.seed)
 
     rows: list[ManifestRow] = []
     clip_rows: list[tuple[str, list[ManifestRow]]] = []
     for group, make in sources:
-        try:
-            clips = list(make())
-        except VideoError as exc:
-            report.skipped.append(str(exc))
-            continue
-        if not clips:
-            report.skipped.append(f"{group}: shorter than {cfg.frames} frames (x{cfg.frame_step} step)")
-            continue
-        for clip in clips:
-            rng = random.Random(f"{cfg.seed}:{clip.clip_id}")
-            src_path = clips_dir / f"{clip.clip_id}.mp4"
-            created.append(src_path)
-            with VideoWriter(src_path, clip.fps) as writer:
-                writer.write(clip.frames)
-            # the source as written (lossy) fixes the frame count and size the target must match
-            made: list[ManifestRow] = []
-            used: set[str] = set()
-            for j in range(cfg.styles_per_clip):
-                sp = prompter(src_path, rng)
-                tag = sp.style or f"t{j}"
-                if tag in used:
-                    tag = f"{tag}-{j}"
-                used.add(tag)
-                tgt_path = clips_dir / f"{clip.clip_id}.{tag}.mp4"
-                created.append(tgt_path)
-                generator(TargetJob(src_path, tgt_path, sp.prompt, sp.style))
-                _conform_target(tgt_path, len(clip.frames), cfg.size, clip.fps)
-                extra = {"style": sp.style} if sp.style else {}
-                rel_src, rel_tgt = src_path.relative_to(out).as_posix(), tgt_path.relative_to(out).as_posix()
-                made.append(ManifestRow(rel_src, rel_tgt, "tv2v", sp.prompt, None, None, dict(extra)))
-                if cfg.rv2v:
-                    r = rng.randrange(len(clip.frames))
-                    ref = read_frames(tgt_path, start=r, count=1)[0]
-                    ref_path = refs_dir / f"{clip.clip_id}.{tag}.png"
-                    created.append(ref_path)
-                    _save_png(ref_path, ref)
-                    made.append(ManifestRow(rel_src, rel_tgt, "rv2v", RV2V_PROMPT,
-                                            ref_path.relative_to(out).as_posix(), None,
-                                            {**extra, "reference_frame": r}))
-            clip_rows.append((group, made))
+        made_before = report.clips
+        clips = make()  # streamed: one clip in memory at a time
+        while True:
+            try:
+                clip = next(clips, None)
+            except VideoError as exc:  # an unreadable input is skipped, with a note
+                report.skipped.append(str(exc))
+                made_before = -1
+                break
+            if clip is None:
+                break
+            _make_pairs(cfg, clip, generator, prompter, created, clip_rows, say)
             report.clips += 1
-            say(f"{clip.clip_id}: {', '.join(r.extra.get('style') or r.prompt for r in made if r.mode == 'tv2v')}")
+        if report.clips == made_before:
+            report.skipped.append(f"{group}: shorter than {cfg.frames} frames (x{cfg.frame_step} step)")
 
-    # split: by source video/image when there are several, else by clip
-    if cfg.val_fraction > 0 and not split_of and clip_rows:
-        ids = list(range(len(clip_rows)))
-        n_val = min(len(ids) - 1, max(1, round(cfg.val_fraction * len(ids)))) if len(ids) > 1 else 0
-        val = set(random.Random(f"split:{cfg.seed}").sample(ids, n_val))
-        splits = ["val" if i in val else "train" for i in ids]
-    else:
-        splits = [split_of.get(g, "train") for g, _ in clip_rows]
+    splits = _assign_splits([g for g, _ in clip_rows], cfg.val_fraction, cfg.seed)
     for (group, made), split in zip(clip_rows, splits):
         for r in made:
             rows.append(ManifestRow(r.source, r.target, r.mode, r.prompt, r.reference, split, r.extra))
@@ -363,3 +330,44 @@ def _build(cfg: BuildConfig, generator: TargetGenerator, prompter: Prompter,
     report.rows = len(rows)
     return report
 
+
+def _make_pairs(cfg: BuildConfig, clip: _Clip, generator: TargetGenerator, prompter: Prompter,
+                created: list[Path], clip_rows: list[tuple[str, list[ManifestRow]]],
+                say: Callable[[str], None]) -> None:
+    """Write one source clip, its targets and RV2V references; append its rows to ``clip_rows``."""
+    from rtrdit.codecs.video import VideoWriter, read_frames
+
+    out = Path(cfg.out)
+    clips_dir, refs_dir = out / "clips", out / "refs"
+    rng = random.Random(f"{cfg.seed}:{clip.clip_id}")
+    src_path = clips_dir / f"{clip.clip_id}.mp4"
+    created.append(src_path)
+    with VideoWriter(src_path, clip.fps) as writer:
+        writer.write(clip.frames)
+    # the source as written (lossy) fixes the frame count and size the target must match
+    made: list[ManifestRow] = []
+    used: set[str] = set()
+    for j in range(cfg.styles_per_clip):
+        sp = prompter(src_path, rng)
+        tag = sp.style or f"t{j}"
+        if tag in used:
+            tag = f"{tag}-{j}"
+        used.add(tag)
+        tgt_path = clips_dir / f"{clip.clip_id}.{tag}.mp4"
+        created.append(tgt_path)
+        generator(TargetJob(src_path, tgt_path, sp.prompt, sp.style))
+        _conform_target(tgt_path, len(clip.frames), cfg.size, clip.fps)
+        extra = {"style": sp.style} if sp.style else {}
+        rel_src, rel_tgt = src_path.relative_to(out).as_posix(), tgt_path.relative_to(out).as_posix()
+        made.append(ManifestRow(rel_src, rel_tgt, "tv2v", sp.prompt, None, None, dict(extra)))
+        if cfg.rv2v:
+            r = rng.randrange(len(clip.frames))
+            ref = read_frames(tgt_path, start=r, count=1)[0]
+            ref_path = refs_dir / f"{clip.clip_id}.{tag}.png"
+            created.append(ref_path)
+            _save_png(ref_path, ref)
+            made.append(ManifestRow(rel_src, rel_tgt, "rv2v", RV2V_PROMPT,
+                                    ref_path.relative_to(out).as_posix(), None,
+                                    {**extra, "reference_frame": r}))
+    clip_rows.append((clip.group, made))
+    say(f"{clip.clip_id}: {', '.join(r.extra.get('style') or r.prompt for r in made if r.mode == 'tv2v')}")
