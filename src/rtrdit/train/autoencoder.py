@@ -164,8 +164,10 @@ def evaluate(model: TinyAutoencoder, clips: list[Clip], max_frames: int) -> list
         video = to_video(clip.frames[:t])
         latent = model.encode(video)
         rec = model.decode(latent)
+        ch_std = latent.std(dim=(0, 2, 3, 4))
         results.append({"clip": clip.name, "frames": t, "psnr": round(psnr(rec, video), 3),
-                        "latent_mean": round(float(latent.mean()), 4), "latent_std": round(float(latent.std()), 4)})
+                        "latent_mean": round(float(latent.mean()), 4), "latent_std": round(float(latent.std()), 4),
+                        "latent_channel_std": [round(float(ch_std.min()), 4), round(float(ch_std.max()), 4)]})
     return results
 
 
@@ -187,16 +189,32 @@ def write_report(out: Path, report: dict) -> None:
         f"Trained {report['steps']} steps in {report['train_seconds'] / 60:.1f} min on "
         f"{', '.join(report['train_clips'])} at {report['size']}x{report['size']} "
         f"(crops {report['crop'] or report['size']}, {report['frames']} frames, batch {report['batch']}).", "",
-        "| clip | split | frames | PSNR (dB) | latent mean | latent std |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "Each clip is encoded and decoded whole at the training size (equal to streaming it); the latent",
+        "columns describe the normalised latents (target: mean 0, std 1).", "",
+        "| clip | split | frames | PSNR (dB) | latent mean | latent std | per-channel std (min-max) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for split in ("heldout", "train"):
         for r in report[split]:
+            lo, hi = r["latent_channel_std"]
             lines.append(f"| {r['clip']} | {split} | {r['frames']} | {r['psnr']:.2f} | "
-                         f"{r['latent_mean']:.3f} | {r['latent_std']:.3f} |")
+                         f"{r['latent_mean']:.3f} | {r['latent_std']:.3f} | {lo:.2f}-{hi:.2f} |")
     if report["heldout"]:
         lines += ["", f"Mean held-out PSNR: **{report['heldout_psnr']:.2f} dB**."]
+    lines += ["", f"Command: `{report['command']}`"]
     _atomic_write(out / "report.md", lambda p: Path(p).write_text("\n".join(lines) + "\n"))
+
+
+def _argv(args: argparse.Namespace) -> list[str]:
+    """The options of this run, for the report (paths as given)."""
+    out = ["--videos", *args.videos, "--out", args.out]
+    for key in ("steps", "minutes", "size", "crop", "frames", "batch", "lr", "latent_noise", "seed"):
+        value = getattr(args, key)
+        if value is not None:
+            out += [f"--{key.replace('_', '-')}", str(value)]
+    if args.holdout is not None:
+        out += ["--holdout", *args.holdout]
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
@@ -295,6 +313,7 @@ def run(args: argparse.Namespace) -> int:
         "heldout_psnr": round(sum(r["psnr"] for r in heldout) / len(heldout), 3) if heldout else None,
         "train_psnr": round(sum(r["psnr"] for r in train_eval) / len(train_eval), 3),
         "final_train_loss": round(ema_loss, 5) if ema_loss is not None else None,
+        "command": "rtrdit train autoencoder " + " ".join(_argv(args)),
     }
     write_report(out, report)
     print(f"saved {out} after {step} steps; held-out PSNR "
