@@ -168,6 +168,10 @@ def test_mixing_ratio_windows_and_crops(dataset: Path, codec_dir: Path, minilm, 
     assert all(torch.equal(a, ds[i]["target"]) for i, a in enumerate(first[:5]))  # seeded
     ds.set_epoch(1)
     assert not all(torch.equal(a, ds[i]["target"]) for i, a in enumerate(first[:5]))
+    with pytest.raises(ValueError, match="shorter than frames=9"):
+        ShardDataset(out, frames=9)  # windows are 5 frames
+    with pytest.raises(ValueError, match="smaller than crop"):
+        ShardDataset(out, crop=(72, 64))
     only_tv2v = dataset.parent / "tv2v.jsonl"
     only_tv2v.write_text("".join(line for line in dataset.read_text().splitlines(True) if '"tv2v"' in line))
     encode_manifest(only_tv2v, tmp_path / "s2", codec, minilm, cfg, progress=False)

@@ -187,7 +187,8 @@ class _ShardWriter:
             self.prompts[row.prompt] = t
         entry: dict[str, Any] = {"line": line, "mode": row.mode, "split": row.split, "video": j,
                                  "text": self.prompts[row.prompt], "prompt": row.prompt,
-                                 "windows": int(self.tensors[f"v{j}.source"].shape[0])}
+                                 "windows": int(self.tensors[f"v{j}.source"].shape[0]),
+                                 "latent_shape": list(self.tensors[f"v{j}.source"].shape[1:])}
         if row.mode == "rv2v":
             ref = self._reference(paths["reference"], self.tensors[f"v{j}.source"].shape[-2:])  # type: ignore[arg-type]
             entry["reference"] = f"r{len(self.rows)}.reference"
@@ -354,6 +355,13 @@ class ShardDataset(torch.utils.data.Dataset):
         self.rv2v_ratio = rv2v_ratio
         self.latent_frames = None if frames is None else 1 + (frames - 1) // 4
         self.crop = None if crop is None else (crop[0] // 8, crop[1] // 8)
+        for smp in samples:  # fail now, not in the middle of an epoch
+            _, nf, h, w = smp.row["latent_shape"]
+            where = f"{smp.shard} (manifest line {smp.row['line']})"
+            if self.latent_frames is not None and nf < self.latent_frames:
+                raise ValueError(f"{where}: clips of {1 + 4 * (nf - 1)} frames are shorter than frames={frames}")
+            if self.crop is not None and (self.crop[0] > w or self.crop[1] > h):
+                raise ValueError(f"{where}: latents of {w * 8}x{h * 8} pixels are smaller than crop={crop}")
         self.seed = seed
         self.epoch = 0
         self.text_tokens = int(self.index["text_tokens"])
@@ -384,14 +392,10 @@ class ShardDataset(torch.utils.data.Dataset):
             reference = f.get_tensor(row["reference"]).float() if mode == "rv2v" else None
         c, nf, h, wd = target.shape
         if self.latent_frames is not None:
-            if nf < self.latent_frames:
-                raise ValueError(f"{s.shard} line {row['line']}: {nf} latent frames, fewer than {self.latent_frames}")
             t0 = int(rng.integers(nf - self.latent_frames + 1))
             target, source = target[:, t0:t0 + self.latent_frames], source[:, t0:t0 + self.latent_frames]
         if self.crop is not None:
             cw, ch = self.crop
-            if cw > wd or ch > h:
-                raise ValueError(f"{s.shard} line {row['line']}: latents are {wd * 8}x{h * 8}, smaller than the crop")
             y0, x0 = int(rng.integers(h - ch + 1)), int(rng.integers(wd - cw + 1))
             target, source = target[..., y0:y0 + ch, x0:x0 + cw], source[..., y0:y0 + ch, x0:x0 + cw]
             if reference is not None:
