@@ -99,12 +99,9 @@ def train_distill(engine: Any) -> None:
         gen_from = dc.teacher
     gen = dit_from(gen_from, cfg.model, seed, "generator", attention="block_causal", chunk_frames=dc.chunk_frames)
     use_gan = dc.gan_weight > 0 or dc.gan_disc_weight > 0
-    critic = FakeScore(fake, dc.gan_blocks if use_gan else [], dc.gan_registers)
-    with torch.random.fork_rng(devices=[]):  # the GAN head's init, equal on every rank
+    with torch.random.fork_rng(devices=[]):  # the GAN head's initialisation, equal on every rank and run
         torch.manual_seed(seed + 1)
-        if critic.gan_head is not None:
-            critic.gan_head.apply(lambda m: m.reset_parameters() if hasattr(m, "reset_parameters") else None)
-            torch.nn.init.normal_(critic.gan_head.registers, std=critic.dit.config.dim ** -0.5)
+        critic = FakeScore(fake, dc.gan_blocks if use_gan else [], dc.gan_registers)
     ds = open_dataset(cfg.data, gen.config.text_dim, d.rank, engine.barrier)
     plan = BatchPlan(tuple(dataset_modes(ds)), cfg.run.batch_size, d.world, engine.micro, seed)
     real = engine.prepare(real, trainable=False)

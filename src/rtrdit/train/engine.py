@@ -145,16 +145,17 @@ class Engine:
         if self.dist.world == 1 or self.cfg.run.parallel == "fsdp":
             return
         params = [p for p in model.parameters() if p.requires_grad]
-        for p in params:
-            if p.grad is None:
-                p.grad = torch.zeros_like(p)
-        flat = torch.cat([p.grad.reshape(-1) for p in params])
+        used = torch.tensor([float(p.grad is not None) for p in params], device=self.device)
+        flat = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in params]
+                         + [used])
         dist.all_reduce(flat)
-        flat /= self.dist.world
+        used = flat[-len(params):]
+        flat = flat[:-len(params)] / self.dist.world
         off = 0
-        for p in params:
+        for i, p in enumerate(params):
             n = p.numel()
-            p.grad.copy_(flat[off:off + n].view_as(p))
+            # a parameter no rank used keeps grad None, so the optimiser skips it as one process would
+            p.grad = flat[off:off + n].view_as(p).clone() if used[i] > 0 else None
             off += n
 
     def step_optimizer(self, name: str, clip: float, lr: float | None = None) -> float:

@@ -1,0 +1,114 @@
+"""Each stage runs a few steps on the tiny config with finite losses and hands its model on."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from train_helpers import load_weights, tiny_config
+
+from rtrdit.model.loading import load_dit
+from rtrdit.train.batches import RandomLatentDataset, collate
+from rtrdit.train.engine import Engine
+from rtrdit.train.ema import EMA
+from rtrdit.train.teacher import teacher_loss, train_teacher
+
+
+def _log(out: Path) -> list[dict[str, float]]:
+    return [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+
+
+def _finite(rows: list[dict[str, float]], *keys: str) -> None:
+    for k in keys:
+        vals = [r[k] for r in rows if k in r]
+        assert vals, f"no {k} logged"
+        assert all(math.isfinite(v) for v in vals), (k, vals)
+
+
+def test_three_stages_chain_with_finite_losses(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from rtrdit.train.distill import train_distill
+    from rtrdit.train.student import train_student
+
+    train_teacher(Engine(tiny_config(tmp_path, "teacher"), "teacher", tmp_path / "teacher"))
+    rows = _log(tmp_path / "teacher")
+    assert [r["step"] for r in rows] == [1, 2, 3]
+    _finite(rows, "loss", "grad_norm")
+    teacher = load_dit(tmp_path / "teacher" / "model")
+    assert teacher.config.attention == "bidirectional"
+
+    train_student(Engine(tiny_config(tmp_path, "student"), "student", tmp_path / "student"))
+    index = json.loads((tmp_path / "ode" / "index.json").read_text())
+    assert len(index["files"]) == 4 and len(index["times"]) == 2
+    _finite(_log(tmp_path / "student"), "loss")
+    student = load_dit(tmp_path / "student" / "model")
+    assert student.config.attention == "block_causal"
+
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="rtrdit.train"):
+        train_distill(Engine(tiny_config(tmp_path, "distill"), "distill", tmp_path / "distill"))
+    assert not any(r.levelno >= logging.WARNING for r in caplog.records)  # every init was found
+    rows = _log(tmp_path / "distill")
+    _finite(rows, "gen_loss", "dmd", "gan_g", "critic_loss", "fake_score", "gan_d")
+    assert sum("gen_loss" in r for r in rows) == 2  # steps 0 and 2 (critic_updates_per_generator=2)
+    gen = load_weights(tmp_path / "distill" / "model")
+    assert any(not torch.equal(gen[k], v) for k, v in load_weights(tmp_path / "student" / "model").items())
+    assert (tmp_path / "distill" / "checkpoints" / "step_00000003" / "model_critic.safetensors").is_file()
+
+
+def test_distill_starts_fresh_with_a_warning_when_earlier_stages_are_absent(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from rtrdit.train.distill import train_distill
+
+    cfg = tiny_config(tmp_path, "distill", run={"steps": 1}, distill={"gan_weight": 0.0, "gan_disc_weight": 0.0})
+    with caplog.at_level(logging.WARNING, logger="rtrdit.train"):
+        train_distill(Engine(cfg, "distill", tmp_path / "distill"))
+    text = caplog.text
+    assert "fresh initialisation" in text and "student" in text
+    _finite(_log(tmp_path / "distill"), "dmd", "fake_score")
+
+
+def test_teacher_overfits_one_pair() -> None:
+    torch.manual_seed(0)
+    from rtrdit.model.config import get_config
+    from rtrdit.model.dit import DiT
+
+    model = DiT(get_config("tiny"))
+    batch = collate([RandomLatentDataset(1, text_dim=16)[0]], torch.device("cpu"))
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+
+    def loss() -> torch.Tensor:  # the same pair, noise and time every step
+        return teacher_loss(model, batch, [0], ("overfit",), 5.0, 0.0, 0.0)
+
+    first = float(loss().detach())
+    for _ in range(150):
+        opt.zero_grad()
+        loss().backward()
+        opt.step()
+    assert float(loss().detach()) < first / 10
+
+
+def test_gradient_accumulation_equals_the_full_micro_batch(tmp_path: Path) -> None:
+    a = tiny_config(tmp_path, "a", run={"micro_batch_size": 2, "steps": 2, "ema_decay": 0.0})
+    b = tiny_config(tmp_path, "b", run={"micro_batch_size": 1, "steps": 2, "ema_decay": 0.0})
+    train_teacher(Engine(a, "teacher", tmp_path / "a"))
+    train_teacher(Engine(b, "teacher", tmp_path / "b"))
+    wa, wb = load_weights(tmp_path / "a" / "model"), load_weights(tmp_path / "b" / "model")
+    for k in wa:
+        torch.testing.assert_close(wa[k], wb[k], rtol=1e-5, atol=1e-6)
+
+
+def test_ema_copies_before_start_then_averages() -> None:
+    lin = torch.nn.Linear(2, 1)
+    ema = EMA(lin, decay=0.5, start=1)
+    with torch.no_grad():
+        lin.weight.fill_(2.0)
+    ema.update(lin, 0)
+    assert torch.equal(ema.shadow["weight"], lin.weight.detach())
+    with torch.no_grad():
+        lin.weight.fill_(4.0)
+    ema.update(lin, 1)
+    assert torch.allclose(ema.shadow["weight"], torch.full_like(lin.weight, 3.0))
