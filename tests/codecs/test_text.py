@@ -33,6 +33,8 @@ def minilm() -> HFTextEncoder:
 
 def test_minilm_shapes_padding_and_determinism(minilm: HFTextEncoder) -> None:
     assert isinstance(minilm, TextEncoder) and (minilm.dim, minilm.max_tokens) == (384, 32)
+    out = minilm.encode(["a watercolor painting", "a &amp; b", "a pencil sketch of a busy street"])
+    torch.testing.assert_close(out[1], minilm.encode(["a & b"])[0], rtol=1e-4, atol=1e-5)  # HTML unescaped
     out = minilm.encode(["a watercolor painting", "a  watercolor painting ", "a pencil sketch of a busy street"])
     assert out.shape == (3, 32, 384) and out.dtype == torch.float32
     torch.testing.assert_close(out[0], out[1], rtol=0, atol=1e-6)  # same prompt (whitespace aside) -> same

@@ -195,6 +195,9 @@ def test_writer_round_trip_at_source_fps_with_audio(clip: Path, tmp_path: Path) 
     assert audio_duration(out) == pytest.approx(9 / 24, abs=0.05)
     np.testing.assert_allclose(grey(read_frames(out)), expected(range(9)), atol=3)
     assert sorted(os.listdir(tmp_path)) == ["clip.mp4", "out.mp4"]  # no temporary left
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask  # an ordinary file, not mkstemp's private 0600
 
 
 @pytest.mark.parametrize(

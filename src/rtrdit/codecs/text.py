@@ -6,6 +6,7 @@ real tokens, as Wan feeds its DiT (embeddings cut to the token count, zero-padde
 
 from __future__ import annotations
 
+import html
 import importlib.util
 import os
 import re
@@ -38,8 +39,8 @@ class TextEncoder(Protocol):
 
 
 def _clean(prompt: str) -> str:
-    """Collapse whitespace, as Wan's tokenizer wrapper does before tokenising."""
-    return re.sub(r"\s+", " ", prompt).strip()
+    """Unescape HTML entities and collapse whitespace, as Wan's tokenizer wrapper does before tokenising."""
+    return re.sub(r"\s+", " ", html.unescape(html.unescape(prompt))).strip()
 
 
 def _check_prompts(prompts: list[str]) -> list[str]:

@@ -493,6 +493,9 @@ class VideoWriter:
             except av.FFmpegError as exc:
                 raise VideoError(f"{self.path}: cannot finish writing ({_describe(exc)})") from None
             self._close_audio()
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(self._tmp, 0o666 & ~umask)  # mkstemp made it private; give it normal file permissions
             os.replace(self._tmp, self.path)
             self._closed = True
         except BaseException:
