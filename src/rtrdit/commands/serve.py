@@ -1,0 +1,133 @@
+"""`rtrdit serve`: live stylization for a browser or phone over WebRTC, or WebSocket where WebRTC fails.
+
+    rtrdit serve                                  # http://127.0.0.1:8000, the demo model
+    rtrdit serve --model DIR --max-sessions 4
+    rtrdit serve --host 0.0.0.0 --token SECRET --certfile cert.pem --keyfile key.pem   # a phone on the LAN
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = any free port)")
+    parser.add_argument("--model", default="demo", help="'demo' (the shipped model) or a stylizer directory")
+    parser.add_argument("--max-sessions", type=int, default=4, help="concurrent streams at most (default 4)")
+    parser.add_argument("--token", help="secret clients must give (?token=... or 'Authorization: Bearer ...'); "
+                                        "required when binding to anything but localhost")
+    parser.add_argument("--devices", default="auto",
+                        help="comma-separated torch devices, one worker each (default auto: every CUDA GPU, else cpu)")
+    parser.add_argument("--steps", type=int, help="denoising steps per chunk (default: the model's)")
+    parser.add_argument("--idle-timeout", type=float, default=30.0,
+                        help="free a session after this many seconds without frames or messages (default 30)")
+    parser.add_argument("--certfile", type=Path, help="TLS certificate (phones need HTTPS for the camera)")
+    parser.add_argument("--keyfile", type=Path, help="TLS private key for --certfile")
+    parser.add_argument("--insecure", action="store_true", help="allow a non-local --host without --token")
+
+
+def _devices(spec: str) -> list[str]:
+    import torch
+
+    from rtrdit.cli import CLIError
+
+    if spec == "auto":
+        n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        return [f"cuda:{i}" for i in range(n)] or ["cpu"]
+    devices = [d.strip() for d in spec.split(",") if d.strip()]
+    if not devices:
+        raise CLIError("--devices is empty")
+    for d in devices:
+        try:
+            dev = torch.device(d)
+        except (RuntimeError, ValueError):
+            raise CLIError(f"unknown device {d!r} in --devices") from None
+        if dev.type == "cuda" and (not torch.cuda.is_available() or (dev.index or 0) >= torch.cuda.device_count()):
+            raise CLIError(f"device {d} is not available on this machine")
+    if len(set(devices)) != len(devices):
+        raise CLIError("--devices lists a device twice")
+    return devices
+
+
+def _is_local(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_args(args: argparse.Namespace) -> None:
+    """Refuse bad or unsafe settings before anything heavy is loaded."""
+    from rtrdit.cli import CLIError
+
+    if not 0 <= args.port <= 65535:
+        raise CLIError(f"--port must be 0..65535, got {args.port}")
+    if args.max_sessions < 1:
+        raise CLIError("--max-sessions must be at least 1")
+    if args.idle_timeout <= 0:
+        raise CLIError("--idle-timeout must be positive")
+    if args.steps is not None and not 1 <= args.steps <= 8:
+        raise CLIError("--steps must be from 1 to 8")
+    if args.token is not None and len(args.token) < 8:
+        raise CLIError("--token must be at least 8 characters")
+    if not _is_local(args.host) and args.token is None and not args.insecure:
+        raise CLIError(f"--host {args.host} is reachable from other machines: give --token (or --insecure)")
+    if (args.certfile is None) != (args.keyfile is None):
+        raise CLIError("give both --certfile and --keyfile")
+    for f in (args.certfile, args.keyfile):
+        if f is not None and not f.is_file():
+            raise CLIError(f"file not found: {f}")
+
+
+def load_stylizers(model: str, devices: list[str], steps: int | None = None) -> dict[str, Any]:
+    """One stylizer per device (CLIError with one line when the model cannot be loaded)."""
+    from rtrdit.cli import CLIError
+    from rtrdit.stream.stylizer import Stylizer
+
+    overrides = {"steps": steps} if steps is not None else {}
+    out = {}
+    for d in devices:
+        try:
+            out[d] = Stylizer.from_pretrained(model, device=d, **overrides)
+        except (ValueError, OSError) as exc:
+            raise CLIError(f"cannot load model {model!r}: {str(exc).splitlines()[0] if str(exc) else exc}") from None
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    import socket
+
+    import uvicorn
+
+    from rtrdit.cli import CLIError
+    from rtrdit.serve.app import create_app
+    from rtrdit.serve.scheduler import Limits, Scheduler
+
+    check_args(args)
+    devices = _devices(args.devices)
+    stylizers = load_stylizers(args.model, devices, args.steps)
+    limits = Limits()
+    scheduler = Scheduler(stylizers, max_sessions=args.max_sessions, idle_timeout=args.idle_timeout, limits=limits)
+    app = create_app(scheduler, token=args.token)
+    try:
+        sock = socket.create_server((args.host, args.port), family=socket.AF_INET6 if ":" in args.host else socket.AF_INET)
+    except OSError as exc:
+        raise CLIError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
+    port = sock.getsockname()[1]
+    scheme = "https" if args.certfile else "http"
+    config = uvicorn.Config(app, log_level="warning", ws_max_size=max(limits.max_text_bytes, limits.max_frame_bytes) + 1024,
+                            ssl_certfile=str(args.certfile) if args.certfile else None,
+                            ssl_keyfile=str(args.keyfile) if args.keyfile else None, ws_ping_interval=10, ws_ping_timeout=10)
+    server = uvicorn.Server(config)
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"rtrdit serve: {scheme}://{host}:{port}/ on {', '.join(devices)} (model {args.model}; Ctrl-C stops)",
+          file=sys.stderr, flush=True)
+    server.run(sockets=[sock])
+    return 0

@@ -1,0 +1,1 @@
+"""Live stylization server: the FastAPI app (`app`) and the session scheduler (`scheduler`)."""

@@ -1,0 +1,359 @@
+"""The live stylization server: FastAPI with /health, the /ws WebSocket path, WebRTC
+signalling (/offer, aiortc) and the static browser client.
+
+WebSocket protocol (kept stable for other clients): the client sends text messages
+``{"type": "style", "prompt": "..."}`` / ``{"type": "style", "reference": "<base64 image>"}`` /
+``{"type": "control", ...}`` and binary messages that are each one JPEG camera frame; the server
+sends binary messages that are each one JPEG stylized frame and text messages
+``{"type": "stats", ...}`` and ``{"type": "error", "message": "..."}``. Each stylized frame is
+preceded by a stats message whose ``frame`` is the index of the camera frame (counting from 0
+in the order the client sent them, dropped ones included) it was made from, so a client can
+measure capture-to-display latency on its own clock. Over WebRTC the same text messages travel
+on a data channel and the video on the media tracks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import json
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from rtrdit.serve.scheduler import (
+    Limits,
+    LiveSession,
+    Output,
+    Scheduler,
+    ServeError,
+    decode_reference,
+    encode_jpeg,
+)
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+OUT_QUEUE = 4  # stylized frames waiting for a slow client; older ones are dropped
+
+
+class _DropOldest:
+    """A bounded asyncio queue that drops its oldest item when full (latest frame wins)."""
+
+    def __init__(self, size: int) -> None:
+        self.q: asyncio.Queue[Any] = asyncio.Queue()
+        self.size = size
+        self.dropped = 0
+
+    def put(self, item: Any) -> None:
+        while self.q.qsize() >= self.size:
+            self.q.get_nowait()
+            self.dropped += 1
+        self.q.put_nowait(item)
+
+    async def get(self) -> Any:
+        return await self.q.get()
+
+
+def _error(message: str) -> dict[str, str]:
+    return {"type": "error", "message": message}
+
+
+def handle_text(session: LiveSession, text: str, limits: Limits) -> None:
+    """Apply one client text message (style or control) to a session; ServeError if it is bad."""
+    if len(text) > limits.max_text_bytes:
+        raise ServeError(f"message is too large ({len(text)} bytes, at most {limits.max_text_bytes})")
+    try:
+        msg = json.loads(text)
+    except json.JSONDecodeError:
+        raise ServeError("a text message must be a JSON object") from None
+    if not isinstance(msg, dict):
+        raise ServeError("a text message must be a JSON object")
+    kind = msg.get("type")
+    if kind == "style":
+        unknown = set(msg) - {"type", "prompt", "reference"}
+        if unknown:
+            raise ServeError(f"unknown style field(s): {', '.join(sorted(unknown))}")
+        prompt, ref = msg.get("prompt"), msg.get("reference")
+        if prompt is not None and not isinstance(prompt, str):
+            raise ServeError("prompt must be a string")
+        reference = None
+        if ref is not None:
+            if not isinstance(ref, str):
+                raise ServeError("reference must be a base64 image string")
+            if ref.startswith("data:"):  # a data URL from a browser's FileReader
+                ref = ref.partition(",")[2]
+            try:
+                data = base64.b64decode(ref, validate=True)
+            except (binascii.Error, ValueError):
+                raise ServeError("reference is not valid base64") from None
+            reference = decode_reference(data, limits)
+        session.set_style(prompt=prompt, reference=reference)
+    elif kind == "control":
+        session.control(msg)
+    else:
+        raise ServeError(f"unknown message type {kind!r} (style, control)")
+
+
+def create_app(scheduler: Scheduler, token: str | None = None, static_dir: Path = STATIC_DIR) -> FastAPI:
+    """The FastAPI app serving `scheduler`'s sessions; `token` (if set) guards /ws and /offer."""
+    limits = scheduler.limits
+    closers: dict[int, Callable[[], Awaitable[None]]] = {}
+    peers: set[Any] = set()
+
+    def authorized(given: str | None) -> bool:
+        return token is None or (given is not None and secrets.compare_digest(given.encode(), token.encode()))
+
+    def bearer(headers: Any, query: Any) -> str | None:
+        auth = headers.get("authorization", "")
+        if auth.lower().startswith("bearer "):
+            return auth[7:].strip()
+        return query.get("token")
+
+    async def reap_idle() -> None:
+        while True:
+            await asyncio.sleep(min(1.0, scheduler.idle_timeout / 2))
+            for s in scheduler.idle():
+                closer = closers.pop(s.id, None)
+                scheduler.close(s)
+                if closer is not None:
+                    with contextlib.suppress(Exception):
+                        await closer()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[None]:
+        scheduler.start()
+        reaper = asyncio.create_task(reap_idle())
+        try:
+            yield
+        finally:
+            reaper.cancel()
+            for pc in list(peers):
+                with contextlib.suppress(Exception):
+                    await pc.close()
+            scheduler.stop()
+
+    app = FastAPI(title="RTR-DiT live stylization", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.scheduler = scheduler
+
+    @app.get("/health")
+    async def health() -> dict[str, Any]:
+        return {"status": "ok", "sessions": len(scheduler.sessions), "max_sessions": scheduler.max_sessions,
+                "devices": [w.device for w in scheduler.workers]}
+
+    @app.get("/")
+    async def index() -> FileResponse:
+        return FileResponse(static_dir / "index.html", headers={"Cache-Control": "no-store"})
+
+    app.mount("/static", StaticFiles(directory=static_dir), name="static")
+
+    # ------------------------------------------------------------ WebSocket
+    @app.websocket("/ws")
+    async def ws_endpoint(ws: WebSocket) -> None:
+        await ws.accept()
+        if not authorized(bearer(ws.headers, ws.query_params)):
+            await ws.send_json(_error("missing or wrong token"))
+            await ws.close(code=1008)
+            return
+        loop = asyncio.get_running_loop()
+        out = _DropOldest(OUT_QUEUE)
+
+        def emit(item: Any) -> None:  # worker thread
+            if isinstance(item, Output):
+                item = (item, encode_jpeg(item.frame))
+            loop.call_soon_threadsafe(out.put, item)
+
+        try:
+            session = scheduler.open(emit)
+        except ServeError as exc:
+            await ws.send_json(_error(str(exc)))
+            await ws.close(code=1013)
+            return
+
+        async def close_idle() -> None:
+            with contextlib.suppress(Exception):
+                await ws.send_json(_error(f"closed after {scheduler.idle_timeout:g} s without frames or messages"))
+            await ws.close(code=1001)
+
+        closers[session.id] = close_idle
+
+        async def sender() -> None:
+            while True:
+                item = await out.get()
+                if isinstance(item, tuple):
+                    output, jpeg = item
+                    now = time.monotonic()
+                    session.stats.sent += 1
+                    session.stats.out_times.append(now)
+                    session.stats.last_latency_ms = (now - output.received) * 1000
+                    await ws.send_json(session.stats_message(output.index))
+                    await ws.send_bytes(jpeg)
+                else:
+                    await ws.send_json(item)
+
+        send_task = asyncio.create_task(sender())
+        try:
+            while True:
+                msg = await ws.receive()
+                if msg["type"] == "websocket.disconnect":
+                    break
+                try:
+                    if msg.get("bytes") is not None:
+                        session.submit(msg["bytes"])
+                    elif msg.get("text") is not None:
+                        handle_text(session, msg["text"], limits)
+                except ServeError as exc:
+                    await ws.send_json(_error(str(exc)))
+                except Exception as exc:  # the stylizer's own one-line errors (prompt, reference)
+                    await ws.send_json(_error(str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
+        except (WebSocketDisconnect, RuntimeError):
+            pass
+        finally:
+            send_task.cancel()
+            closers.pop(session.id, None)
+            scheduler.close(session)
+
+    # --------------------------------------------------------------- WebRTC
+    @app.post("/offer")
+    async def offer(request: Request) -> JSONResponse:
+        if not authorized(bearer(request.headers, request.query_params)):
+            return JSONResponse({"error": "missing or wrong token"}, status_code=401)
+        body = await request.body()
+        if len(body) > 256 * 1024:
+            return JSONResponse({"error": "offer is too large"}, status_code=413)
+        try:
+            params = json.loads(body)
+            sdp, kind = params["sdp"], params["type"]
+            if kind != "offer" or not isinstance(sdp, str):
+                raise ValueError
+        except (ValueError, KeyError, TypeError):
+            return JSONResponse({"error": "expected JSON {\"sdp\": ..., \"type\": \"offer\"}"}, status_code=400)
+        try:
+            answer = await _webrtc_answer(scheduler, sdp, params, closers, peers)
+        except ServeError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=503 if "full" in str(exc) else 400)
+        return JSONResponse(answer)
+
+    return app
+
+
+async def _webrtc_answer(scheduler: Scheduler, sdp: str, params: dict[str, Any],
+                         closers: dict[int, Callable[[], Awaitable[None]]], peers: set[Any]) -> dict[str, str]:
+    """Answer a browser's offer: its camera track feeds a session, the session's frames go back
+    on a video track, style/control/stats travel on the data channel."""
+    import av
+    from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
+    from aiortc.mediastreams import MediaStreamError
+
+    loop = asyncio.get_running_loop()
+    limits = scheduler.limits
+
+    class StylizedTrack(MediaStreamTrack):
+        kind = "video"
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.queue = _DropOldest(OUT_QUEUE)
+
+        async def recv(self) -> Any:
+            output: Output = await self.queue.get()
+            frame = av.VideoFrame.from_ndarray(output.frame, format="rgb24")
+            frame.pts, frame.time_base = output.pts
+            now = time.monotonic()
+            session.stats.sent += 1
+            session.stats.out_times.append(now)
+            session.stats.last_latency_ms = (now - output.received) * 1000
+            send_text(session.stats_message(output.index))
+            return frame
+
+    channel: list[Any] = []
+    out_track = StylizedTrack()
+
+    def send_text(msg: dict[str, Any]) -> None:
+        if channel and channel[0].readyState == "open":
+            with contextlib.suppress(Exception):
+                channel[0].send(json.dumps(msg))
+
+    def deliver(item: Any) -> None:  # event loop
+        if isinstance(item, Output):
+            out_track.queue.put(item)
+        else:
+            send_text(item)
+
+    def emit(item: Any) -> None:  # worker thread
+        loop.call_soon_threadsafe(deliver, item)
+
+    session = scheduler.open(emit)
+    if isinstance(params.get("prompt"), str) and params["prompt"].strip():
+        try:
+            session.set_style(prompt=params["prompt"])
+        except ServeError:
+            scheduler.close(session)
+            raise
+    pc = RTCPeerConnection()
+    peers.add(pc)
+    tasks: list[asyncio.Task[Any]] = []
+
+    async def shutdown() -> None:
+        closers.pop(session.id, None)
+        scheduler.close(session)
+        for t in tasks:
+            t.cancel()
+        peers.discard(pc)
+        await pc.close()
+
+    closers[session.id] = shutdown
+
+    async def consume(track: Any) -> None:
+        try:
+            while True:
+                frame = await track.recv()
+                try:
+                    session.submit(frame, pts=(frame.pts, frame.time_base))
+                except ServeError as exc:
+                    send_text(_error(str(exc)))
+        except MediaStreamError:
+            pass
+
+    @pc.on("datachannel")
+    def on_datachannel(ch: Any) -> None:
+        channel[:] = [ch]
+
+        @ch.on("message")
+        def on_message(message: Any) -> None:
+            if not isinstance(message, str):
+                send_text(_error("data channel messages must be JSON text"))
+                return
+            try:
+                handle_text(session, message, limits)
+            except Exception as exc:
+                send_text(_error(str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
+
+    @pc.on("track")
+    def on_track(track: Any) -> None:
+        if track.kind == "video":
+            pc.addTrack(out_track)
+            tasks.append(asyncio.ensure_future(consume(track)))
+
+    @pc.on("connectionstatechange")
+    async def on_state() -> None:
+        if pc.connectionState in ("failed", "closed"):
+            await shutdown()
+
+    try:
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+        answer = await pc.createAnswer()
+        await pc.setLocalDescription(answer)
+    except Exception as exc:
+        await shutdown()
+        raise ServeError(f"cannot answer the WebRTC offer: {str(exc).splitlines()[0] if str(exc) else exc}") from None
+    return {"sdp": pc.localDescription.sdp, "type": pc.localDescription.type}
+
+
+__all__ = ["STATIC_DIR", "create_app", "handle_text"]
