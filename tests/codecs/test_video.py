@@ -193,6 +193,9 @@ def test_writer_round_trip_at_source_fps_with_audio(clip: Path, tmp_path: Path) 
     assert (info.width, info.height, info.frames, info.codec) == (64, 48, 9, "h264")
     assert info.fps == pytest.approx(src.fps) and info.has_audio
     assert audio_duration(out) == pytest.approx(9 / 24, abs=0.05)
+    with av.open(str(out)) as c:
+        order = "".join(p.stream.type[0] for p in c.demux() if p.size)
+    assert order.index("a") < order.rindex("v")  # audio interleaved with the video, not appended at the end
     np.testing.assert_allclose(grey(read_frames(out)), expected(range(9)), atol=3)
     assert sorted(os.listdir(tmp_path)) == ["clip.mp4", "out.mp4"]  # no temporary left
     umask = os.umask(0)

@@ -352,6 +352,8 @@ class VideoWriter:
         self._audio_src: Any = None
         self._audio_out: Any = None
         self._transcode_audio = False
+        self._audio_items: Iterator[Any] | None = None
+        self._audio_held: Any = None
         self._size: tuple[int, int] | None = None  # (width, height) of frames given
         self._pad: tuple[int, int] = (0, 0)
         self.frames_written = 0
@@ -444,36 +446,51 @@ class VideoWriter:
                 for packet in self._stream.encode(frame):
                     self._container.mux(packet)
                 self.frames_written += 1
+            if self._audio_out is not None:
+                self._pump_audio(self.frames_written / self.fps)
         except av.FFmpegError as exc:
             raise VideoError(f"{self.path}: cannot encode frame ({_describe(exc)})") from None
 
     # finishing ----------------------------------------------------------------
-    def _copy_audio(self) -> None:
+    def _pump_audio(self, until: float) -> None:
+        """Mux the source's audio up to ``until`` seconds, interleaved with the video written so far;
+        the first item at or past ``until`` is held back for the next call."""
         av = _av()
         src, out = self._audio_src, self._audio_out
-        limit = self.frames_written / self.fps  # seconds of video written
-        if self._transcode_audio:
-            for frame in self._audio_in.decode(src):
-                if frame.time is not None and frame.time >= limit:
-                    break
-                frame.pts = None
-                for packet in out.encode(frame):
-                    self._container.mux(packet)
-            for packet in out.encode(None):
-                self._container.mux(packet)
-            return
-        tb = src.time_base
+        if self._audio_items is None:
+            self._audio_items = iter(self._audio_in.decode(src) if self._transcode_audio
+                                     else self._audio_in.demux(src))
         start = src.start_time or 0
-        for packet in self._audio_in.demux(src):
-            if packet.dts is None or packet.pts is None:
-                continue
-            if float((packet.pts - start) * tb) >= limit:
-                break
-            packet.stream = out
+        while True:
             try:
+                item = self._audio_held if self._audio_held is not None else next(self._audio_items, None)
+            except av.FFmpegError as exc:
+                raise VideoError(f"{self.audio_from}: cannot read audio ({_describe(exc)})") from None
+            self._audio_held = None
+            if item is None:
+                return
+            if item.pts is None or (not self._transcode_audio and item.dts is None):
+                continue  # demuxer flush packet
+            if float((item.pts - start) * item.time_base) >= until:
+                self._audio_held = item
+                return
+            if self._transcode_audio:
+                item.pts = None  # the AAC encoder numbers its own frames
+                packets = out.encode(item)
+            else:
+                item.stream = out
+                packets = [item]
+            for packet in packets:
+                try:
+                    self._container.mux(packet)
+                except av.FFmpegError:
+                    continue  # a damaged audio packet is dropped, the video is kept
+
+    def _finish_audio(self) -> None:
+        self._pump_audio(self.frames_written / self.fps)  # cut to the video's length
+        if self._transcode_audio:
+            for packet in self._audio_out.encode(None):
                 self._container.mux(packet)
-            except av.FFmpegError:
-                continue  # a damaged audio packet is dropped, the video is kept
 
     def close(self) -> None:
         """Flush the encoder, copy the audio, and move the finished file to ``path``."""
@@ -487,7 +504,7 @@ class VideoWriter:
                 for packet in self._stream.encode(None):
                     self._container.mux(packet)
                 if self._audio_out is not None:
-                    self._copy_audio()
+                    self._finish_audio()
                 self._container.close()
                 self._container = None
             except av.FFmpegError as exc:
