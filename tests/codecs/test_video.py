@@ -387,3 +387,22 @@ def test_cli_video_info_bad_files_exit_2_with_one_line(
         assert captured.out == ""
         lines = captured.err.strip().splitlines()
         assert len(lines) == 1 and message in lines[0] and "Traceback" not in captured.err, (label, lines)
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs", "size", "frames"),
+    [
+        ("gray.mkv", {"codec": "ffv1", "pix_fmt": "gray", "fmt": "matroska"}, (40, 30), 4),
+        ("alpha.mov", {"codec": "png", "pix_fmt": "rgba", "fmt": "mov"}, (40, 30), 4),
+        ("odd.mkv", {"codec": "ffv1", "pix_fmt": "yuv444p", "fmt": "matroska"}, (33, 17), 4),
+        ("one.mp4", {}, (64, 48), 1),
+    ],
+)
+def test_cli_video_info_unusual_but_valid_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, kwargs: dict, size: tuple[int, int], frames: int
+) -> None:
+    path = make_clip(tmp_path / name, frames=frames, size=size, fps=25, **kwargs)
+    assert main(["video", "info", str(path), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert (data["width"], data["height"], data["frames"]) == (size[0], size[1], frames)
+    assert data["fps"] == pytest.approx(25)
