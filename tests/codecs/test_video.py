@@ -14,7 +14,15 @@ from video_clips import SHARED_VIDEOS, audio_duration, frame_value, make_clip
 
 from rtrdit.cli import main
 from rtrdit.codecs import video
-from rtrdit.codecs.video import VideoError, VideoWriter, iter_frames, probe, read_frames, resize_frame
+from rtrdit.codecs.video import (
+    VideoError,
+    VideoWriter,
+    iter_frames,
+    probe,
+    read_frames,
+    read_image,
+    resize_frame,
+)
 
 
 def grey(frames: np.ndarray) -> np.ndarray:
@@ -124,6 +132,26 @@ def test_single_frame_video_is_readable(tmp_path: Path) -> None:
     info = probe(path)
     assert info.frames == 1 and info.fps == pytest.approx(24.0)
     assert read_frames(path).shape == (1, 48, 64, 3)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg", ".webp"])
+def test_still_images_read_as_one_frame(tmp_path: Path, suffix: str) -> None:
+    from PIL import Image
+
+    img = np.zeros((30, 40, 3), np.uint8)
+    img[20:, 30:] = (255, 0, 0)
+    path = tmp_path / f"ref{suffix}"
+    Image.fromarray(img).save(path, quality=95)
+    info = probe(path)
+    assert (info.width, info.height, info.frames) == (40, 30, 1)
+    got = read_image(path)
+    assert got.shape == (30, 40, 3)
+    np.testing.assert_allclose(got.astype(float), img.astype(float), atol=40)  # lossy formats: colours kept
+    assert read_image(path, size=(20, 20), mode="pad").shape == (20, 20, 3)
+    grey = tmp_path / "grey_alpha.png"
+    Image.fromarray(img).convert("LA").save(grey)
+    g = read_image(grey)
+    assert g.shape == (30, 40, 3) and np.array_equal(g[..., 0], g[..., 2])
 
 
 @pytest.mark.skipif(not SHARED_VIDEOS.is_dir(), reason="shared videos folder not present")

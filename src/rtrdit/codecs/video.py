@@ -304,6 +304,12 @@ def read_frames(
     return np.stack(frames)
 
 
+def read_image(path: str | os.PathLike[str], size: tuple[int, int] | None = None, mode: str = "crop") -> np.ndarray:
+    """A still image (PNG, JPEG, WebP, ...; or a video's first frame) as uint8 (H, W, 3) RGB, e.g. a
+    style reference; grey and alpha images come out as RGB (alpha dropped)."""
+    return read_frames(path, size, mode, start=0, count=1)[0]
+
+
 # --------------------------------------------------------------------------- writing
 
 
