@@ -15,30 +15,22 @@ the output does not depend on how the input was split into `push` calls.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from rtrdit.data.manifest import RV2V_PROMPT
 from rtrdit.model.cache import KVCache
 from rtrdit.stream.sampler import sample_chunk
 
 if TYPE_CHECKING:
     from rtrdit.stream.stylizer import Stylizer
 
-RV2V_PROMPT = "Transfer the video style to match the reference image style"
-
 
 class StylizerError(ValueError):
     """Bad input to the stylizer (frames, reference image, prompt, size): one readable line."""
-
-
-@dataclass
-class _Style:
-    prompt: str
-    reference: Tensor | None  # reference latent [1, 16, 1, h, w]
 
 
 def processing_size(width: int, height: int, area: int, multiple: int = 16) -> tuple[int, int]:
@@ -107,6 +99,7 @@ class Session:
         self._cache: KVCache | None = None
         self._pushed = 0  # frames pushed
         self._encoded_upto = 0  # frames given to the encoder
+        self._raw: list[np.ndarray] = []  # frames waiting for a complete encoder unit
         self._returned = 0
         self._latent_src: list[Tensor] = []  # source latent frames not yet denoised
         self._chunk_start_video = 0  # video frame index where the next chunk starts
@@ -234,35 +227,40 @@ class Session:
         return frames
 
     def _process(self, frames: np.ndarray | None, final: bool) -> np.ndarray:
-        st = self.stylizer
-        cf = st.dit.config.chunk_frames
-        tf = st.codec.temporal_factor
+        cf = self.stylizer.dit.config.chunk_frames
+        if frames is not None:
+            self._raw.extend(frames)
+        if final and self._last_frame is not None:
+            # Complete the last group of frames by repeating the last frame.
+            short = (-(self._encoded_upto + len(self._raw) - 1)) % self.stylizer.codec.temporal_factor
+            self._raw.extend([self._last_frame] * short)
+        out: list[np.ndarray] = []
         with torch.inference_mode():
-            if frames is not None:
-                self._encode(frames)
-            if final:
-                # Complete the last group of frames and the last chunk by repetition.
-                done = self._pushed
-                groups_needed = 1 + math.ceil(max(done - 1, 0) / tf)
-                total_frames = 1 + (groups_needed - 1) * tf
-                if total_frames > done and self._last_frame is not None:
-                    self._encode(np.repeat(self._last_frame[None], total_frames - done, 0))
-                while len(self._latent_src) % cf:
+            self._encode_ready()
+            if final and self._latent_src:
+                while len(self._latent_src) % cf:  # complete the last chunk likewise
                     self._latent_src.append(self._latent_src[-1])
-            out: list[np.ndarray] = []
             while len(self._latent_src) >= cf:
                 chunk = torch.stack(self._latent_src[:cf], dim=2)
                 del self._latent_src[:cf]
                 out.append(self._denoise_and_decode(chunk))
         result = np.concatenate(out) if out else self._empty()
-        keep = self._pushed - self._returned
-        result = result[:keep]
+        result = result[: self._pushed - self._returned]
         self._returned += result.shape[0]
         return result
 
-    def _encode(self, frames: np.ndarray) -> None:
-        lat = self._encoder.push(self._to_model(frames))
-        self._latent_src.extend(lat.unbind(2))
+    def _encode_ready(self) -> None:
+        """Feed the encoder in its own units (the first frame alone, then groups of 4), so
+        the arithmetic, and hence the output, is the same however frames were pushed."""
+        tf = self.stylizer.codec.temporal_factor
+        while True:
+            unit = 1 if self._encoded_upto == 0 else tf
+            if len(self._raw) < unit:
+                return
+            group, self._raw = self._raw[:unit], self._raw[unit:]
+            lat = self._encoder.push(self._to_model(np.stack(group)))
+            self._latent_src.extend(lat.unbind(2))
+            self._encoded_upto += unit
 
     def _denoise_and_decode(self, source: Tensor) -> np.ndarray:
         st, cache = self.stylizer, self._cache

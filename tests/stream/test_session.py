@@ -1,0 +1,136 @@
+"""The streaming session's properties (issue: public API)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from rtrdit.stream.session import StylizerError
+
+
+def run(st, frames, splits, prompt="ink wash painting", **kw):
+    sess = st.session(prompt=prompt, seed=3, **kw)
+    outs, i = [], 0
+    for n in splits:
+        outs.append(sess.push(frames[i:i + n]))
+        i += n
+    outs.append(sess.flush())
+    return outs
+
+
+def test_frame_count_and_size(tiny_stylizer, clip) -> None:
+    for n in (1, 2, 5, 9, 23):
+        outs = run(tiny_stylizer, clip[:n], [n])
+        total = np.concatenate(outs)
+        assert total.shape == (n, 40, 48, 3) and total.dtype == np.uint8
+
+
+def test_output_does_not_depend_on_push_split(tiny_stylizer, clip) -> None:
+    whole = np.concatenate(run(tiny_stylizer, clip, [23]))
+    pieces = np.concatenate(run(tiny_stylizer, clip, [1, 2, 5, 3, 2, 10]))
+    single = np.concatenate(run(tiny_stylizer, clip, [1] * 23))
+    np.testing.assert_array_equal(whole, pieces)
+    np.testing.assert_array_equal(whole, single)
+
+
+def test_returned_frames_do_not_depend_on_the_future(tiny_stylizer, clip) -> None:
+    a = tiny_stylizer.session(prompt="pixel art", seed=1)
+    b = tiny_stylizer.session(prompt="pixel art", seed=1)
+    first_a, first_b = a.push(clip[:9]), b.push(clip[:9])
+    assert len(first_a) > 0
+    np.testing.assert_array_equal(first_a, first_b)
+    rest_a = np.concatenate([a.push(clip[9:]), a.flush()])
+    rest_b = np.concatenate([b.push(clip[::-1][9:]), b.flush()])
+    assert not np.array_equal(rest_a, rest_b)
+
+
+def test_set_style_changes_only_later_frames(tiny_stylizer, clip) -> None:
+    plain = tiny_stylizer.session(prompt="ink wash painting", seed=2)
+    switched = tiny_stylizer.session(prompt="ink wash painting", seed=2)
+    before_plain, before_sw = plain.push(clip[:10]), switched.push(clip[:10])
+    switched.set_style(prompt="neon edges glowing on black")
+    after_plain = np.concatenate([plain.push(clip[10:]), plain.flush()])
+    after_sw = np.concatenate([switched.push(clip[10:]), switched.flush()])
+    np.testing.assert_array_equal(before_plain, before_sw)
+    n = len(before_sw)
+    # frames pushed before the switch but not yet returned keep the old style up to the chunk boundary
+    pending = 10 - n
+    np.testing.assert_array_equal(after_plain[:pending], after_sw[:pending])
+    diff = np.abs(after_plain[pending:].astype(int) - after_sw[pending:].astype(int)).mean()
+    assert diff > 1.0
+
+
+def test_switch_to_reference_and_back(tiny_stylizer, clip) -> None:
+    ref = (np.arange(30 * 20 * 3).reshape(30, 20, 3) % 251).astype(np.uint8)
+    sess = tiny_stylizer.session(prompt="watercolor", seed=0)
+    out = [sess.push(clip[:6])]
+    sess.set_style(reference=ref)
+    out.append(sess.push(clip[6:14]))
+    sess.set_style(prompt="sepia photo", reference=ref)
+    out.append(sess.push(clip[14:]))
+    out.append(sess.flush())
+    assert np.concatenate(out).shape == clip.shape
+
+
+@pytest.mark.parametrize("mode", ["L", "RGBA", "P", "array-gray", "array-rgba", "path", "tiny"])
+def test_reference_of_any_size_or_mode(tiny_stylizer, clip, tmp_path, mode) -> None:
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    refs = {
+        "L": Image.fromarray(rgb).convert("L"),
+        "RGBA": Image.fromarray(rgb).convert("RGBA"),
+        "P": Image.fromarray(rgb).convert("P"),
+        "array-gray": rgb[..., 0],
+        "array-rgba": np.concatenate([rgb, rgb[..., :1]], -1),
+        "tiny": rgb[:3, :2],
+    }
+    if mode == "path":
+        Image.fromarray(rgb).save(tmp_path / "ref.png")
+        ref = str(tmp_path / "ref.png")
+    else:
+        ref = refs[mode]
+    out = np.concatenate(run(tiny_stylizer, clip[:5], [5], prompt=None, reference=ref))
+    assert out.shape == (5, 40, 48, 3)
+
+
+def test_reference_changes_the_output(tiny_stylizer, clip) -> None:
+    rng = np.random.default_rng(0)
+    r1, r2 = (rng.integers(0, 256, (32, 32, 3), dtype=np.uint8) for _ in range(2))
+    a = np.concatenate(run(tiny_stylizer, clip[:9], [9], prompt=None, reference=r1))
+    b = np.concatenate(run(tiny_stylizer, clip[:9], [9], prompt=None, reference=r2))
+    assert np.abs(a.astype(int) - b.astype(int)).mean() > 1.0
+
+
+def test_memory_is_bounded(tiny_stylizer, clip) -> None:
+    sess = tiny_stylizer.session(prompt="thermal camera", seed=0)
+    sess.push(clip)
+    sess.push(clip)
+    early = sess.memory_bytes()
+    for _ in range(6):
+        sess.push(clip)
+    assert sess.memory_bytes() == early > 0
+    assert sess.frames_pushed == 8 * 23
+
+
+def test_bad_input_is_refused(tiny_stylizer, clip, tmp_path) -> None:
+    with pytest.raises(StylizerError, match="prompt, a reference"):
+        tiny_stylizer.session()
+    with pytest.raises(StylizerError, match="empty"):
+        tiny_stylizer.session(prompt="   ")
+    with pytest.raises(StylizerError, match="not found"):
+        tiny_stylizer.session(reference=tmp_path / "missing.png")
+    (tmp_path / "bad.png").write_bytes(b"not an image")
+    with pytest.raises(StylizerError, match="cannot read"):
+        tiny_stylizer.session(reference=tmp_path / "bad.png")
+    sess = tiny_stylizer.session(prompt="x")
+    with pytest.raises(StylizerError, match="uint8"):
+        sess.push(clip.astype(np.float32))
+    with pytest.raises(StylizerError, match="shape"):
+        sess.push(clip[..., :2])
+    sess.push(clip[:2])
+    with pytest.raises(StylizerError, match="size changed"):
+        sess.push(clip[:2, :20])
+    sess.flush()
+    with pytest.raises(StylizerError, match="flushed"):
+        sess.push(clip[:1])
