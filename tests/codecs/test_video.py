@@ -313,6 +313,7 @@ def _bad_files(tmp_path: Path, clip: Path) -> dict[str, tuple[Path, str]]:
         "not a video": (tmp_path / "notes.mp4", "not a readable video"),
         "audio only": (tmp_path / "tone.wav", "no video stream"),
         "a folder": (tmp_path, "not a regular file"),
+        "music with cover art": (tmp_path / "song.m4a", "no video stream"),
     }
     files["zero-byte"][0].write_bytes(b"")
     files["truncated"][0].write_bytes(data[: len(data) // 2])  # index (moov) at the end: lost
@@ -321,6 +322,22 @@ def _bad_files(tmp_path: Path, clip: Path) -> dict[str, tuple[Path, str]]:
         s = out.add_stream("pcm_s16le", rate=8000)
         f = av.AudioFrame.from_ndarray(np.zeros((1, 800), np.int16), format="s16", layout="mono")
         f.sample_rate = 8000
+        for p in s.encode(f):
+            out.mux(p)
+        for p in s.encode(None):
+            out.mux(p)
+    with av.open(str(files["music with cover art"][0]), "w", format="mp4") as out:
+        s = out.add_stream("aac", rate=48000)
+        s.layout = "stereo"
+        cover = out.add_stream("mjpeg")  # album art: a one-picture "video" stream
+        cover.width, cover.height, cover.pix_fmt = 32, 32, "yuvj420p"
+        cover.disposition = av.stream.Disposition.attached_pic
+        for p in cover.encode(av.VideoFrame.from_ndarray(np.zeros((32, 32, 3), np.uint8), format="rgb24")):
+            out.mux(p)
+        for p in cover.encode(None):
+            out.mux(p)
+        f = av.AudioFrame.from_ndarray(np.zeros((2, 1024), np.float32), format="fltp", layout="stereo")
+        f.sample_rate, f.pts = 48000, 0
         for p in s.encode(f):
             out.mux(p)
         for p in s.encode(None):

@@ -72,10 +72,13 @@ def _open_input(path: str | os.PathLike[str]) -> tuple[Any, Any]:
         raise VideoError(f"{p}: not a readable video ({_describe(exc)})") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise VideoError(f"{p}: cannot open ({_describe(exc)})") from None
-    if not container.streams.video:
+    # Cover art in music files is a one-picture "video" stream: skip it.
+    pic = av.stream.Disposition.attached_pic
+    videos = [s for s in container.streams.video if not (s.disposition & pic)]
+    if not videos:
         container.close()
         raise VideoError(f"{p}: no video stream (not a video file)")
-    stream = container.streams.video[0]
+    stream = videos[0]
     ctx = stream.codec_context
     if not ctx.width or not ctx.height:
         container.close()
