@@ -49,7 +49,8 @@ def main() -> None:
     max_diff_dec = (codec.decode(z) - torch.cat(decoded, 2)).abs().max().item()
     result = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": f"{platform.machine()} {os.cpu_count()} cpus" if args.device == "cpu" else torch.cuda.get_device_name(),
+        "machine": (f"{platform.machine()} {os.cpu_count()} cpus" if args.device == "cpu"
+                    else torch.cuda.get_device_name()),
         "load_average": os.getloadavg()[0],
         "device": args.device, "size": f"{args.size}x{args.size}", "frames": frames,
         "encode_ms_per_frame": round(t_enc / frames * 1000, 1),
