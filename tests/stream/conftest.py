@@ -37,3 +37,20 @@ def clip() -> np.ndarray:
         for i in range(t)
     ]
     return np.stack(frames).astype(np.uint8)
+
+
+@pytest.fixture(scope="session")
+def tiny_stylizer_dir(tmp_path_factory: pytest.TempPathFactory, tiny_stylizer: Stylizer) -> str:
+    """The tiny stylizer saved as a model directory (for --model DIR)."""
+    path = tmp_path_factory.mktemp("stylizer") / "model"
+    tiny_stylizer.save_pretrained(path)
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def clip_file(tmp_path_factory: pytest.TempPathFactory, clip: np.ndarray) -> str:
+    """A 23-frame 48x40 H.264 MP4 at 12 fps with an AAC audio track."""
+    from video_clips import make_clip
+
+    return str(make_clip(tmp_path_factory.mktemp("clips") / "clip.mp4", frames=23, size=(48, 40),
+                         fps=12, audio="aac"))

@@ -72,7 +72,6 @@ class Stylizer:
         self.codec = codec
         self.text_encoder = text_encoder
         self.config = config or StylizerConfig()
-        self._prompts: dict[str, Tensor] = {}
         if text_encoder.dim != dit.config.text_dim:
             raise ValueError(f"text encoder dim {text_encoder.dim} != DiT text_dim {dit.config.text_dim}")
 
@@ -96,7 +95,8 @@ class Stylizer:
         dtype = torch.bfloat16 if torch.device(device).type == "cuda" else None
         dit = load_dit(path / "dit", device=device, dtype=dtype, attention="block_causal")
         codec = load_codec(_resolve(path, config.codec), device=device)
-        text = CachedTextEncoder(load_text_encoder(_resolve(path, config.text_encoder), device=device))
+        text = CachedTextEncoder(load_text_encoder(_resolve(path, config.text_encoder), device=device,
+                                                   max_tokens=dit.config.text_len))
         return cls(dit, codec, text, config, device)
 
     def save_pretrained(self, path: str | os.PathLike[str]) -> None:
@@ -131,10 +131,9 @@ class Stylizer:
 
     @torch.no_grad()
     def encode_prompt(self, prompt: str) -> Tensor:
-        """Text embeddings [1, L, D] of a prompt (cached: a repeated prompt is encoded once)."""
-        if prompt not in self._prompts:
-            self._prompts[prompt] = self.text_encoder.encode([prompt]).to(self.device, self.dit.dtype)
-        return self._prompts[prompt]
+        """Text embeddings [1, L, D] of a prompt (wrap the encoder in CachedTextEncoder to
+        encode a repeated prompt once)."""
+        return self.text_encoder.encode([prompt]).to(self.device, self.dit.dtype)
 
     @torch.no_grad()
     def encode_reference(self, image: np.ndarray, size: tuple[int, int]) -> Tensor:

@@ -1,0 +1,79 @@
+"""`rtrdit stylize`: a real file in, a real file out; clean failures leave nothing behind."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from rtrdit.cli import main
+from rtrdit.codecs.video import probe, read_frames
+
+
+def test_stylize_keeps_fps_audio_and_frame_count(tiny_stylizer_dir, clip_file, tmp_path, capsys) -> None:
+    out = tmp_path / "out.mp4"
+    rc = main(["stylize", clip_file, "-o", str(out), "--prompt", "ink wash painting",
+               "--model", tiny_stylizer_dir, "--compare"])
+    assert rc == 0
+    src, got = probe(clip_file), probe(out)
+    assert (got.width, got.height, got.frames) == (src.width, src.height, src.frames)
+    assert abs(got.fps - src.fps) < 1e-6 and got.has_audio
+    assert (tmp_path / "out_compare.mp4").is_file() and probe(tmp_path / "out_compare.mp4").width == 2 * src.width
+    sheet = Image.open(tmp_path / "out_sheet.png")
+    assert sheet.size[0] > 0 and sheet.size[1] > 0
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_schedule_switches_style(tiny_stylizer_dir, clip_file, tmp_path) -> None:
+    Image.fromarray(np.full((20, 30, 3), (200, 30, 90), np.uint8)).save(tmp_path / "ref.png")
+    sched = tmp_path / "s.json"
+    sched.write_text(json.dumps([{"time": 0, "reference": "ref.png"}, {"time": 1.0, "prompt": "ink wash painting"}]))
+    plain, switched = tmp_path / "a.mp4", tmp_path / "b.mp4"
+    assert main(["stylize", clip_file, "-o", str(plain), "--ref", str(tmp_path / "ref.png"),
+                 "--model", tiny_stylizer_dir]) == 0
+    assert main(["stylize", clip_file, "-o", str(switched), "--schedule", str(sched), "--model", tiny_stylizer_dir]) == 0
+    a, b = read_frames(plain).astype(int), read_frames(switched).astype(int)
+    assert np.abs(a[:9] - b[:9]).mean() < 0.5  # same style until the switch at 1 s (frame 12)
+    assert np.abs(a[13:] - b[13:]).mean() > 1.0
+
+
+@pytest.mark.parametrize("case", ["missing-input", "empty-input", "corrupt-input", "no-style", "bad-ref",
+                                  "missing-ref", "size-zero", "no-folder", "bad-schedule", "missing-model"])
+def test_bad_input_one_line_no_output(case, tiny_stylizer_dir, clip_file, tmp_path, capsys) -> None:
+    out = tmp_path / "out.mp4"
+    args = [clip_file, "-o", str(out), "--prompt", "x", "--model", tiny_stylizer_dir]
+    if case == "missing-input":
+        args[0] = str(tmp_path / "nope.mp4")
+    elif case == "empty-input":
+        (tmp_path / "empty.mp4").write_bytes(b"")
+        args[0] = str(tmp_path / "empty.mp4")
+    elif case == "corrupt-input":
+        (tmp_path / "bad.mp4").write_bytes(Path(clip_file).read_bytes()[:300])
+        args[0] = str(tmp_path / "bad.mp4")
+    elif case == "no-style":
+        args = [clip_file, "-o", str(out), "--model", tiny_stylizer_dir]
+    elif case == "bad-ref":
+        (tmp_path / "r.png").write_text("no")
+        args[3:5] = ["--ref", str(tmp_path / "r.png")]
+    elif case == "missing-ref":
+        args[3:5] = ["--ref", str(tmp_path / "none.png")]
+    elif case == "size-zero":
+        args += ["--size", "0x256"]
+    elif case == "no-folder":
+        out = tmp_path / "no" / "out.mp4"
+        args[2] = str(out)
+    elif case == "bad-schedule":
+        (tmp_path / "s.json").write_text("[{\"time\": 0}]")
+        args = [clip_file, "-o", str(out), "--schedule", str(tmp_path / "s.json"), "--model", tiny_stylizer_dir]
+    elif case == "missing-model":
+        args[-1] = str(tmp_path / "no-model")
+    rc = main(["stylize", *args])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2
+    assert len(err.splitlines()) == 1 and err.startswith("rtrdit stylize: error:"), err
+    assert not out.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".") or p.suffix == ".mp4" and p.name != "bad.mp4"
+                and p.name != "empty.mp4"]
