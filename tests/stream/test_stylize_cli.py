@@ -77,3 +77,19 @@ def test_bad_input_one_line_no_output(case, tiny_stylizer_dir, clip_file, tmp_pa
     assert not out.exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".") or p.suffix == ".mp4" and p.name != "bad.mp4"
                 and p.name != "empty.mp4"]
+
+
+def test_bench_reports_the_documented_keys(tiny_stylizer_dir, capsys) -> None:
+    assert main(["bench", "--model", tiny_stylizer_dir, "--size", "64x48", "--seconds", "1", "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    for key in ("fps", "first_frame_latency_ms", "latency_ms_p50", "latency_ms_p95", "latency_ms_p99",
+                "peak_rss_mb", "late_over_early"):
+        assert isinstance(res[key], float) and res[key] > 0, key
+    assert res["frames"] == 24 and res["width"] == 64 and res["height"] == 48
+    assert res["latency_ms_p50"] <= res["latency_ms_p95"] <= res["latency_ms_p99"]
+
+
+def test_bench_bad_arguments(capsys) -> None:
+    assert main(["bench", "--size", "0x0"]) == 2
+    assert main(["bench", "--model", "/nonexistent", "--seconds", "1"]) == 2
+    assert all(line.startswith("rtrdit bench: error:") for line in capsys.readouterr().err.strip().splitlines())
