@@ -1,5 +1,6 @@
 """Two processes under torchrun (gloo) end with the weights of one process with the same global
-batch, for each stage (teacher -> student -> distill chained, one torchrun start-up)."""
+batch, for each stage (teacher -> student -> distill chained, one torchrun start-up per kind of
+data parallelism: replicated "ddp" and FSDP2 "fsdp")."""
 
 from __future__ import annotations
 
@@ -29,24 +30,26 @@ def _assert_same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor], what: s
 @pytest.mark.slow
 def test_two_processes_equal_one_for_every_stage(tmp_path: Path) -> None:
     sections = {"run": {"steps": 3, "ckpt_every": 100}, "distill": {"critic_updates_per_generator": 2}}
-    one, two = tmp_path / "one", tmp_path / "two"
-    paths = []
+    one = tmp_path / "one"
     for stage in ("teacher", "student", "distill"):
-        d1 = tiny_dict(one, stage, **sections)
         train = {"teacher": train_teacher, "student": train_student, "distill": train_distill}[stage]
-        train(Engine(config_from_dict(d1), stage, one / stage))  # one process, micro-batch 2
-        paths.append(str(write_config(tmp_path / f"{stage}.yaml", tiny_dict(two, stage, **sections))))
+        train(Engine(config_from_dict(tiny_dict(one, stage, **sections)), stage, one / stage))  # micro-batch 2
 
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           str(Path(__file__).with_name("dist_driver.py")), *paths]
-    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-
-    for stage in ("teacher", "student", "distill"):
-        _assert_same(load_weights(one / stage / "model"), load_weights(two / stage / "model"), stage)
-    ck = "distill/checkpoints/step_00000003/model_critic.safetensors"
-    _assert_same(load_file(str(one / ck)), load_file(str(two / ck)), "critic")
+    for parallel in ("ddp", "fsdp"):  # two processes of micro-batch 1: replicated, then FSDP2-sharded
+        two = tmp_path / parallel
+        paths = []
+        for stage in ("teacher", "student", "distill"):
+            d2 = tiny_dict(two, stage, **{**sections, "run": {**sections["run"], "parallel": parallel}})
+            paths.append(str(write_config(tmp_path / f"{parallel}-{stage}.yaml", d2)))
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+               str(Path(__file__).with_name("dist_driver.py")), *paths]
+        r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+        for stage in ("teacher", "student", "distill"):
+            _assert_same(load_weights(one / stage / "model"), load_weights(two / stage / "model"), f"{parallel} {stage}")
+        ck = "distill/checkpoints/step_00000003/model_critic.safetensors"
+        _assert_same(load_file(str(one / ck)), load_file(str(two / ck)), f"{parallel} critic")
     # the later stages really trained on something (not a zero-flow fresh teacher)
     assert any(not torch.equal(v, load_weights(one / "teacher" / "model")[k])
                for k, v in load_weights(one / "distill" / "model").items())

@@ -110,6 +110,13 @@ class Engine:
             targets += [getattr(model, "dit").blocks] if hasattr(model, "dit") else []
             for blocks in targets:
                 for blk in blocks:
+                    # the DiT computes the prompt's cross-attention keys/values outside the block's
+                    # forward (text_kv, once per call / per cache), so cross_attn is its own FSDP unit
+                    # whose methods gather their parameters when called
+                    if hasattr(blk, "cross_attn"):
+                        fully_shard(blk.cross_attn, mp_policy=mpp)
+                        for name in ("key_value", "query", "out"):
+                            register_fsdp_forward_method(blk.cross_attn, name)
                     fully_shard(blk, mp_policy=mpp)
             fully_shard(model, mp_policy=mpp)
             for owner in (model, getattr(model, "dit", None)):
