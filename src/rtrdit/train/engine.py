@@ -89,9 +89,6 @@ class Engine:
         self._tb: Any = None
         self._jsonl: Any = None
         self._bar: Any = None
-        if self.dist.is_main:
-            out.mkdir(parents=True, exist_ok=True)
-            (out / "config.json").write_text(json.dumps({"stage": stage, **cfg.to_dict()}, indent=2))
 
     # ------------------------------------------------------------------ models
     def prepare(self, model: nn.Module, trainable: bool = True) -> nn.Module:
@@ -362,6 +359,9 @@ class Engine:
         """Run steps start..steps-1: step, EMA is the stage's business; logs, progress,
         checkpoints (every ckpt_every and at the end) and samples are ours."""
         run = self.cfg.run
+        if self.dist.is_main:  # the output folder appears only once the inputs are known to be good
+            self.out.mkdir(parents=True, exist_ok=True)
+            (self.out / "config.json").write_text(json.dumps({"stage": self.stage, **self.cfg.to_dict()}, indent=2))
         self.progress(start, run.steps)
         t_last, n_last = time.perf_counter(), 0
         try:

@@ -1,0 +1,41 @@
+"""`rtrdit train STAGE`: user errors are one line and exit 2, leaving no output behind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rtrdit.cli import main
+
+
+@pytest.mark.parametrize("stage", ["teacher", "ode", "student", "distill"])
+def test_missing_config_is_one_line(stage: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", stage, "--config", str(tmp_path / "nope.yaml"), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "config file not found" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_unknown_key_and_bad_values_are_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("run:\n  stepz: 3\n")
+    assert main(["train", "teacher", "--config", str(bad)]) == 2
+    assert "unknown config key run.stepz" in capsys.readouterr().err
+    bad.write_text(f"run:\n  parallel: zero3\n  out: {tmp_path / 'o'}\n")
+    assert main(["train", "teacher", "--config", str(bad)]) == 2
+    assert "run.parallel" in capsys.readouterr().err
+    bad.write_text(f"data:\n  shards: {tmp_path / 'none'}\nrun:\n  out: {tmp_path / 'o2'}\n")
+    assert main(["train", "teacher", "--config", str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "no dataset" in err
+    assert not (tmp_path / "o2").exists()
+
+
+def test_shipped_tiny_configs_parse() -> None:
+    from rtrdit.train.config import load_config
+
+    root = Path(__file__).resolve().parents[2] / "configs"
+    for path in sorted(root.glob("*/*.yaml")):
+        cfg = load_config(path)
+        assert cfg.run.steps > 0, path
