@@ -115,14 +115,10 @@ def read_list(path: Path) -> list[EvalItem]:
 
 
 def read_image(path: Path) -> np.ndarray:
-    """An image file as uint8 ``(H, W, 3)`` RGB."""
-    from PIL import Image, UnidentifiedImageError
+    """A reference image as uint8 ``(H, W, 3)`` RGB (through ``codecs.video.read_image``)."""
+    from rtrdit.codecs.video import read_image as _read
 
-    try:
-        with Image.open(path) as img:
-            return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
-    except (OSError, UnidentifiedImageError) as exc:
-        raise EvalError(f"cannot read image {path}: {str(exc).splitlines()[0]}") from None
+    return _read(path)
 
 
 def iter_chunks(item: EvalItem, source: bool, target: bool, chunk_frames: int = 16,
