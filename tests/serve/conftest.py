@@ -14,6 +14,9 @@ from typing import Any
 import pytest
 
 
+AE_SCALE = 0.1  # random autoencoder weights at this scale give varied frames that depend on the prompt
+
+
 def build_tiny_stylizer(path: Path) -> Path:
     """A random tiny stylizer (tiny block-causal DiT, tiny autoencoder, MiniLM) saved like a real model."""
     import torch
@@ -24,10 +27,15 @@ def build_tiny_stylizer(path: Path) -> Path:
     from rtrdit.model.dit import DiT
     from rtrdit.stream.stylizer import Stylizer, StylizerConfig
 
+    from testing_helpers import randomize_
+
     torch.manual_seed(0)
     text = load_text_encoder("minilm")
     dit = DiT(get_config("tiny", text_dim=text.dim, text_len=text.max_tokens, attention="block_causal"))
-    Stylizer(dit, TinyAutoencoder(), CachedTextEncoder(text), StylizerConfig(area=64 * 64)).save_pretrained(path)
+    randomize_(dit, seed=0)  # Wan's init zeroes the head: every prompt would give the same frames
+    ae = TinyAutoencoder()
+    randomize_(ae, seed=1, scale=AE_SCALE)
+    Stylizer(dit, ae, CachedTextEncoder(text), StylizerConfig(area=64 * 64)).save_pretrained(path)
     return path
 
 
@@ -94,12 +102,13 @@ class LiveServer:
 
 
 @contextlib.contextmanager
-def live_server(stylizer: Any, token: str | None = None, **scheduler_kw: Any) -> Iterator[LiveServer]:
+def live_server(stylizer: Any, token: str | None = None, ws_max_size: int = 16 * 1024 * 1024,
+                **scheduler_kw: Any) -> Iterator[LiveServer]:
     from rtrdit.serve.app import create_app
     from rtrdit.serve.scheduler import Scheduler
 
     scheduler = Scheduler({"cpu": stylizer}, **scheduler_kw)
-    server = LiveServer(create_app(scheduler, token=token)).start()
+    server = LiveServer(create_app(scheduler, token=token), ws_max_size=ws_max_size).start()
     try:
         yield server
     finally:

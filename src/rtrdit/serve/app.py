@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import collections
 import contextlib
 import json
 import secrets
@@ -44,21 +45,41 @@ OUT_QUEUE = 4  # stylized frames waiting for a slow client; older ones are dropp
 
 
 class _DropOldest:
-    """A bounded asyncio queue that drops its oldest item when full (latest frame wins)."""
+    """An outgoing queue holding at most `size` frames: a new frame drops the oldest one (latest
+    frame wins); messages (stats, errors) are never dropped."""
 
     def __init__(self, size: int) -> None:
-        self.q: asyncio.Queue[Any] = asyncio.Queue()
+        self.items: collections.deque[Any] = collections.deque()
         self.size = size
+        self.frames = 0
         self.dropped = 0
+        self._ready = asyncio.Event()
+
+    @staticmethod
+    def _is_frame(item: Any) -> bool:
+        return isinstance(item, (Output, tuple))
 
     def put(self, item: Any) -> None:
-        while self.q.qsize() >= self.size:
-            self.q.get_nowait()
-            self.dropped += 1
-        self.q.put_nowait(item)
+        if self._is_frame(item):
+            if self.frames >= self.size:
+                for i, old in enumerate(self.items):
+                    if self._is_frame(old):
+                        del self.items[i]
+                        self.frames -= 1
+                        self.dropped += 1
+                        break
+            self.frames += 1
+        self.items.append(item)
+        self._ready.set()
 
     async def get(self) -> Any:
-        return await self.q.get()
+        while not self.items:
+            self._ready.clear()
+            await self._ready.wait()
+        item = self.items.popleft()
+        if self._is_frame(item):
+            self.frames -= 1
+        return item
 
 
 def _error(message: str) -> dict[str, str]:

@@ -221,7 +221,7 @@ class LiveSession:
     def stats_message(self, frame_index: int | None = None) -> dict[str, Any]:
         s = self.stats
         msg: dict[str, Any] = {"type": "stats", "fps": round(s.fps(), 2), "latency_ms": round(s.last_latency_ms, 1),
-                               "received": s.received, "dropped": s.dropped, "sent": s.sent,
+                               "received": s.received, "dropped": s.dropped, "processed": s.processed, "sent": s.sent,
                                "paused": self.paused, "steps": self.steps, "style": self.style_info(),
                                "device": str(self.worker.device)}
         if frame_index is not None:
