@@ -75,31 +75,43 @@ def open_dataset(cfg: DataSection, text_dim: int, rank: int = 0, barrier: Any = 
         return RandomLatentDataset(cfg.synthetic, cfg.synthetic_frames, cfg.synthetic_hw,
                                    cfg.synthetic_text_tokens, text_dim, cfg.synthetic_rv2v_fraction)
     shards = Path(cfg.shards)
-    if not (shards / "index.json").is_file():
-        if not cfg.build_if_missing:
-            raise ConfigError(f"no dataset at {shards} (index.json missing); run `rtrdit data encode` "
-                              "or set data.build_if_missing / data.synthetic")
-        if rank == 0:
-            log.warning("dataset %s is absent: building the small built-in dataset there", shards)
-            build_small_dataset(cfg)
-        if barrier is not None:
-            barrier()
-    try:
-        from rtrdit.data.shards import ShardDataset
-    except ImportError as exc:
-        raise ConfigError(f"rtrdit.data.shards is not available ({exc}); use data.synthetic") from None
-    return ShardDataset(shards)
+    present = (shards / "index.json").is_file()
+    if not present and not cfg.build_if_missing:
+        raise ConfigError(f"no dataset at {shards} (index.json missing); run `rtrdit data build` and "
+                          "`rtrdit data encode`, or set data.build_if_missing / data.synthetic")
+    if rank == 0 and not present:
+        log.warning("dataset %s is absent: building the small built-in dataset there", shards)
+        build_small_dataset(cfg)
+    if barrier is not None:
+        barrier()
+    from rtrdit.data.shards import ShardDataset
+
+    ds = ShardDataset(shards, seed=cfg.seed)
+    dim = int(ds[0]["text"].shape[-1])
+    if dim != text_dim:
+        raise ConfigError(f"the dataset's text embeddings are {dim}-d but the DiT takes {text_dim}-d "
+                          "(set model.overrides.text_dim)")
+    return ds
 
 
 def build_small_dataset(cfg: DataSection) -> None:
-    """Build the small dataset of the tiny configs with rtrdit.data (built-in stylizers, tiny codec)."""
-    try:
-        from rtrdit.data import build as data_build  # type: ignore[attr-defined]
-    except ImportError as exc:
-        raise ConfigError(f"cannot build the dataset: rtrdit.data has no builder yet ({exc}); "
-                          "set data.synthetic > 0 to train on random latents") from None
-    data_build.build_tiny_dataset(Path(cfg.shards), clips=cfg.build_clips,  # pragma: no cover
-                                  size=tuple(cfg.build_size), frames=cfg.build_frames)
+    """The tiny configs' dataset, made with rtrdit.data from photos shipped in installed packages:
+    clips animated with pans and zooms, targets from the built-in stylizers (TV2V and RV2V rows),
+    encoded with the shipped tiny autoencoder and MiniLM into `cfg.shards`."""
+    from rtrdit.codecs.base import load_codec
+    from rtrdit.codecs.text import load_text_encoder
+    from rtrdit.data.build import BuildConfig, build_dataset
+    from rtrdit.data.generators import BuiltinStylizer, StylePrompter
+    from rtrdit.data.shards import EncodeConfig, encode_manifest
+
+    shards = Path(cfg.shards)
+    raw = shards.with_name(shards.name + "-raw")
+    if not (raw / "manifest.jsonl").is_file():
+        build_dataset(BuildConfig(out=raw, package_images=True, size=(cfg.build_size[0], cfg.build_size[1]),
+                                  frames=cfg.build_frames, clips_per_image=cfg.build_clips_per_image,
+                                  val_fraction=0.0, seed=cfg.seed), BuiltinStylizer(), StylePrompter())
+    encode_manifest(raw / "manifest.jsonl", shards, load_codec("tiny"), load_text_encoder("minilm"),
+                    EncodeConfig(), progress=False)
 
 
 @dataclass(frozen=True)

@@ -28,9 +28,10 @@ class ModelSection:
 class DataSection:
     shards: str = "data/tiny/shards"  # ShardDataset directory (rtrdit data encode output)
     build_if_missing: bool = False  # build the small built-in dataset there when it is absent (tiny configs)
-    build_clips: int = 4  # clips the built-in builder makes when build_if_missing
+    build_clips_per_image: int = 2  # clips per shipped photo the built-in builder animates
     build_size: list[int] = field(default_factory=lambda: [64, 64])  # (width, height) of built clips
     build_frames: int = 9  # video frames per built clip (1 + 4k)
+    seed: int = 0  # ShardDataset's seed (which mode, row, window each index draws)
     synthetic: int = 0  # > 0: use this many random-latent samples instead of shards (no data needed)
     synthetic_frames: int = 3  # latent frames of a synthetic sample
     synthetic_hw: list[int] = field(default_factory=lambda: [8, 8])  # latent (h, w) of a synthetic sample

@@ -364,20 +364,26 @@ class Engine:
             (self.out / "config.json").write_text(json.dumps({"stage": self.stage, **self.cfg.to_dict()}, indent=2))
         self.progress(start, run.steps)
         t_last, n_last = time.perf_counter(), 0
+        sums: dict[str, float] = {}
+        counts: dict[str, int] = {}
         try:
             for step in range(start, run.steps):
                 metrics = step_fn(step)
                 for k, v in metrics.items():
                     if not math.isfinite(v):
                         raise FloatingPointError(f"{k} is {v} at step {step}")
+                    sums[k] = sums.get(k, 0.0) + v
+                    counts[k] = counts.get(k, 0) + 1
                 n_last += 1
                 if (step + 1) % max(1, run.log_every) == 0 or step + 1 == run.steps:
+                    # each metric averaged over the steps of the window that produced it, then over ranks
                     dt = time.perf_counter() - t_last
-                    metrics = self.mean(metrics)
-                    metrics["step_time_s"] = dt / n_last
-                    metrics["samples_per_s"] = run.batch_size * n_last / max(dt, 1e-9)
-                    self.log_metrics(step + 1, metrics)
-                    t_last, n_last = time.perf_counter(), 0
+                    window = self.mean({k: sums[k] / counts[k] for k in sums})
+                    window["step_time_s"] = dt / n_last
+                    window["samples_per_s"] = run.batch_size * n_last / max(dt, 1e-9)
+                    self.log_metrics(step + 1, window)
+                    t_last, n_last, sums, counts = time.perf_counter(), 0, {}, {}
+                    metrics = window
                 self.progress_update({k: v for k, v in metrics.items() if k != "step_time_s"})
                 if (step + 1) % max(1, run.ckpt_every) == 0 or step + 1 == run.steps:
                     self.save_checkpoint(step + 1)
