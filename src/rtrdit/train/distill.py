@@ -115,14 +115,13 @@ def train_distill(engine: Any) -> None:
     start = engine.maybe_resume()
     times = generator_times(dc.timesteps, dc.shift)
     ratio = max(1, dc.critic_updates_per_generator)
-    ckpt = cfg.model.gradient_checkpointing
 
     def rollout(batch: dict[str, Any], keys: list[int], parts: tuple[Any, ...], grad: bool) -> Tensor:
         shape = tuple(batch["target"].shape[1:])
         noise, step_noise, exit_step = rollout_inputs(shape, keys, parts, len(times), engine.device)
         with torch.set_grad_enabled(grad):
             out, _ = self_forcing_rollout(gen, noise, batch["source"], batch["text"], batch["reference"], times,
-                                          exit_step, step_noise, checkpointed=ckpt and grad)
+                                          exit_step, step_noise)
         return out
 
     def critic_draws(keys: list[int], parts: tuple[Any, ...], shape: tuple[int, ...]) -> tuple[Tensor, Tensor]:

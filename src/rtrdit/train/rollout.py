@@ -9,11 +9,11 @@ cache holds only detached tensors and gradients never flow through it.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import torch
 from torch import Tensor
-from torch.utils.checkpoint import checkpoint
 
 from rtrdit.model.cache import KVCache
 from rtrdit.train.flow_matching import add_noise, shift_time, x0_from_flow
@@ -24,36 +24,24 @@ def generator_times(timesteps: list[float], shift: float) -> list[float]:
     return [float(t) for t in shift_time(torch.tensor(timesteps, dtype=torch.float64) / 1000.0, shift)]
 
 
-def _chunk_forward(model: Any, cache: KVCache, x: Tensor, src: Tensor, t: Tensor, start: int,
-                   checkpointed: bool) -> Tensor:
-    """forward_chunk, optionally checkpointed as a whole: the recomputation in backward restores
-    the cache's current-chunk marker, so it attends to exactly what the forward attended to
-    (earlier slots are never rewritten during a rollout)."""
-    if not checkpointed:
-        return model.forward_chunk(x, src, t, cache, start)
+def _pinned(cache: KVCache, model: Any, chunk: Tensor, start: int) -> KVCache:
+    """A view of the cache pinned to this chunk: it shares the buffers, but its own chunk
+    marker never moves. The model's per-block activation checkpointing recomputes a block in
+    backward, after later chunks have moved the real cache on; through the view the
+    recomputation attends to exactly what the forward attended to (earlier slots are never
+    rewritten during a rollout, the window holds the whole clip)."""
     pt = model.config.patch_size[0]
-    cache.begin_chunk(start // pt, x.shape[2] // pt)
-    marker = cache._chunk  # noqa: SLF001 - see the lead's note: KVCache has no public save/restore
-
-    def run(x_: Tensor, src_: Tensor, t_: Tensor) -> Tensor:
-        cache._chunk = marker  # noqa: SLF001
-        return model.forward_chunk(x_, src_, t_, cache, start)
-
-    was = model.gradient_checkpointing
-    model.gradient_checkpointing = False  # one level: per-block recompute would see a moved cache
-    try:
-        return checkpoint(run, x, src, t, use_reentrant=False)
-    finally:
-        model.gradient_checkpointing = was
+    cache.begin_chunk(start // pt, chunk.shape[2] // pt)
+    return copy.copy(cache)
 
 
 def self_forcing_rollout(model: Any, noise: Tensor, source: Tensor, text: Tensor, reference: Tensor | None,
-                         times: list[float], exit_step: int, step_noise: Tensor,
-                         checkpointed: bool = False) -> tuple[Tensor, KVCache]:
+                         times: list[float], exit_step: int, step_noise: Tensor) -> tuple[Tensor, KVCache]:
     """Roll out a whole clip [B, 16, F, h, w] chunk by chunk; returns (output, the cache).
 
     `step_noise` [K, B, 16, F, h, w] re-noises the clean estimate between steps. The output keeps
-    a graph (to the generator's parameters only) when grad is enabled."""
+    a graph (to the generator's parameters only) when grad is enabled; the model's own
+    `gradient_checkpointing` applies to the exit steps."""
     if not 0 <= exit_step < len(times):
         raise ValueError(f"exit_step {exit_step} is outside the {len(times)} steps")
     grad_on = torch.is_grad_enabled()
@@ -72,7 +60,8 @@ def self_forcing_rollout(model: Any, noise: Tensor, source: Tensor, text: Tensor
             keep = k == exit_step
             tt = torch.full((b,), t * 1000.0, device=x.device)
             with torch.set_grad_enabled(keep and grad_on):
-                flow = _chunk_forward(model, cache, x, src, tt, start, checkpointed and keep and grad_on)
+                view = _pinned(cache, model, x, start) if keep and grad_on else cache
+                flow = model.forward_chunk(x, src, tt, view, start)
                 out = x0_from_flow(x, flow, torch.full((b,), t, device=x.device))
             if keep:
                 break
