@@ -129,5 +129,9 @@ def run(args: argparse.Namespace) -> int:
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"rtrdit serve: {scheme}://{host}:{port}/ on {', '.join(devices)} (model {args.model}; Ctrl-C stops)",
           file=sys.stderr, flush=True)
-    server.run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled after a graceful shutdown
+        pass
+    print("rtrdit serve: stopped", file=sys.stderr)
     return 0

@@ -1,0 +1,117 @@
+"""The real thing: `rtrdit serve` in a subprocess and Debian's headless Chromium with a fake camera
+fed from a real clip connect over WebRTC; the page receives stylized frames, switches to a preset
+prompt and to a reference image, records the stylized stream, and leaves a screenshot."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from browser import CHROMIUM, CHROMIUM_FLAGS, write_y4m
+from video_clips import SHARED_VIDEOS
+
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
+
+
+@pytest.fixture()
+def cli_server(tiny_model_dir: Path) -> Iterator[str]:
+    """`rtrdit serve --model DIR --port 0` as a real process; yields its URL, stops it with Ctrl-C."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rtrdit.cli", "serve", "--model", str(tiny_model_dir), "--port", "0",
+         "--devices", "cpu", "--idle-timeout", "3", "--max-sessions", "2"],
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(x) for x in proc.stderr], daemon=True).start()  # type: ignore[union-attr]
+    try:
+        url = None
+        deadline = time.monotonic() + 60
+        while url is None and time.monotonic() < deadline and proc.poll() is None:
+            try:
+                m = re.search(r"(http://127\.0\.0\.1:\d+)/", lines.get(timeout=1))
+                url = m.group(1) if m else None
+            except queue.Empty:
+                pass
+        assert url is not None, f"rtrdit serve did not start (exit code {proc.poll()})"
+        yield url
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def sessions(url: str) -> int:
+    return httpx.get(url + "/health", timeout=5).json()["sessions"]
+
+
+@pytest.mark.slow
+def test_chromium_fake_camera_over_webrtc_switches_styles_and_records(cli_server: str, tmp_path: Path) -> None:
+    import av
+    from PIL import Image
+    from playwright.sync_api import sync_playwright
+
+    from rtrdit.codecs.video import read_frames
+
+    assert Path(CHROMIUM).exists(), "Chromium is missing: run scripts/install-browser.sh"
+    clip = read_frames(SHARED_VIDEOS / "pexels-antoni-shkraba-8048492-540x960-25fps.mp4", size=(240, 320), count=30)
+    camera = write_y4m(tmp_path / "camera.y4m", clip)
+    reference = tmp_path / "reference.png"
+    Image.fromarray(read_frames(SHARED_VIDEOS / "music.mp4", size=(128, 128), count=1)[0]).save(reference)
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, timeout=60_000,
+                                    args=[*CHROMIUM_FLAGS, f"--use-file-for-fake-video-capture={camera}"])
+        try:
+            page = browser.new_context(**PHONE, accept_downloads=True).new_page()
+            page.set_default_timeout(40_000)
+            page.goto(cli_server + "/?transport=webrtc")
+            page.click("#start")
+            page.wait_for_function("window.rtr.mode === 'webrtc' && window.rtr.framesReceived > 10")
+            assert sessions(cli_server) == 1
+
+            page.click("#presets button:has-text('Pixar')")
+            page.wait_for_function("window.rtr.stats.style.prompt === 'Make it look like a Pixar 3D animation'")
+            n = page.evaluate("window.rtr.framesReceived")
+            page.wait_for_function(f"window.rtr.framesReceived > {n + 5}")
+
+            page.set_input_files("#refFile", str(reference))
+            page.wait_for_function("window.rtr.stats.style.reference === true && window.rtr.stats.style.prompt === null")
+            n = page.evaluate("window.rtr.framesReceived")
+            page.wait_for_function(f"window.rtr.framesReceived > {n + 5}")
+
+            page.click("#record")
+            page.wait_for_timeout(2000)
+            with page.expect_download() as dl:
+                page.click("#record")
+            recording = tmp_path / dl.value.suggested_filename
+            dl.value.save_as(recording)
+
+            assert page.evaluate("window.rtr.errors") == []
+            assert page.evaluate("window.rtr.latencyMs") > 0
+            assert re.fullmatch(r"≈\d+ ms", page.inner_text("#latency"))
+            assert re.fullmatch(r"\d+\.\d fps", page.inner_text("#fps"))
+            page.screenshot(path=str(tmp_path / "client.png"))
+        finally:
+            browser.close()
+
+    assert (tmp_path / "client.png").stat().st_size > 10_000
+    assert recording.suffix in (".webm", ".mp4") and recording.stat().st_size > 1000
+    with av.open(str(recording)) as f:
+        decoded = sum(1 for _ in f.decode(video=0))
+    assert decoded >= 5
+    deadline = time.monotonic() + 15  # the page is gone: its session is freed
+    while sessions(cli_server) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert sessions(cli_server) == 0
