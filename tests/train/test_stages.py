@@ -127,9 +127,15 @@ def test_shipped_tiny_configs_run_from_nothing(tmp_path: Path, monkeypatch: pyte
     for stage, fn in (("teacher", train_teacher), ("student", train_student), ("distill", train_distill)):
         cfg = load_config(configs / f"{stage}.yaml")
         cfg.run.steps, cfg.run.progress, cfg.run.tensorboard = 2, False, stage == "teacher"
+        cfg.run.sample_every, cfg.run.codec = 2, "tiny"  # the shipped demo autoencoder decodes samples
         fn(Engine(cfg, stage, Path(cfg.run.out)))
         rows = _log(Path(cfg.run.out))
         assert rows and all(math.isfinite(v) for r in rows for v in r.values())
+        videos = sorted((Path(cfg.run.out) / "samples").glob("step_00000002_*.mp4"))
+        assert videos, stage
+        from rtrdit.codecs.video import probe
+
+        assert probe(str(videos[0])).frames == 9
     assert (tmp_path / "runs/tiny/data/shards/index.json").is_file()
     assert any((tmp_path / "runs/tiny/teacher/tensorboard").iterdir())
     assert load_dit(tmp_path / "runs/tiny/distill/model").config.attention == "block_causal"
