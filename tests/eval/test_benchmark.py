@@ -74,12 +74,19 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.slow
 def test_benchmark_runs_a_model_over_clips_and_styles_and_writes_the_table(
-        tmp_path: Path, tiny_model: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        tmp_path: Path, tiny_model: Path, weights_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import json
 
-    from eval_helpers import panning_clip
+    import torch
+    from eval_helpers import csd_state, panning_clip
 
     from rtrdit.cli import main
+
+    weights = tmp_path / "weights"  # tiny CLIP, a LAION-layout head and a CSD checkpoint
+    weights.mkdir()
+    (weights / "clip-vit-large-patch14").symlink_to(weights_dir / "clip-vit-large-patch14")
+    torch.save({"weight": torch.full((1, 16), 0.1), "bias": torch.tensor([5.0])}, weights / "sa_0_4_vit_l_14_linear.pth")
+    torch.save({"model_state_dict": csd_state()}, weights / "csd_vit_l.pth")
 
     clips = tmp_path / "clips"
     clips.mkdir()
@@ -87,19 +94,23 @@ def test_benchmark_runs_a_model_over_clips_and_styles_and_writes_the_table(
         write_video(clips / f"c{i}.mp4", panning_clip(frames=16, size=(80, 64), seed=i), 25)
     out = tmp_path / "bench"
     args = ["eval", "benchmark", "--clips", str(clips), "--out", str(out), "--model", str(tiny_model),
-            "--mode", "both", "--seconds", "0.5", "--size", "64x48", "--seed", "3"]
+            "--mode", "both", "--seconds", "0.5", "--size", "64x48", "--seed", "3", "--weights", str(weights)]
     assert main(args) == 0
     report = json.loads((out / "report.json").read_text())
     assert [v["mode"] for v in report["videos"]] == ["tv2v", "tv2v", "rv2v", "rv2v"]
     assert all(v["frames"] == 12 for v in report["videos"])  # 0.5 s at 24 fps
-    assert set(report["mean"]) == {"warp", "psnr", "ssim", "time"}
+    assert set(report["mean"]) == {"clip_t", "csd", "clip_f", "aq", "warp", "psnr", "ssim", "time"}
+    tv, rv = report["by_mode"]["tv2v"], report["by_mode"]["rv2v"]
+    assert tv["clip_t"] is not None and tv["csd"] is None  # CLIP-T scores TV2V videos, CSD RV2V ones
+    assert rv["csd"] is not None and rv["clip_t"] is None
+    assert 0.4 < report["mean"]["aq"] < 0.6  # (5 + 0.1 * sum of a unit vector) / 10
     assert report["protocol"]["fps"] == 24.0 and report["protocol"]["size"] == [64, 48]
     assert all(v["values"]["time"] > 0 for v in report["videos"])
     table = (out / "table.md").read_text()
     assert "### TV2V (text-guided)" in table and "### RV2V (reference-guided)" in table
     assert "| **RTR-DiT (ours)** (2 videos) |" in table
-    assert sorted(p.name for p in (out / "plots").iterdir()) == ["psnr_per_frame.png", "ssim_per_frame.png",
-                                                               "warp_per_frame.png"]
+    assert sorted(p.name for p in (out / "plots").iterdir()) == [
+        f"{m}_per_frame.png" for m in ("aq", "clip_f", "clip_t", "csd", "psnr", "ssim", "warp")]
     rows = [json.loads(line) for line in (out / "list.jsonl").read_text().splitlines()]
     assert all((out / r["pred"]).is_file() and (out / r["target"]).is_file() for r in rows)
     assert all((out / r["reference"]).is_file() for r in rows if r["mode"] == "rv2v")
