@@ -29,7 +29,7 @@ def _assert_same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor], what: s
 
 @pytest.mark.slow
 def test_two_processes_equal_one_for_every_stage(tmp_path: Path) -> None:
-    sections = {"run": {"steps": 3, "ckpt_every": 100}, "distill": {"critic_updates_per_generator": 2}}
+    sections = {"run": {"steps": 3, "ckpt_every": 2}, "distill": {"critic_updates_per_generator": 2}}
     one = tmp_path / "one"
     for stage in ("teacher", "student", "distill"):
         train = {"teacher": train_teacher, "student": train_student, "distill": train_distill}[stage]
@@ -50,6 +50,9 @@ def test_two_processes_equal_one_for_every_stage(tmp_path: Path) -> None:
             _assert_same(load_weights(one / stage / "model"), load_weights(two / stage / "model"), f"{parallel} {stage}")
         ck = "distill/checkpoints/step_00000003/model_critic.safetensors"
         _assert_same(load_file(str(one / ck)), load_file(str(two / ck)), f"{parallel} critic")
+        # resumed from the step-2 checkpoint by two (sharded) processes: bitwise the uninterrupted run
+        resumed = load_weights(two / "distill-resumed" / "model")
+        assert all(torch.equal(v, resumed[k]) for k, v in load_weights(two / "distill" / "model").items())
     # the later stages really trained on something (not a zero-flow fresh teacher)
     assert any(not torch.equal(v, load_weights(one / "teacher" / "model")[k])
                for k, v in load_weights(one / "distill" / "model").items())

@@ -229,7 +229,9 @@ class Engine:
         if self.cfg.run.parallel == "fsdp" and self.dist.world > 1:
             from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
 
-            set_optimizer_state_dict(model, opt, sd, options=StateDictOptions(full_state_dict=True))
+            # parameters that never received a gradient (e.g. the generator's text embedding in stage 3)
+            # have no optimiser state yet, as in the one-process path
+            set_optimizer_state_dict(model, opt, sd, options=StateDictOptions(full_state_dict=True, strict=False))
         else:
             opt.load_state_dict(sd)
 
