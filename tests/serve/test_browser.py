@@ -20,6 +20,8 @@ import pytest
 from browser import CHROMIUM, CHROMIUM_FLAGS, write_y4m
 from video_clips import SHARED_VIDEOS
 
+pytestmark = pytest.mark.xdist_group("serve")  # one worker builds the model once
+
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
 
 

@@ -11,6 +11,8 @@ import pytest
 
 from rtrdit.serve.scheduler import Output, Scheduler, ServeError
 
+pytestmark = pytest.mark.xdist_group("serve")  # one worker builds the model once
+
 
 def frames(n: int, w: int = 96, h: int = 72) -> np.ndarray:
     rng = np.random.default_rng(0)

@@ -4,6 +4,8 @@ clients, vanished and idle clients, token and size limits."""
 
 from __future__ import annotations
 
+import pytest
+
 import base64
 import contextlib
 import io
@@ -17,6 +19,8 @@ from conftest import LiveServer, live_server
 from ws_client import WSClient, jpeg_frames
 
 from rtrdit.serve.scheduler import Limits, decode_jpeg, decode_reference, encode_jpeg
+
+pytestmark = pytest.mark.xdist_group("serve")  # one worker builds the model once
 
 
 def png_b64(img: np.ndarray) -> str:

@@ -11,6 +11,7 @@ Controls (style, steps, pause, reset) are applied by the worker before the next 
 from __future__ import annotations
 
 import collections
+import contextlib
 import io
 import threading
 import time
@@ -345,7 +346,8 @@ class Worker:
             except Exception as exc:  # one bad frame or style must not stop the worker
                 msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 session._stream = None
-                session.emit({"type": "error", "message": msg})
+                with contextlib.suppress(Exception):  # e.g. the server's event loop is already closed
+                    session.emit({"type": "error", "message": msg})
 
 
 class Scheduler:
@@ -398,7 +400,8 @@ class Scheduler:
             w = session.worker
             with w._cond:
                 w.sessions = [s for s in w.sessions if s is not session]
-        session._stream = None
+        # The stream (and its KV cache) goes with the session object once no one holds it; a
+        # step in progress on the worker finishes first.
 
     def idle(self, now: float | None = None) -> list[LiveSession]:
         """Sessions silent for longer than the idle timeout."""
