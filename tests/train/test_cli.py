@@ -39,3 +39,14 @@ def test_shipped_tiny_configs_parse() -> None:
     for path in sorted(root.glob("*/*.yaml")):
         cfg = load_config(path)
         assert cfg.run.steps > 0, path
+
+
+def test_unusable_checkpoint_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "empty-dit").mkdir()
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"model:\n  init: {tmp_path / 'empty-dit'}\ndata:\n  synthetic: 2\n"
+                   f"run:\n  out: {tmp_path / 'o'}\n  steps: 1\n")
+    assert main(["train", "teacher", "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "empty-dit" in err, err
+    assert not (tmp_path / "o").exists()

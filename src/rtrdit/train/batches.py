@@ -61,10 +61,15 @@ class RandomLatentDataset:
 
 
 def dataset_modes(ds: SampleDataset) -> list[str]:
-    """The mode of every sample: the dataset's `modes` attribute if it has one, else read them."""
+    """The mode of every sample: the dataset's `modes` attribute or `mode_of(i)` method if it has
+    one (cheap), else read from every sample (loads the whole dataset once)."""
     modes = getattr(ds, "modes", None)
     if modes is not None:
         return list(modes)
+    mode_of = getattr(ds, "mode_of", None)
+    if callable(mode_of):
+        return [str(mode_of(i)) for i in range(len(ds))]
+    log.info("reading the mode of all %d samples (the dataset has no cheap mode_of)", len(ds))
     return [ds[i]["mode"] for i in range(len(ds))]
 
 

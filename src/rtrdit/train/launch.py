@@ -42,10 +42,31 @@ def session(args: argparse.Namespace, stage: str) -> Iterator[Any]:
         raise CLIError(str(exc)) from None
     try:
         yield engine
-    except ConfigError as exc:
-        raise CLIError(str(exc)) from None
+    except user_errors() as exc:
+        raise CLIError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
     finally:
         shutdown()
+
+
+def user_errors() -> tuple[type[BaseException], ...]:
+    """Errors that mean bad input (config, checkpoint, codec, dataset), reported as one line."""
+    from rtrdit.model.loading import CheckpointError
+    from rtrdit.train.config import ConfigError
+
+    errors: list[type[BaseException]] = [ConfigError, CheckpointError, FileNotFoundError]
+    try:
+        from rtrdit.codecs.base import CodecError
+
+        errors.append(CodecError)
+    except ImportError:  # pragma: no cover
+        pass
+    try:
+        from rtrdit.data.manifest import ManifestError
+
+        errors.append(ManifestError)
+    except ImportError:  # pragma: no cover
+        pass
+    return tuple(errors)
 
 
 __all__ = ["add_arguments", "session"]
