@@ -22,6 +22,7 @@ from video_clips import SHARED_VIDEOS
 
 pytestmark = pytest.mark.xdist_group("serve")  # one worker builds the model once
 
+
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
 
 
@@ -100,11 +101,25 @@ def test_chromium_fake_camera_over_webrtc_switches_styles_and_records(cli_server
             recording = tmp_path / dl.value.suggested_filename
             dl.value.save_as(recording)
 
+            page.click("#flip")  # the other camera replaces the track without a new connection
+            n = page.evaluate("window.rtr.framesReceived")
+            page.wait_for_function(f"window.rtr.framesReceived > {n + 5}")
+
             assert page.evaluate("window.rtr.errors") == []
             assert page.evaluate("window.rtr.latencyMs") > 0
             assert re.fullmatch(r"≈\d+ ms", page.inner_text("#latency"))
             assert re.fullmatch(r"\d+\.\d fps", page.inner_text("#fps"))
             page.screenshot(path=str(tmp_path / "client.png"))
+
+            # The WebSocket path of the same client, side by side: latency measured exactly (no ≈).
+            ws_page = page.context.new_page()
+            ws_page.set_default_timeout(40_000)
+            ws_page.goto(cli_server + "/?transport=ws")
+            ws_page.click("#start")
+            ws_page.wait_for_function("window.rtr.mode === 'ws' && window.rtr.framesReceived > 10")
+            assert sessions(cli_server) == 2
+            assert re.fullmatch(r"\d+ ms", ws_page.inner_text("#latency"))
+            assert ws_page.evaluate("window.rtr.errors") == []
         finally:
             browser.close()
 

@@ -4,8 +4,6 @@ clients, vanished and idle clients, token and size limits."""
 
 from __future__ import annotations
 
-import pytest
-
 import base64
 import contextlib
 import io
@@ -15,6 +13,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+import pytest
 from conftest import LiveServer, live_server
 from ws_client import WSClient, jpeg_frames
 
