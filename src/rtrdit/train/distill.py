@@ -143,7 +143,7 @@ def train_distill(engine: Any) -> None:
                     t, noise = critic_draws(keys, parts, tuple(x.shape[1:]))
                     real_x0, critic_fn = score_functions(real, critic, batch, dc.guidance)
                     loss, m = generator_loss(x, noise, t, real_x0, critic_fn, dc.gan_weight)
-                (loss / plan.accum).backward()
+                engine.backward(loss, gen, a, plan.accum)
                 for k, v in {"gen_loss": float(loss.detach()), **m}.items():
                     g_total[k] = g_total.get(k, 0.0) + v / plan.accum
             critic_opt.zero_grad(set_to_none=True)  # the GAN term's gradients on the critic are not a critic update
@@ -162,7 +162,7 @@ def train_distill(engine: Any) -> None:
                 _, critic_fn = score_functions(real, critic, batch, dc.guidance)
                 loss, m = critic_loss(x, batch["target"] if use_gan else None, noise, t, critic_fn,
                                       dc.gan_disc_weight)
-            (loss / plan.accum).backward()
+            engine.backward(loss, critic, a, plan.accum)
             for k, v in {"critic_loss": float(loss.detach()), **m}.items():
                 c_total[k] = c_total.get(k, 0.0) + v / plan.accum
         c_total["critic_grad_norm"] = engine.step_optimizer("critic", cfg.optim.grad_clip, dc.critic_lr)

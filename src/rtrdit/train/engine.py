@@ -143,6 +143,13 @@ class Engine:
         return contextlib.nullcontext()
 
     # --------------------------------------------------------------- gradients
+    def backward(self, loss: Tensor, model: nn.Module, accum_i: int, accum: int) -> None:
+        """loss / accum backward; under FSDP2 gradients are reduce-scattered only on the last
+        micro-step of an accumulation (earlier ones accumulate unsharded)."""
+        if hasattr(model, "set_requires_gradient_sync"):
+            model.set_requires_gradient_sync(accum_i == accum - 1)
+        (loss / accum).backward()
+
     def sync_gradients(self, model: nn.Module) -> None:
         """Average gradients over ranks ("ddp"; FSDP2 reduces in its hooks). Missing gradients
         count as zeros, so ranks that used different parameters stay in step."""

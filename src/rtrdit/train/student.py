@@ -83,7 +83,7 @@ def train_student(engine: Any) -> None:
             batch, keys = load_micro_batch(ds, plan, step, a, d.rank, engine.device)
             with engine.autocast():
                 loss = student_loss(model, batch, keys, (cfg.run.seed, step), times, sc.chunk_frames)
-            (loss / plan.accum).backward()
+            engine.backward(loss, model, a, plan.accum)
             total += float(loss.detach()) / plan.accum
         gn = engine.step_optimizer("student", cfg.optim.grad_clip, engine.lr_at(cfg.optim.lr, step))
         if ema is not None:

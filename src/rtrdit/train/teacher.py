@@ -75,7 +75,7 @@ def train_teacher(engine: Any) -> None:
             with engine.autocast():
                 loss = teacher_loss(model, batch, keys, (cfg.run.seed, step), tc.shift, tc.text_dropout,
                                     tc.reference_dropout)
-            (loss / plan.accum).backward()
+            engine.backward(loss, model, a, plan.accum)
             total += float(loss.detach()) / plan.accum
         gn = engine.step_optimizer("teacher", cfg.optim.grad_clip, engine.lr_at(cfg.optim.lr, step))
         if ema is not None:
