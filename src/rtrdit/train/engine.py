@@ -286,6 +286,8 @@ class Engine:
         done = sorted(p for p in self.ckpt_root.glob("step_*") if (p / "state.json").is_file())
         for p in done[:-keep]:
             shutil.rmtree(p, ignore_errors=True)
+        for p in self.ckpt_root.glob(".tmp_step_*"):  # left by a run killed while writing
+            shutil.rmtree(p, ignore_errors=True)
 
     def latest_checkpoint(self) -> Path | None:
         pointer = self.ckpt_root / "latest"
