@@ -139,3 +139,17 @@ def test_shipped_tiny_configs_run_from_nothing(tmp_path: Path, monkeypatch: pyte
     assert (tmp_path / "runs/tiny/data/shards/index.json").is_file()
     assert any((tmp_path / "runs/tiny/teacher/tensorboard").iterdir())
     assert load_dit(tmp_path / "runs/tiny/distill/model").config.attention == "block_causal"
+
+
+@pytest.mark.parametrize("stage", ["teacher", "distill"])
+def test_activation_checkpointing_does_not_change_training(tmp_path: Path, stage: str) -> None:
+    from rtrdit.train.distill import train_distill
+
+    fn = {"teacher": train_teacher, "distill": train_distill}[stage]
+    for name, ckpt in (("plain", False), ("ckpt", True)):
+        cfg = tiny_config(tmp_path / name, stage, model={"gradient_checkpointing": ckpt},
+                          distill={"critic_updates_per_generator": 2})
+        fn(Engine(cfg, stage, tmp_path / name / stage))
+    a, b = load_weights(tmp_path / "plain" / stage / "model"), load_weights(tmp_path / "ckpt" / stage / "model")
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-5, atol=1e-6, msg=k)

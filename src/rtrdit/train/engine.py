@@ -94,8 +94,9 @@ class Engine:
     def prepare(self, model: nn.Module, trainable: bool = True) -> nn.Module:
         """Move to the device; set activation checkpointing; shard with FSDP2 when configured."""
         model.to(self.device)
-        if hasattr(model, "gradient_checkpointing"):
-            model.gradient_checkpointing = trainable and self.cfg.model.gradient_checkpointing
+        for m in model.modules():  # the DiT itself or wrapped (the fake score holds one)
+            if hasattr(m, "gradient_checkpointing"):
+                m.gradient_checkpointing = trainable and self.cfg.model.gradient_checkpointing
         if not trainable:
             model.requires_grad_(False).eval()
         if self.cfg.run.parallel == "fsdp" and self.dist.world > 1:
