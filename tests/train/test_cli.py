@@ -25,6 +25,9 @@ def test_unknown_key_and_bad_values_are_named(tmp_path: Path, capsys: pytest.Cap
     bad.write_text(f"run:\n  parallel: zero3\n  out: {tmp_path / 'o'}\n")
     assert main(["train", "teacher", "--config", str(bad)]) == 2
     assert "run.parallel" in capsys.readouterr().err
+    bad.write_text("distill:\n  t_min: 0.5\n  t_max: 0.4\n")
+    assert main(["train", "distill", "--config", str(bad)]) == 2
+    assert "t_min < t_max" in capsys.readouterr().err
     bad.write_text(f"data:\n  shards: {tmp_path / 'none'}\nrun:\n  out: {tmp_path / 'o2'}\n")
     assert main(["train", "teacher", "--config", str(bad)]) == 2
     err = capsys.readouterr().err.strip()

@@ -100,7 +100,7 @@ class DistillSection:
     critic_lr: float = 2e-5  # AdamW lr of the fake score and GAN head
     critic_updates_per_generator: int = 5  # fake-score updates per generator update
     t_min: float = 0.02  # critic timesteps are clamped to [t_min, t_max]
-    t_max: float = 0.98
+    t_max: float = 0.98  # upper clamp of the critic times
     gan_weight: float = 1e-2  # weight of the GAN generator term added to the DMD loss (0 = DMD only)
     gan_disc_weight: float = 1.0  # weight of the discriminator loss in the critic update
     gan_blocks: list[int] = field(default_factory=lambda: [-1])  # fake-score blocks whose features feed the head
@@ -145,8 +145,35 @@ _SECTIONS: dict[str, type] = {
 
 
 def config_from_dict(d: dict[str, Any]) -> TrainConfig:
-    """Build a TrainConfig from nested dicts, refusing unknown keys."""
-    return _fill(TrainConfig, d, "")
+    """Build a TrainConfig from nested dicts, refusing unknown keys and impossible values."""
+    cfg = _fill(TrainConfig, d, "")
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg: TrainConfig) -> None:
+    """Refuse values no run can use, naming the key."""
+    checks = [
+        (cfg.run.steps >= 0, "run.steps must be >= 0"),
+        (cfg.run.batch_size >= 1, "run.batch_size must be >= 1"),
+        (cfg.run.micro_batch_size >= 0, "run.micro_batch_size must be >= 0"),
+        (0.0 <= cfg.run.ema_decay < 1.0, "run.ema_decay must be in [0, 1)"),
+        (cfg.optim.lr > 0 and cfg.distill.critic_lr > 0, "learning rates must be > 0"),
+        (len(cfg.optim.betas) == 2, "optim.betas must be two numbers"),
+        (0.0 <= cfg.teacher.text_dropout <= 1.0 and 0.0 <= cfg.teacher.reference_dropout <= 1.0,
+         "teacher dropouts must be in [0, 1]"),
+        (all(len(ts) >= 1 and all(0 < t <= 1000 for t in ts)
+             for ts in (cfg.student.timesteps, cfg.distill.timesteps)),
+         "student/distill timesteps must be a non-empty list in (0, 1000]"),
+        (cfg.student.chunk_frames >= 1 and cfg.distill.chunk_frames >= 1, "chunk_frames must be >= 1"),
+        (cfg.student.ode_steps >= 1, "student.ode_steps must be >= 1"),
+        (0.0 <= cfg.distill.t_min < cfg.distill.t_max <= 1.0, "distill needs 0 <= t_min < t_max <= 1"),
+        (cfg.distill.critic_updates_per_generator >= 1, "distill.critic_updates_per_generator must be >= 1"),
+        (cfg.distill.gan_weight >= 0 and cfg.distill.gan_disc_weight >= 0, "GAN weights must be >= 0"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(message)
 
 
 def load_config(path: str | Path) -> TrainConfig:
@@ -163,5 +190,5 @@ def load_config(path: str | Path) -> TrainConfig:
     return config_from_dict(d)
 
 
-__all__ = ["TrainConfig", "ConfigError", "load_config", "config_from_dict", "ModelSection", "DataSection",
+__all__ = ["TrainConfig", "ConfigError", "load_config", "config_from_dict", "validate", "ModelSection", "DataSection",
            "OptimSection", "RunSection", "TeacherSection", "StudentSection", "DistillSection"]
