@@ -137,6 +137,7 @@ class BatchPlan:
         if self.global_batch % (self.world * self.micro):
             raise ConfigError(f"batch_size {self.global_batch} is not a multiple of world_size x "
                               f"micro_batch_size = {self.world} x {self.micro}")
+        object.__setattr__(self, "_memo", {})  # epoch -> its batches (the last few)
         counts = {m: self.modes.count(m) for m in set(self.modes)}
         if not any(c >= self.global_batch for c in counts.values()):
             raise ConfigError(f"the dataset has {counts or 'no samples'}; each mode needs at least "
@@ -147,6 +148,14 @@ class BatchPlan:
         return self.global_batch // (self.world * self.micro)
 
     def _epoch(self, epoch: int) -> list[list[int]]:
+        memo: dict[int, list[list[int]]] = self._memo  # type: ignore[attr-defined]
+        if epoch not in memo:
+            if len(memo) > 4:
+                memo.clear()
+            memo[epoch] = self._make_epoch(epoch)
+        return memo[epoch]
+
+    def _make_epoch(self, epoch: int) -> list[list[int]]:
         g = generator("epoch", self.seed, epoch)
         batches: list[list[int]] = []
         for mode in sorted(set(self.modes)):
