@@ -198,7 +198,8 @@ def main() -> None:
              f"Machine: {record['machine']}. Model: {record['model']}. {record['transport']}; camera "
              f"{record['camera']}; {args.seconds:g} s per run, first {args.warmup:g} s left out. Latency = camera "
              "frame sent -> stylized frame received (client clock). Frames come out in groups of 4 (one latent "
-             "frame), so at 15 fps up to ~200 ms of each latency is the wait for the group to fill.", "",
+             f"frame), so at {args.fps:g} fps up to ~{3000 / args.fps:.0f} ms of each latency is the wait for the group "
+             "to fill.", "",
              "| clients | latency p50 (ms) | latency p95 (ms) | fps per client | fps total | frames dropped |",
              "|---:|---:|---:|---:|---:|---:|"]
     for r in runs:
