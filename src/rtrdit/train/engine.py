@@ -135,7 +135,7 @@ class Engine:
     def make_optimizer(self, params: list[nn.Parameter], lr: float) -> torch.optim.Optimizer:
         o = self.cfg.optim
         return torch.optim.AdamW(params, lr=lr, betas=(o.betas[0], o.betas[1]), eps=o.eps,
-                                 weight_decay=o.weight_decay, foreach=False)
+                                 weight_decay=o.weight_decay)
 
     def autocast(self) -> contextlib.AbstractContextManager[Any]:
         """bf16 autocast on GPU, nothing on CPU."""
