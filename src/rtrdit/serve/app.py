@@ -26,7 +26,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
+from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -205,6 +205,10 @@ def create_app(scheduler: Scheduler, token: str | None = None, static_dir: Path 
         closers[session.id] = close_idle
 
         async def sender() -> None:
+            with contextlib.suppress(Exception):  # a vanished client: the receive loop ends the session
+                await _send_loop()
+
+        async def _send_loop() -> None:
             while True:
                 item = await out.get()
                 if isinstance(item, tuple):
@@ -233,7 +237,7 @@ def create_app(scheduler: Scheduler, token: str | None = None, static_dir: Path 
                     await ws.send_json(_error(str(exc)))
                 except Exception as exc:  # the stylizer's own one-line errors (prompt, reference)
                     await ws.send_json(_error(str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
-        except (WebSocketDisconnect, RuntimeError):
+        except Exception:  # WebSocketDisconnect, or the socket vanished while we answered it
             pass
         finally:
             send_task.cancel()
