@@ -134,3 +134,17 @@ def test_bad_input_is_refused(tiny_stylizer, clip, tmp_path) -> None:
     sess.flush()
     with pytest.raises(StylizerError, match="flushed"):
         sess.push(clip[:1])
+
+
+def test_set_steps_applies_from_the_next_chunk(tiny_stylizer, clip) -> None:
+    a = tiny_stylizer.session(prompt="cartoon", seed=4)
+    b = tiny_stylizer.session(prompt="cartoon", seed=4)
+    first_a, first_b = a.push(clip[:9]), b.push(clip[:9])
+    b.set_steps(4)
+    assert len(b.timesteps) == 4
+    rest_a = np.concatenate([a.push(clip[9:]), a.flush()])
+    rest_b = np.concatenate([b.push(clip[9:]), b.flush()])
+    np.testing.assert_array_equal(first_a, first_b)
+    assert not np.array_equal(rest_a, rest_b)
+    with pytest.raises(StylizerError, match="steps"):
+        a.set_steps(0)

@@ -288,7 +288,7 @@ class LiveSession:
         elif kind == "steps":
             self.steps = int(value)
             if self._stream is not None:  # takes effect at the next chunk, the cache is kept
-                self._stream.timesteps = self.worker.stylizer.timesteps(self.steps)
+                self._stream.set_steps(self.steps)
         elif kind == "seed":
             self.seed = int(value)
             self._stream = None

@@ -127,6 +127,13 @@ class Session:
         style = self._make_style(prompt, reference)
         self._style_events.append((self._pushed, *style))
 
+    def set_steps(self, steps: int) -> None:
+        """Change the number of denoising steps K from the next chunk on."""
+        self._check_open()
+        if int(steps) < 1:
+            raise StylizerError(f"steps must be >= 1, got {steps}")
+        self.timesteps = self.stylizer.timesteps(int(steps))
+
     # --------------------------------------------------------------- frames
     def push(self, frames: np.ndarray) -> np.ndarray:
         """Add frames uint8 (T, H, W, 3); return the stylized frames finished so far."""
