@@ -107,3 +107,14 @@ def test_benchmark_subcommand_parses_next_to_eval_options(capsys: pytest.Capture
     assert exc.value.code == 0
     out = capsys.readouterr().out
     assert "--clips" in out and "--seed" in out
+
+
+def test_default_metrics_follow_the_inputs(videos: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = videos / "r.json"
+    assert main(["eval", "--pred", str(videos / "pred"), "--source", str(videos / "src"), "--json", str(out)]) == 0
+    assert [m["name"] for m in json.loads(out.read_text())["metrics"]] == ["warp"]
+    capsys.readouterr()
+    assert main(["eval", "--pred", str(videos / "pred"), "--source", str(videos / "src"), "--metrics", ""]) == 2
+    assert "no metrics given" in capsys.readouterr().err  # an empty list is an error, not the default
+    assert main(["eval", "--pred", str(videos / "pred")]) == 2
+    assert "nothing to measure" in capsys.readouterr().err

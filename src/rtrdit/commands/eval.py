@@ -11,8 +11,11 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-DEFAULT_METRICS = "clip_t,clip_f,aq,iq,time"
+if TYPE_CHECKING:  # pragma: no cover
+    from rtrdit.eval.inputs import EvalItem
+
 WEIGHT_HELP = (
     "folder of pretrained metric weights: clip-vit-large-patch14/ (OpenAI CLIP ViT-L/14, HF layout), "
     "sa_0_4_vit_l_14_linear.pth (AQ), csd_vit_l.pth (CSD), musiq_spaq_ckpt-358bb6af.pth (IQ, needs pyiqa)"
@@ -39,8 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     cond.add_argument("--ref", type=Path, help="the reference style image (RV2V: csd)")
     parser.add_argument("--list", type=Path, dest="list_file",
                         help="JSONL with one video per line: pred, source, target, prompt, reference, seconds, mode")
-    parser.add_argument("--metrics", default=DEFAULT_METRICS,
-                        help=f"comma-separated, from: {', '.join(REGISTRY)} (default {DEFAULT_METRICS})")
+    parser.add_argument("--metrics", help=f"comma-separated, from: {', '.join(REGISTRY)} (default: what the inputs "
+                                          "allow: clip_t/csd, clip_f, aq with --weights; warp with --source; psnr, "
+                                          "ssim with --target; time with timings)")
     parser.add_argument("--json", type=Path, dest="json_out", help="write the JSON report here")
     parser.add_argument("--name", default="Ours", help="the method's row name in the table")
     parser.add_argument("--max-frames", type=int, help="score only the first N frames of each video")
@@ -102,6 +106,25 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(str(exc)) from None
 
 
+def default_metrics(items: list[EvalItem], has_weights: bool) -> str:
+    """The metrics every item has the inputs for: the paper's CLIP-based ones when weights are given
+    (CLIP-T with prompts, CSD with references, CLIP-F, AQ), warp with sources, PSNR/SSIM with targets,
+    time with timings. IQ (optional pyiqa) only when asked for."""
+    from rtrdit.cli import CLIError
+
+    names = []
+    if has_weights:
+        names += ["clip_t"] if all(i.prompt for i in items) else []
+        names += ["csd"] if all(i.reference is not None for i in items) else []
+        names += ["clip_f", "aq"]
+    names += ["warp"] if all(i.source is not None for i in items) else []
+    names += ["psnr", "ssim"] if all(i.target is not None for i in items) else []
+    names += ["time"] if all(i.seconds is not None for i in items) else []
+    if not names:
+        raise CLIError("nothing to measure: give --metrics, --weights DIR, --source or --target")
+    return ",".join(names)
+
+
 def _run_eval(args: argparse.Namespace) -> int:
     from rtrdit.cli import CLIError
     from rtrdit.eval.evaluate import check_needs, evaluate
@@ -113,13 +136,14 @@ def _run_eval(args: argparse.Namespace) -> int:
         raise CLIError("give either --pred FILE_OR_DIR or --list FILE.jsonl")
     if args.batch_size < 1 or (args.max_frames is not None and args.max_frames < 1):
         raise CLIError("--batch-size and --max-frames must be at least 1")
-    names = parse_metric_names(args.metrics)
     if args.list_file is not None:
         if any(x is not None for x in (args.source, args.target, args.prompt, args.ref)):
             raise CLIError("--list already names sources, targets, prompts and references; drop the other flags")
         items = read_list(args.list_file)
     else:
         items = collect_items(args.pred, args.source, args.target, args.prompt, args.ref)
+    chosen = args.metrics if args.metrics is not None else default_metrics(items, args.weights is not None)
+    names = parse_metric_names(chosen)
     check_needs(items, [metric_class(n) for n in names])  # before any weights are loaded
     ctx = MetricContext(weights=args.weights, device=_device(args.device), batch_size=args.batch_size)
     metrics = build_metrics(names, ctx)

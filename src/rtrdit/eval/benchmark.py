@@ -163,7 +163,8 @@ def run_benchmark(cfg: BenchmarkConfig, stylizer: Any = None,
     say = progress or (lambda s: None)
     if cfg.mode not in ("tv2v", "rv2v", "both"):
         raise EvalError(f"unknown mode {cfg.mode!r} (tv2v, rv2v or both)")
-    names = parse_metric_names(cfg.metrics or default_metrics(cfg.mode, cfg.weights is not None))
+    metric_list = cfg.metrics if cfg.metrics is not None else default_metrics(cfg.mode, cfg.weights is not None)
+    names = parse_metric_names(metric_list)
     if cfg.mode == "rv2v" and "clip_t" in names:
         raise EvalError("clip_t needs prompts; RV2V runs have references (use csd)")
     if cfg.mode == "tv2v" and "csd" in names:

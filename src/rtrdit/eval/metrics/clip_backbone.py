@@ -62,9 +62,11 @@ def load_clip(path: Path, device: str = "cpu") -> ClipModel:
 
     for name in ("config.json", "model.safetensors"):
         if not (path / name).exists():
-            raise EvalError(f"missing weights file {path / name} (part of {CLIP_L14.what}; published at {CLIP_L14.source})")
+            raise EvalError(f"missing weights file {path / name} "
+                            f"(part of {CLIP_L14.what}; published at {CLIP_L14.source})")
     if not ((path / "tokenizer.json").exists() or (path / "vocab.json").exists()):
-        raise EvalError(f"missing weights file {path / 'vocab.json'} (the CLIP tokenizer; published at {CLIP_L14.source})")
+        raise EvalError(f"missing weights file {path / 'vocab.json'} "
+                        f"(the CLIP tokenizer; published at {CLIP_L14.source})")
     try:
         model = CLIPModel.from_pretrained(str(path), local_files_only=True, use_safetensors=True)
         tokenizer = CLIPTokenizer.from_pretrained(str(path), local_files_only=True)

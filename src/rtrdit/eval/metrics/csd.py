@@ -126,7 +126,8 @@ def csd_from_state_dict(checkpoint: Any, device: str = "cpu") -> CSDModel:
     visual = {k.removeprefix("backbone."): v for k, v in state.items() if k.startswith("backbone.")}
     if "last_layer_style" not in state:
         raise EvalError("CSD checkpoint lacks the style head 'module.last_layer_style'")
-    leftover = sorted(k for k in state if not k.startswith("backbone.") and k not in ("last_layer_style", "last_layer_content"))
+    known_heads = ("last_layer_style", "last_layer_content")  # the content head is not used by the score
+    leftover = sorted(k for k in state if not k.startswith("backbone.") and k not in known_heads)
     if leftover:
         raise EvalError(f"CSD checkpoint has unexpected keys: {', '.join(leftover[:5])}")
     mapped = map_openai_visual(visual)
@@ -185,7 +186,8 @@ class CSDScore:
 
     def start(self, conditions: Conditions) -> _Acc:
         if conditions.reference is None:
-            raise EvalError(f"csd needs a reference image for {conditions.name} (--ref IMAGE or a 'reference' in --list)")
+            raise EvalError(f"csd needs a reference image for {conditions.name} "
+                            "(--ref IMAGE or a 'reference' in --list)")
         ref = self.model.embed(conditions.reference[None], 1)[0]
         return _Acc(self.model, ref, self.ctx.batch_size)
 

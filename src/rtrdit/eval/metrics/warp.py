@@ -8,6 +8,8 @@ backward flow consistency) and stay inside the image. Lower is better; flicker r
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
@@ -22,16 +24,25 @@ def _sample(image: np.ndarray, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarr
     return cv2.remap(image, map_x, map_y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
+@dataclass(frozen=True)
+class Motion:
+    """Where each pixel of the current frame was in the previous one, and which pixels count."""
+
+    map_x: np.ndarray  # float32 (H, W)
+    map_y: np.ndarray
+    mask: np.ndarray  # bool (H, W): not occluded and inside the image
+
+
 class FlowWarper:
     """DIS optical flow between consecutive source frames and the warp it implies."""
 
     def __init__(self, preset: int = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM) -> None:
         self.dis = cv2.DISOpticalFlow_create(preset)
 
-    def pair_error(self, src_prev: np.ndarray, src_cur: np.ndarray, out_prev: np.ndarray, out_cur: np.ndarray) -> float:
-        """Warping error between ``out_prev`` warped by the source motion and ``out_cur``."""
+    def motion(self, src_prev: np.ndarray, src_cur: np.ndarray) -> Motion:
+        """Backward flow (current -> previous) with the forward/backward consistency mask."""
         g_prev, g_cur = _gray(src_prev), _gray(src_cur)
-        back = self.dis.calc(g_cur, g_prev, None)  # current pixel -> where it was in the previous frame
+        back = self.dis.calc(g_cur, g_prev, None)
         fwd = self.dis.calc(g_prev, g_cur, None)
         h, w = g_cur.shape
         xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
@@ -40,12 +51,20 @@ class FlowWarper:
         cycle = np.sum((back + fwd_at) ** 2, axis=-1)
         bound = 0.01 * (np.sum(back**2, axis=-1) + np.sum(fwd_at**2, axis=-1)) + 0.5
         inside = (map_x >= 0) & (map_x <= w - 1) & (map_y >= 0) & (map_y <= h - 1)
-        mask = (cycle < bound) & inside
-        if not mask.any():
+        return Motion(map_x, map_y, (cycle < bound) & inside)
+
+    @staticmethod
+    def error(motion: Motion, out_prev: np.ndarray, out_cur: np.ndarray) -> float:
+        """Mean squared difference (0..1 values) of ``out_cur`` and the warped ``out_prev`` on the mask."""
+        if not motion.mask.any():
             return 0.0
-        warped = _sample(out_prev.astype(np.float32) / 255.0, map_x, map_y)
+        warped = _sample(out_prev.astype(np.float32) / 255.0, motion.map_x, motion.map_y)
         diff = (out_cur.astype(np.float32) / 255.0 - warped) ** 2
-        return float(diff[mask].mean())
+        return float(diff[motion.mask].mean())
+
+    def pair_error(self, src_prev: np.ndarray, src_cur: np.ndarray, out_prev: np.ndarray, out_cur: np.ndarray) -> float:
+        """Warping error between ``out_prev`` warped by the source motion and ``out_cur``."""
+        return self.error(self.motion(src_prev, src_cur), out_prev, out_cur)
 
 
 class _Acc:
