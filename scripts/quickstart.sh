@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's two quick-start commands in one script:
 #   bash scripts/quickstart.sh demo   -> set up .venv (once) and stylize a generated sample clip
-#   bash scripts/quickstart.sh test   -> set up .venv (once) and run the test suite
+#   bash scripts/quickstart.sh test   -> set up .venv (once), install Chromium if missing, run the test suite
 # The virtual environment lives in .venv next to this repository and is reused while
 # pyproject.toml is unchanged.
 set -euo pipefail
@@ -36,6 +36,8 @@ case "${1:-}" in
     ;;
   test)
     setup
+    # The browser-client test drives a real headless Chromium (Debian's package).
+    bash scripts/install-browser.sh
     shift
     exec "$venv/bin/python" -m pytest -n 2 --dist loadgroup "$@"
     ;;
