@@ -77,3 +77,28 @@ def test_values_do_not_depend_on_grad_mode_and_checkpointing_gives_the_same_grad
     assert plain.keys() == ckpt.keys() and plain
     for n in plain:
         torch.testing.assert_close(ckpt[n], plain[n], rtol=1e-4, atol=1e-6)
+
+
+def test_full_rollout_equals_the_streaming_sampler() -> None:
+    """What the generator is trained on is what streaming inference runs: with the exit at the
+    last step, the rollout equals rtrdit.stream.sampler chunk by chunk with the same noises."""
+    from rtrdit.model.cache import KVCache
+    from rtrdit.stream.sampler import default_timesteps, denoise_chunk, write_clean_context
+
+    model, x, times = _setup(3)
+    # the configs' K=2 steps are the sampler's default K=2 steps
+    k2 = generator_times([1000.0, 500.0], 5.0)
+    assert all(abs(a - b) < 1e-6 for a, b in zip(k2, default_timesteps(2, 5.0), strict=True))
+    with torch.no_grad():
+        out, _ = _roll(model, x, times, exit_step=len(times) - 1)
+        cache = KVCache(model, B, (HW, HW), window_frames=F)
+        cache.set_text(model, x["text"])
+        cache.set_reference(model, x["reference"])
+        chunks = []
+        for f in range(F):
+            sl = slice(f, f + 1)
+            noises = [x["noise"][:, :, sl]] + [x["step_noise"][k][:, :, sl] for k in range(len(times) - 1)]
+            clean = denoise_chunk(model, cache, x["source"][:, :, sl], noises, times, f)
+            write_clean_context(model, cache, clean, x["source"][:, :, sl], f)
+            chunks.append(clean)
+    torch.testing.assert_close(out, torch.cat(chunks, dim=2))
