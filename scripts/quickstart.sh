@@ -29,6 +29,9 @@ setup() {
 }
 
 case "${1:-}" in
+  setup)
+    setup
+    ;;
   demo)
     setup
     shift
@@ -42,7 +45,7 @@ case "${1:-}" in
     exec "$venv/bin/python" -m pytest -n 2 --dist loadgroup "$@"
     ;;
   *)
-    echo "usage: bash scripts/quickstart.sh demo|test [extra args]" >&2
+    echo "usage: bash scripts/quickstart.sh demo|test|setup [extra args]" >&2
     exit 2
     ;;
 esac

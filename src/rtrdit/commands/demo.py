@@ -53,7 +53,7 @@ def _reference(out: Path, style: str, size: int) -> Path:
     photo = read_image(images[-1], (size, size))
     try:
         styled = get_style(style).apply(photo[None])[0]
-    except KeyError:
+    except ValueError:
         raise CLIError(f"unknown built-in style {style!r} (see `rtrdit data styles`)") from None
     path = out / "reference.png"
     Image.fromarray(styled).save(path)

@@ -95,6 +95,11 @@ PRESETS: dict[str, DiTConfig] = {
     "small": DiTConfig(
         dim=256, ffn_dim=1024, num_heads=4, num_layers=6, text_dim=384, text_len=32, freq_dim=128
     ),
+    # The shipped CPU demo model: MiniLM text (384-d, 32 tokens), real time at 256x256 on a laptop CPU.
+    "demo": DiTConfig(
+        dim=160, ffn_dim=640, num_heads=2, num_layers=4, text_dim=384, text_len=32, freq_dim=64,
+        attention="block_causal", chunk_frames=1,
+    ),
     # The real Wan2.1-T2V-1.3B sizes.
     "wan2.1-t2v-1.3b": DiTConfig(),
 }

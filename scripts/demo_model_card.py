@@ -1,0 +1,212 @@
+"""Export the trained demo model and write its model card (the paper's Table 2 at our scale).
+
+Reads the three stages' exports under --runs (teacher/model, student/model, distill/model),
+writes --out/{stylizer.json, dit/} (the autoencoder is already shipped there), then evaluates
+on the held-out (val) clips of the demo dataset, which the model never saw in training:
+bidirectional teacher (20-step guided ODE over the whole clip) vs causal student before
+post-training vs the final model (both streamed, K=2), with PSNR/SSIM against the built-in
+stylizer's target, warping error and fps; and the reference-preserving cache ablation
+(anchored vs naive rolling) on a long looped RV2V stream whose target is known per frame.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rtrdit.codecs import load_codec
+from rtrdit.codecs.text import CachedTextEncoder, load_text_encoder
+from rtrdit.codecs.video import read_frames, read_image
+from rtrdit.data.manifest import RV2V_PROMPT
+from rtrdit.data.stylizers import get_style
+from rtrdit.eval.metrics import build_metrics
+from rtrdit.eval.metrics.base import Chunk, Conditions, MetricContext
+from rtrdit.model.loading import load_dit
+from rtrdit.stream.stylizer import CONFIG_NAME, Stylizer, StylizerConfig, demo_dir
+from rtrdit.train.flow_matching import euler_sample, time_grid
+from rtrdit.train.rollout import generator_times
+from rtrdit.train.sampling import guided_velocity
+
+METRICS = ("psnr", "ssim", "warp")
+
+
+def export(runs: Path, out: Path, window: int) -> StylizerConfig:
+    """stylizer.json + dit/ from the distilled generator (autoencoder copied if absent)."""
+    import yaml
+
+    dc = yaml.safe_load(Path("configs/demo/distill.yaml").read_text())["distill"]
+    cfg = StylizerConfig(area=256 * 256, timesteps=tuple(generator_times(dc["timesteps"], dc["shift"])),
+                         window_frames=window, codec="autoencoder", text_encoder="minilm")
+    out.mkdir(parents=True, exist_ok=True)
+    load_dit(runs / "distill" / "model", attention="block_causal").save_pretrained(str(out / "dit"))
+    if not (out / "autoencoder").exists():
+        shutil.copytree(demo_dir() / "autoencoder", out / "autoencoder")
+    (out / CONFIG_NAME).write_text(json.dumps(cfg.to_dict(), indent=2))
+    return cfg
+
+
+def score(pred: np.ndarray, source: np.ndarray, target: np.ndarray, ctx: MetricContext) -> dict[str, float]:
+    out = {}
+    for m in build_metrics(list(METRICS), ctx):
+        acc = m.start(Conditions(name="clip"))
+        acc.update(Chunk(pred=pred, source=source, target=target))
+        out[m.name] = acc.result().value
+    return out
+
+
+def streamed(st: Stylizer, frames: np.ndarray, prompt: str | None, ref: np.ndarray | None) -> tuple[np.ndarray, float]:
+    t0 = time.perf_counter()
+    sess = st.session(prompt=prompt if ref is None else None, reference=ref, seed=0)
+    out = np.concatenate([sess.push(frames[i:i + 4]) for i in range(0, len(frames), 4)] + [sess.flush()])
+    return out, time.perf_counter() - t0
+
+
+@torch.no_grad()
+def bidirectional(dit, codec, text_enc, frames: np.ndarray, prompt: str, ref: np.ndarray | None,  # type: ignore[no-untyped-def]
+                  steps: int = 20, guidance: float = 3.0) -> tuple[np.ndarray, float]:
+    t0 = time.perf_counter()
+    video = torch.from_numpy(frames).permute(3, 0, 1, 2)[None].float() / 127.5 - 1
+    src = codec.encode(video)
+    text = text_enc.encode([prompt])
+    ref_lat = None
+    if ref is not None:
+        r = torch.from_numpy(ref).permute(2, 0, 1)[None, :, None].float() / 127.5 - 1
+        ref_lat = codec.encode(r)
+    noise = torch.randn(src.shape, generator=torch.Generator().manual_seed(0))
+    z = euler_sample(guided_velocity(dit, src, text, ref_lat, guidance), noise, time_grid(steps, 5.0))[-1]
+    out = ((codec.decode(z)[0].clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 3, 0).numpy()
+    return out, time.perf_counter() - t0
+
+
+def table2(runs: Path, out: Path, cfg: StylizerConfig, max_clips: int) -> dict:
+    data = runs / "data"
+    rows = [json.loads(line) for line in (data / "manifest.jsonl").read_text().splitlines() if line.strip()]
+    val = [r for r in rows if r.get("split") == "val"][:max_clips]
+    codec = load_codec(str(out / "autoencoder"))
+    text = CachedTextEncoder(load_text_encoder("minilm", max_tokens=32))
+    teacher = load_dit(runs / "teacher" / "model").eval()
+    models = {
+        "Causal student (before post-training)": Stylizer(load_dit(runs / "student" / "model"), codec, text, cfg),
+        "Final (Self Forcing + DMD + GAN)": Stylizer(load_dit(runs / "distill" / "model"), codec, text, cfg),
+    }
+    ctx = MetricContext()
+    results: dict[str, dict[str, list[float]]] = {}
+    for row in val:
+        src = read_frames(data / row["source"])
+        tgt = read_frames(data / row["target"])
+        ref = read_image(data / row["reference"]) if row["mode"] == "rv2v" else None
+        mode = row["mode"].upper()
+        pred, secs = bidirectional(teacher, codec, text, src, row["prompt"], ref)
+        results.setdefault(f"{mode}|Bidirectional teacher (20 steps, CFG 3)", {}).setdefault("fps", []).append(len(src) / secs)
+        for k, v in score(pred, src, tgt, ctx).items():
+            results[f"{mode}|Bidirectional teacher (20 steps, CFG 3)"].setdefault(k, []).append(v)
+        for name, st in models.items():
+            pred, secs = streamed(st, src, row["prompt"], ref)
+            r = results.setdefault(f"{mode}|{name}", {})
+            r.setdefault("fps", []).append(len(src) / secs)
+            for k, v in score(pred, src, tgt, ctx).items():
+                r.setdefault(k, []).append(v)
+    return {k: {m: float(np.mean(v)) for m, v in d.items()} | {"clips": len(d["fps"])} for k, d in results.items()}
+
+
+def ablation(runs: Path, out: Path, cfg: StylizerConfig, seconds: float) -> dict:
+    """Anchored vs naive cache on a long RV2V stream: a held-out clip played back and forth."""
+    data = runs / "data"
+    rows = [json.loads(line) for line in (data / "manifest.jsonl").read_text().splitlines() if line.strip()]
+    row = next(r for r in rows if r.get("split") == "val" and r["mode"] == "rv2v")
+    src = read_frames(data / row["source"])
+    style = get_style(row["style"])
+    ref = read_image(data / row["reference"])
+    loop = np.concatenate([src, src[::-1][1:-1]])
+    total = int(seconds * 24)
+    codec = load_codec(str(out / "autoencoder"))
+    text = CachedTextEncoder(load_text_encoder("minilm", max_tokens=32))
+    res = {}
+    for policy in ("anchored", "naive"):
+        st = Stylizer(load_dit(runs / "distill" / "model"), codec, text, dataclasses.replace(cfg, cache_policy=policy))
+        sess = st.session(reference=ref, seed=0)
+        psnrs: list[float] = []
+        i = 0
+        while i < total:
+            n = 1 if i == 0 else 4
+            idx = [(j % len(loop)) for j in range(i, i + n)]
+            frames = loop[idx]
+            outp = sess.push(frames)
+            i += n
+            if len(outp):
+                tgt = style.apply(loop[[(j % len(loop)) for j in range(i - len(outp), i)]])
+                mse = np.mean((outp.astype(np.float64) - tgt) ** 2, axis=(1, 2, 3))
+                psnrs += (10 * np.log10(255.0**2 / np.maximum(mse, 1e-10))).tolist()
+        k = max(1, len(psnrs) // 10)
+        res[policy] = {"psnr_first_10pct": float(np.mean(psnrs[:k])), "psnr_last_10pct": float(np.mean(psnrs[-k:])),
+                       "psnr_mean": float(np.mean(psnrs)), "frames": len(psnrs)}
+    return {"seconds": seconds, "clip": row["source"], "style": row["style"], **res}
+
+
+def write_card(out: Path, t2: dict, abl: dict, cfg: StylizerConfig) -> None:
+    lines = [
+        "# RTR-DiT demo model",
+        "",
+        "A small DiT of the RTR-DiT architecture (Wan2.1 blocks, dim 160, 4 blocks, 2 heads; source latent on",
+        "channels, reference adapter, MiniLM-L6 text through cross-attention) with our fast streaming",
+        "autoencoder (`autoencoder/`), trained on this repository's CPU through the paper's three stages by",
+        "`bash scripts/train_demo.sh` on pairs made by the built-in classical stylizers from `../shared/videos`",
+        "and two photos shipped in scikit-learn. It streams K=2 steps per latent frame with a rolling",
+        f"KV cache of {cfg.window_frames} latent frames (the training clip length) and an anchored reference.",
+        "",
+        "It is a demonstration of the pipeline at laptop scale, not a general-purpose stylizer: it knows",
+        "the built-in styles (`rtrdit data styles`) and references made by them.",
+        "",
+        "## Table 2 at our scale (held-out clips never seen in training)",
+        "",
+        "PSNR/SSIM against the built-in stylizer's target (higher is better), warping error with optical",
+        "flow of the source (lower is better), fps on this 2-core CPU at 256x256 (loaded machine).",
+        "",
+        "| mode | model | PSNR | SSIM | warp | fps | clips |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for key, r in sorted(t2.items()):
+        mode, name = key.split("|")
+        lines.append(f"| {mode} | {name} | {r['psnr']:.2f} | {r['ssim']:.3f} | {r['warp']:.4f} | {r['fps']:.1f} | {r['clips']} |")
+    lines += [
+        "",
+        f"## Reference-preserving cache ablation ({abl['seconds']:.0f} s RV2V stream, style {abl['style']})",
+        "",
+        "PSNR of the streamed output against the reference's style applied to each source frame.",
+        "",
+        "| cache policy | PSNR first 10% | PSNR last 10% | PSNR mean |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for policy in ("anchored", "naive"):
+        r = abl[policy]
+        lines.append(f"| {policy} | {r['psnr_first_10pct']:.2f} | {r['psnr_last_10pct']:.2f} | {r['psnr_mean']:.2f} |")
+    lines += ["", f"Fixed RV2V prompt: \"{RV2V_PROMPT}\".", ""]
+    (out / "README.md").write_text("\n".join(lines))
+    (out / "model_card.json").write_text(json.dumps({"table2": t2, "ablation": abl}, indent=2))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", default="runs/demo")
+    ap.add_argument("--out", default=str(demo_dir()))
+    ap.add_argument("--window", type=int, default=3, help="cache window in latent frames (training length)")
+    ap.add_argument("--max-clips", type=int, default=12)
+    ap.add_argument("--ablation-seconds", type=float, default=120.0)
+    a = ap.parse_args()
+    runs, out = Path(a.runs), Path(a.out)
+    cfg = export(runs, out, a.window)
+    t2 = table2(runs, out, cfg, a.max_clips)
+    abl = ablation(runs, out, cfg, a.ablation_seconds)
+    write_card(out, t2, abl, cfg)
+    print((out / "README.md").read_text())
+
+
+if __name__ == "__main__":
+    main()

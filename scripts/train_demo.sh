@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Reproduce the shipped demo model end to end on a CPU (about 2 hours on 2 cores):
+#   1. pairs from ../shared/videos and shipped photos, styled by the built-in stylizers
+#   2. latents (the shipped fast autoencoder) and MiniLM text embeddings in shards
+#   3. stage 1 teacher, stage 2 student (ODE pairs from the teacher), stage 3 distillation
+#   4. export to src/rtrdit/weights/demo and write its model card (held-out evaluation)
+# Usage: bash scripts/train_demo.sh [--smoke]   (--smoke: a few steps of each stage, to check the pipeline)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/quickstart.sh setup
+rtrdit=.venv/bin/rtrdit
+videos=${VIDEOS:-../shared/videos}
+runs=runs/demo
+steps_teacher=${STEPS_TEACHER:-}
+steps_student=${STEPS_STUDENT:-}
+steps_distill=${STEPS_DISTILL:-}
+clips=6
+card_args=()
+if [ "${1:-}" = "--smoke" ]; then
+  steps_teacher=2; steps_student=2; steps_distill=2; clips=1
+  card_args=(--max-clips 2 --ablation-seconds 4)
+fi
+max() { [ -n "$1" ] && echo "--max-steps $1" || true; }
+
+if [ ! -f "$runs/data/manifest.jsonl" ]; then
+  $rtrdit data build "$videos" --package-images -o "$runs/data" --size 256x256 --frames 9 \
+    --clips-per-video "$clips" --clips-per-image "$clips" --styles-per-clip 3 --val-fraction 0.25 --seed 0
+fi
+$rtrdit data encode "$runs/data/manifest.jsonl" -o "$runs/data/shards" --codec tiny --text-encoder minilm
+$rtrdit train teacher --config configs/demo/teacher.yaml $(max "$steps_teacher") --resume
+$rtrdit train student --config configs/demo/student.yaml $(max "$steps_student") --resume
+$rtrdit train distill --config configs/demo/distill.yaml $(max "$steps_distill") --resume
+.venv/bin/python scripts/demo_model_card.py --runs "$runs" --out "${DEMO_OUT:-src/rtrdit/weights/demo}" "${card_args[@]}"
