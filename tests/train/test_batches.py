@@ -53,3 +53,35 @@ def test_collate_pads_text_and_drops_reference_for_tv2v() -> None:
     batch = collate([a, b], torch.device("cpu"))
     assert batch["text"].shape == (2, 8, 16) and not batch["text"][1, 3:].any()
     assert batch["reference"] is None and batch["mode"] == "tv2v"
+
+
+class RedrawnDataset(RandomLatentDataset):
+    """Random latents whose mode is redrawn every epoch, like ShardDataset (set_epoch + mode_of)."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__(n, text_dim=16)
+        self.epoch = 0
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+        g = torch.Generator().manual_seed(1000 + epoch)
+        self.modes = ["rv2v" if bool(b) else "tv2v" for b in torch.rand(self.n, generator=g) < 0.5]
+
+    def mode_of(self, i: int) -> str:
+        return self.modes[i]
+
+
+def test_plan_follows_modes_redrawn_every_epoch() -> None:
+    from rtrdit.train.batches import epoch_modes, load_micro_batch
+
+    ds = RedrawnDataset(16)
+    modes = epoch_modes(ds)
+    assert callable(modes)
+    plan = BatchPlan(modes, 4, world=1, micro=4, seed=0)
+    assert plan.per_epoch and plan.epoch_length() == 3
+    for step in range(12):  # four epochs
+        batch, _ = load_micro_batch(ds, plan, step, 0, 0, torch.device("cpu"))
+        assert ds.epoch == step // 3  # the dataset was moved to the step's epoch before loading
+        idx = plan.global_indices(step)
+        assert {ds.mode_of(i) for i in idx} == {batch["mode"]}

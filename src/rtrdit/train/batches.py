@@ -9,7 +9,7 @@ step uses is a pure function of (seed, step): the data position of a checkpoint 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -73,6 +73,22 @@ def dataset_modes(ds: SampleDataset) -> list[str]:
     return [ds[i]["mode"] for i in range(len(ds))]
 
 
+def epoch_modes(ds: SampleDataset) -> tuple[str, ...] | Callable[[int], tuple[str, ...]]:
+    """Modes for the batch plan: per epoch when the dataset redraws its samples each epoch and
+    can tell a sample's mode cheaply (`set_epoch` + `mode_of`), else fixed (epoch 0's draw)."""
+    if callable(getattr(ds, "set_epoch", None)) and callable(getattr(ds, "mode_of", None)):
+        def modes(epoch: int) -> tuple[str, ...]:
+            current = getattr(ds, "epoch", 0)
+            ds.set_epoch(epoch)  # type: ignore[attr-defined]
+            try:
+                return tuple(str(ds.mode_of(i)) for i in range(len(ds)))  # type: ignore[attr-defined]
+            finally:
+                ds.set_epoch(current)  # type: ignore[attr-defined]
+
+        return modes
+    return tuple(dataset_modes(ds))
+
+
 def open_dataset(cfg: DataSection, text_dim: int, rank: int = 0, barrier: Any = None) -> SampleDataset:
     """The dataset a config names: synthetic random latents, existing shards, or shards built now
     with the built-in stylizers when `build_if_missing` (rank 0 builds, the others wait)."""
@@ -127,7 +143,7 @@ class BatchPlan:
     `world` ranks of `micro` samples: rank r, micro-step a uses the slice
     [(a * world + r) * micro, ... + micro). Keys (positions in the global batch) seed the noise."""
 
-    modes: tuple[str, ...]
+    modes: tuple[str, ...] | Callable[[int], tuple[str, ...]]  # fixed, or per epoch
     global_batch: int
     world: int
     micro: int
@@ -138,10 +154,20 @@ class BatchPlan:
             raise ConfigError(f"batch_size {self.global_batch} is not a multiple of world_size x "
                               f"micro_batch_size = {self.world} x {self.micro}")
         object.__setattr__(self, "_memo", {})  # epoch -> its batches (the last few)
-        counts = {m: self.modes.count(m) for m in set(self.modes)}
+        first = self.modes_at(0)
+        object.__setattr__(self, "_size", len(first))
+        counts = {m: first.count(m) for m in set(first)}
         if not any(c >= self.global_batch for c in counts.values()):
             raise ConfigError(f"the dataset has {counts or 'no samples'}; each mode needs at least "
                               f"batch_size={self.global_batch} samples")
+
+    def modes_at(self, epoch: int) -> tuple[str, ...]:
+        return tuple(self.modes(epoch)) if callable(self.modes) else self.modes
+
+    @property
+    def per_epoch(self) -> bool:
+        """Whether the dataset redraws its samples every epoch (call set_epoch before loading)."""
+        return callable(self.modes)
 
     @property
     def accum(self) -> int:
@@ -158,23 +184,34 @@ class BatchPlan:
     def _make_epoch(self, epoch: int) -> list[list[int]]:
         g = generator("epoch", self.seed, epoch)
         batches: list[list[int]] = []
-        for mode in sorted(set(self.modes)):
-            idx = [i for i, m in enumerate(self.modes) if m == mode]
+        modes = self.modes_at(epoch)
+        for mode in sorted(set(modes)):
+            idx = [i for i, m in enumerate(modes) if m == mode]
             perm = [idx[j] for j in torch.randperm(len(idx), generator=g).tolist()]
             batches += [perm[k:k + self.global_batch] for k in range(0, len(perm) - self.global_batch + 1,
                                                                        self.global_batch)]
         order = torch.randperm(len(batches), generator=g).tolist()
         return [batches[j] for j in order]
 
+    def epoch_length(self) -> int:
+        """Global batches per epoch: exact for fixed modes; for modes redrawn every epoch a bound
+        every draw reaches (mode-pure batches lose at most one batch to the split by mode)."""
+        if not self.per_epoch:
+            return len(self._epoch(0))
+        return max(1, self._size // self.global_batch - 1)  # type: ignore[attr-defined]
+
     def global_indices(self, step: int) -> list[int]:
         """The global batch of a step (epochs of mode-pure batches, each epoch reshuffled)."""
-        per_epoch = len(self._epoch(0))
-        epoch, k = divmod(step, per_epoch)
-        return self._epoch(epoch)[k]
+        epoch, k = divmod(step, self.epoch_length())
+        batches = self._epoch(epoch)
+        if k >= len(batches):
+            raise ConfigError(f"epoch {epoch} of the dataset has too few samples of each mode for "
+                              f"batch_size={self.global_batch}")
+        return batches[k]
 
     def position(self, step: int) -> dict[str, int]:
-        per_epoch = len(self._epoch(0))
-        return {"epoch": step // per_epoch, "batch": step % per_epoch}
+        epoch, k = divmod(step, self.epoch_length())
+        return {"epoch": epoch, "batch": k}
 
     def micro_keys(self, accum_i: int, rank: int) -> list[int]:
         start = (accum_i * self.world + rank) * self.micro
@@ -206,9 +243,11 @@ def load_micro_batch(ds: SampleDataset, plan: BatchPlan, step: int, accum_i: int
                      device: torch.device) -> tuple[dict[str, Any], list[int]]:
     """The micro-batch of (step, accumulation index, rank) and its sample keys."""
     indices = plan.global_indices(step)
+    if plan.per_epoch:
+        ds.set_epoch(plan.position(step)["epoch"])  # type: ignore[attr-defined]
     keys = plan.micro_keys(accum_i, rank)
     return collate([ds[indices[k]] for k in keys], device), keys
 
 
 __all__ = ["RandomLatentDataset", "SampleDataset", "BatchPlan", "open_dataset", "collate",
-           "load_micro_batch", "dataset_modes"]
+           "load_micro_batch", "dataset_modes", "epoch_modes"]

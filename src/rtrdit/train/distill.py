@@ -81,7 +81,7 @@ def score_functions(real: Any, critic: Any, batch: dict[str, Any], guidance: flo
 
 def train_distill(engine: Any) -> None:
     """The stage-3 loop; exports the generator (EMA) as OUT/model."""
-    from rtrdit.train.batches import BatchPlan, dataset_modes, load_micro_batch, open_dataset
+    from rtrdit.train.batches import BatchPlan, epoch_modes, load_micro_batch, open_dataset
     from rtrdit.train.dmd import critic_loss, critic_times, generator_loss
     from rtrdit.train.ema import EMA
     from rtrdit.train.gan import FakeScore
@@ -103,7 +103,7 @@ def train_distill(engine: Any) -> None:
         torch.manual_seed(seed + 1)
         critic = FakeScore(fake, dc.gan_blocks if use_gan else [], dc.gan_registers)
     ds = open_dataset(cfg.data, gen.config.text_dim, d.rank, engine.barrier)
-    plan = BatchPlan(tuple(dataset_modes(ds)), cfg.run.batch_size, d.world, engine.micro, seed)
+    plan = BatchPlan(epoch_modes(ds), cfg.run.batch_size, d.world, engine.micro, seed)
     real = engine.prepare(real, trainable=False)
     gen = engine.prepare(gen)
     critic = engine.prepare(critic)

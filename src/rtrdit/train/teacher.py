@@ -52,14 +52,14 @@ def teacher_loss(model: Any, batch: dict[str, Any], keys: list[int], parts: tupl
 
 def train_teacher(engine: Any) -> None:
     """The stage-1 loop on an engine; exports OUT/model at the end."""
-    from rtrdit.train.batches import BatchPlan, dataset_modes, load_micro_batch, open_dataset
+    from rtrdit.train.batches import BatchPlan, epoch_modes, load_micro_batch, open_dataset
     from rtrdit.train.ema import EMA
     from rtrdit.train.weights import dit_from, export_dit
 
     cfg, d = engine.cfg, engine.dist
     model = dit_from(cfg.model.init, cfg.model, cfg.run.seed, "teacher", attention="bidirectional")
     ds = open_dataset(cfg.data, model.config.text_dim, d.rank, engine.barrier)
-    plan = BatchPlan(tuple(dataset_modes(ds)), cfg.run.batch_size, d.world, engine.micro, cfg.run.seed)
+    plan = BatchPlan(epoch_modes(ds), cfg.run.batch_size, d.world, engine.micro, cfg.run.seed)
     model = engine.prepare(model)
     opt = engine.make_optimizer([p for p in model.parameters() if p.requires_grad], cfg.optim.lr)
     ema = EMA(model, cfg.run.ema_decay, cfg.run.ema_start) if cfg.run.ema_decay > 0 else None
