@@ -69,6 +69,7 @@ def add_benchmark_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--size", default="832x640", help="WIDTHxHEIGHT clips are resized to (paper: 832x640)")
     p.add_argument("--max-clips", type=int, help="use only the first N clips")
     p.add_argument("--seed", type=int, default=0, help="seed of the random pairings and the sampler (default 0)")
+    p.add_argument("--steps", type=int, help="denoising steps per chunk (default: the model's own, K = 2)")
     p.add_argument("--name", default="RTR-DiT (ours)", help="the method's row name in the table")
     _common(p)
 
@@ -168,7 +169,7 @@ def _run_benchmark(args: argparse.Namespace) -> int:
         styles=None if not args.styles else [s.strip() for s in args.styles.split(",") if s.strip()],
         metrics=args.metrics, seconds=args.seconds, fps=args.fps, size=(w, h), max_clips=args.max_clips,
         seed=args.seed, method=args.name, weights=args.weights, device=_device(args.device),
-        batch_size=args.batch_size,
+        batch_size=args.batch_size, steps=args.steps,
     )
     report = run_benchmark(cfg, progress=lambda s: print(s, file=sys.stderr))
     if args.markdown is None:
