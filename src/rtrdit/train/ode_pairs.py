@@ -89,12 +89,11 @@ def generate_ode_pairs(engine: Any) -> Path:
     if d.is_main:
         part.mkdir(parents=True, exist_ok=True)
     engine.barrier()
-    files, modes = [f"pair_{i:07d}.safetensors" for i in range(n)], []
-    for i in range(n):
-        s = ds[i]
-        modes.append(s["mode"])
-        if i % d.world != d.rank or (part / files[i]).is_file():
+    files = [f"pair_{i:07d}.safetensors" for i in range(n)]
+    for i in range(d.rank, n, d.world):
+        if (part / files[i]).is_file():  # done by an interrupted earlier run
             continue
+        s = ds[i]
         batch = collate([s], engine.device)
         with engine.autocast():
             grid, states = teacher_trajectory(teacher, batch, [i], cfg.run.seed, sc.ode_steps, sc.shift,
@@ -108,6 +107,9 @@ def generate_ode_pairs(engine: Any) -> Path:
         os.replace(tmp, part / files[i])
     engine.barrier()
     if d.is_main:
+        from rtrdit.train.batches import dataset_modes
+
+        modes = dataset_modes(ds)[:n]
         (part / "index.json").write_text(json.dumps({"files": files, "modes": modes, "times": times,
                                                      "ode_steps": sc.ode_steps, "guidance": sc.ode_guidance}))
         os.replace(part, out)
