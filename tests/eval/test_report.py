@@ -51,7 +51,7 @@ def test_markdown_follows_table1_layout() -> None:
     assert "| FRESCO | 0.1970 | 0.9907 | 0.6060 | 0.6834 | 7.30 | - |" in lines
     assert "| Gen-4 Aleph | 0.8312 | 0.9925 | 0.6336 | 0.7378 | 3.50 | - |" in lines
     assert "| **Ours** (2 videos) | 0.2600 | 0.9800 | - | - | - | 0.0200 |" in lines
-    assert "| **Ours** (1 videos) | 0.8000 | 0.9500 | - | - | - | 0.0200 |" in lines
+    assert "| **Ours** (1 video) | 0.8000 | 0.9500 | - | - | - | 0.0200 |" in lines
     assert "FRESCO" not in to_markdown([_report()], paper_rows=False)
 
 

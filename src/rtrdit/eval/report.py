@@ -180,7 +180,7 @@ def to_markdown(reports: list[Report], paper_rows: bool = True) -> str:
             n = sum(1 for v in r.videos if v.mode == mode)
             cells = [_fmt(c, mean.get(align if c == "align" else c)) for c in TABLE1_COLUMNS]
             cells += [_fmt(n_, mean.get(n_)) for n_ in extras]
-            out.append(f"| **{r.method}** ({n} videos) | " + " | ".join(cells) + " |")
+            out.append(f"| **{r.method}** ({n} video{'' if n == 1 else 's'}) | " + " | ".join(cells) + " |")
         out.append("")
     arrows = ", ".join(f"{m.label} {'higher' if m.higher_is_better else 'lower'} is better"
                        for m in {m.name: m for r in reports for m in r.metrics}.values())
