@@ -36,6 +36,7 @@ def test_json_has_means_and_per_video_values_and_round_trips(tmp_path: Path) -> 
     assert [v["name"] for v in data["videos"]] == ["a", "b", "c"]
     assert data["videos"][0]["values"]["warp"] == 0.01 and data["videos"][0]["mode"] == "tv2v"
     assert data["videos"][0]["per_frame"]["clip_f"] == [0.99, 0.98, 1.0, 0.99]
+    assert data["videos"][0]["drift"] == {"clip_f": None}  # under 8 values
     assert data["protocol"] == {"fps": 24}
     assert read_json(path).to_dict() == data
     assert [tmp.name for tmp in tmp_path.iterdir()] == ["r.json"]  # no temporary file left
@@ -68,3 +69,11 @@ def test_line_plot_handles_gaps_and_flat_series() -> None:
     img = Image.open(io.BytesIO(png))
     assert img.size == (400, 300)
     assert nice_ticks(0.0, 1.0) == [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
+
+
+def test_drift_is_last_quarter_minus_first_quarter() -> None:
+    from rtrdit.eval.report import drift
+
+    assert drift([1.0] * 4 + [0.5] * 4 + [0.0] * 4) == -1.0  # quarters of 3 values
+    assert drift([0.8] * 100) == 0.0
+    assert drift([0.1] * 7) is None

@@ -55,6 +55,16 @@ class VideoScores:
         return self.meta.get("mode")
 
 
+def drift(per_frame: list[float]) -> float | None:
+    """Mean of the last quarter minus mean of the first quarter of a per-frame curve (None under 8
+    values): a number for the drift the plots show, e.g. CSD falling along a long stream."""
+    if len(per_frame) < 8:
+        return None
+    q = len(per_frame) // 4
+    a, b = finite_mean(per_frame[:q]), finite_mean(per_frame[-q:])
+    return b - a if math.isfinite(a) and math.isfinite(b) else None
+
+
 def finite_mean(values: Iterable[float]) -> float:
     """Mean of the finite values (NaN when there are none)."""
     vals = [float(v) for v in values if v is not None and math.isfinite(v)]
@@ -92,6 +102,7 @@ class Report:
             "mean": _clean(self.mean()),
             "by_mode": by_mode,
             "videos": [{"name": v.name, "frames": v.frames, **v.meta, "values": _clean(v.values),
+                        "drift": {k: drift(x) for k, x in v.per_frame.items()},
                         "per_frame": {k: _clean_list(x) for k, x in v.per_frame.items()}} for v in self.videos],
             **self.extra,
         }
@@ -101,7 +112,7 @@ class Report:
         known = {"method", "metrics", "mean", "by_mode", "videos"}
         videos = []
         for v in data["videos"]:
-            meta = {k: x for k, x in v.items() if k not in ("name", "frames", "values", "per_frame")}
+            meta = {k: x for k, x in v.items() if k not in ("name", "frames", "values", "per_frame", "drift")}
             values = {k: float("nan") if x is None else float(x) for k, x in v["values"].items()}
             per_frame = {k: [float("nan") if y is None else y for y in x] for k, x in v.get("per_frame", {}).items()}
             videos.append(VideoScores(v["name"], int(v["frames"]), values, per_frame, meta))
