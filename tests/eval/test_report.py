@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from rtrdit.eval.plot import PALETTE, line_plot, nice_ticks
+from rtrdit.eval.plot import PALETTE, line_plot, nice_ticks, rolling_mean
 from rtrdit.eval.report import MetricInfo, Report, VideoScores, read_json, to_markdown, write_json, write_plots
 
 
@@ -77,3 +77,12 @@ def test_drift_is_last_quarter_minus_first_quarter() -> None:
     assert drift([1.0] * 4 + [0.5] * 4 + [0.0] * 4) == -1.0  # quarters of 3 values
     assert drift([0.8] * 100) == 0.0
     assert drift([0.1] * 7) is None
+
+
+def test_long_series_get_a_rolling_mean_on_top() -> None:
+    assert rolling_mean([0.0, 3.0, 0.0, 3.0], 3) == [1.5, 1.0, 2.0, 1.5]
+    ys = [0.9 + 0.05 * (-1) ** i - 0.001 * i for i in range(300)]  # noisy, drifting down
+    img = np.asarray(Image.open(io.BytesIO(line_plot({"s": ys}, "t", "frame", "v"))).convert("RGB"))
+    strong = (img == np.array(PALETTE[0], np.uint8)).all(-1).sum()
+    faint = (img == np.array([int(c + 0.65 * (255 - c)) for c in PALETTE[0]], np.uint8)).all(-1).sum()
+    assert strong > 300 and faint > 300

@@ -30,10 +30,21 @@ def _label(v: float) -> str:
     return f"{v:.4g}"
 
 
+def rolling_mean(ys: list[float], window: int) -> list[float]:
+    """Centred moving average over the finite values in each window (NaN where there are none)."""
+    half = window // 2
+    out = []
+    for i in range(len(ys)):
+        vals = [v for v in ys[max(0, i - half) : i + half + 1] if math.isfinite(v)]
+        out.append(sum(vals) / len(vals) if vals else float("nan"))
+    return out
+
+
 def line_plot(series: dict[str, list[float]], title: str, xlabel: str, ylabel: str,
-              size: tuple[int, int] = (960, 540)) -> bytes:
+              size: tuple[int, int] = (960, 540), smooth_above: int = 100) -> bytes:
     """PNG bytes of one curve per entry of ``series`` (x = index), with axes, ticks and a legend.
-    Non-finite values leave gaps."""
+    Non-finite values leave gaps; series longer than ``smooth_above`` are drawn faint with their
+    rolling mean on top, so drift along a long stream stands out from frame-to-frame noise."""
     w, h = size
     left, right, top, bottom = 80, 200, 56, 60
     img = Image.new("RGB", size, "white")
@@ -69,8 +80,7 @@ def line_plot(series: dict[str, list[float]], title: str, xlabel: str, ylabel: s
     d.text(((x0 + x1) / 2, 20), title, fill=(0, 0, 0), font=font, anchor="mm")
     d.text(((x0 + x1) / 2, h - 18), xlabel, fill=(0, 0, 0), font=font, anchor="mm")
     d.text((x0, y0 - 8), ylabel, fill=(0, 0, 0), font=small, anchor="lb")
-    for k, (name, ys) in enumerate(series.items()):
-        color = PALETTE[k % len(PALETTE)]
+    def curve(ys: list[float], color: tuple[int, int, int], width: int) -> None:
         run: list[tuple[float, float]] = []
         for i, v in enumerate(ys + [float("nan")]):
             if math.isfinite(v):
@@ -79,8 +89,16 @@ def line_plot(series: dict[str, list[float]], title: str, xlabel: str, ylabel: s
             if len(run) == 1:
                 d.ellipse([run[0][0] - 2, run[0][1] - 2, run[0][0] + 2, run[0][1] + 2], fill=color)
             elif run:
-                d.line(run, fill=color, width=2)
+                d.line(run, fill=color, width=width)
             run = []
+
+    for k, (name, ys) in enumerate(series.items()):
+        color = PALETTE[k % len(PALETTE)]
+        if len(ys) > smooth_above:  # long stream: faint raw curve under its rolling mean
+            curve(ys, tuple(int(c + 0.65 * (255 - c)) for c in color), 1)  # type: ignore[arg-type]
+            curve(rolling_mean(ys, max(3, len(ys) // 25)), color, 2)
+        else:
+            curve(ys, color, 2)
         if k < 20:
             ly = y0 + 8 + 18 * k
             d.line([x1 + 12, ly, x1 + 36, ly], fill=color, width=3)
