@@ -72,6 +72,7 @@ def test_clip_metrics_and_list_file_with_prompts_and_times(videos: Path, weights
         (["--metrics", "clip_t", "--weights", "{w}"], "clip_t needs --prompt"),
         (["--metrics", "nope"], "unknown metric 'nope'"),
         (["--metrics", "time"], "time needs a timing"),
+        (["--metrics", "warp", "--source", "{src}", "--device", "gpu0"], "not a torch device"),
     ],
 )
 def test_user_errors_are_one_line_and_write_nothing(videos: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],

@@ -75,11 +75,20 @@ def add_benchmark_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _device(spec: str) -> str:
-    if spec != "auto":
-        return spec
+    """'auto' -> cuda when present; a CUDA device without CUDA is a one-line error."""
     import torch
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    from rtrdit.cli import CLIError
+
+    if spec == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        dev = torch.device(spec)
+    except (RuntimeError, ValueError):
+        raise CLIError(f"--device {spec!r} is not a torch device") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise CLIError(f"--device {spec}: CUDA is not available on this machine")
+    return spec
 
 
 def _write_outputs(args: argparse.Namespace, report: object, json_out: Path | None) -> None:
