@@ -142,7 +142,8 @@ def test_docs_example_command_generator_is_the_builtin_style(videos: Path, tmp_p
     assert a == b
     for r in a:
         ta, tb = read_frames(tmp_path / "a" / r["target"]), read_frames(tmp_path / "b" / r["target"])
-        assert np.abs(ta.astype(int) - tb.astype(int)).mean() < 1.0
+        # the command path goes through one more lossy H.264 round trip than the built-in one
+        assert np.abs(ta.astype(int) - tb.astype(int)).mean() < 2.5
 
 
 SHARED_VIDEOS = Path(__file__).resolve().parents[3] / "shared" / "videos"
