@@ -37,12 +37,12 @@ from rtrdit.train.sampling import guided_velocity
 METRICS = ("psnr", "ssim", "warp")
 
 
-def export(runs: Path, out: Path, window: int) -> StylizerConfig:
+def export(runs: Path, out: Path, window: int, size: int) -> StylizerConfig:
     """stylizer.json + dit/ from the distilled generator (autoencoder copied if absent)."""
     import yaml
 
     dc = yaml.safe_load(Path("configs/demo/distill.yaml").read_text())["distill"]
-    cfg = StylizerConfig(area=256 * 256, timesteps=tuple(generator_times(dc["timesteps"], dc["shift"])),
+    cfg = StylizerConfig(area=size * size, timesteps=tuple(generator_times(dc["timesteps"], dc["shift"])),
                          window_frames=window, codec="autoencoder", text_encoder="minilm")
     out.mkdir(parents=True, exist_ok=True)
     load_dit(runs / "distill" / "model", attention="block_causal").save_pretrained(str(out / "dit"))
@@ -98,6 +98,9 @@ def table2(runs: Path, out: Path, cfg: StylizerConfig, max_clips: int) -> dict:
     }
     ctx = MetricContext()
     results: dict[str, dict[str, list[float]]] = {}
+    warm = read_frames(data / val[0]["source"])
+    for st in models.values():  # first calls pay for allocation and prompt encoding: keep them out of fps
+        streamed(st, warm, val[0]["prompt"], None)
     for row in val:
         src = read_frames(data / row["source"])
         tgt = read_frames(data / row["target"])
@@ -167,7 +170,8 @@ def write_card(out: Path, t2: dict, abl: dict, cfg: StylizerConfig) -> None:
         "## Table 2 at our scale (held-out clips never seen in training)",
         "",
         "PSNR/SSIM against the built-in stylizer's target (higher is better), warping error with optical",
-        "flow of the source (lower is better), fps on this 2-core CPU at 256x256 (loaded machine).",
+        f"flow of the source (lower is better), fps on this 2-core CPU; the model runs at {int(cfg.area ** 0.5)}x{int(cfg.area ** 0.5)}",
+        "and the session resizes its output back to the input's size.",
         "",
         "| mode | model | PSNR | SSIM | warp | fps | clips |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
@@ -196,12 +200,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", default="runs/demo")
     ap.add_argument("--out", default=str(demo_dir()))
+    ap.add_argument("--size", type=int, default=128, help="side of the square the model was trained at")
     ap.add_argument("--window", type=int, default=3, help="cache window in latent frames (training length)")
     ap.add_argument("--max-clips", type=int, default=12)
     ap.add_argument("--ablation-seconds", type=float, default=120.0)
     a = ap.parse_args()
     runs, out = Path(a.runs), Path(a.out)
-    cfg = export(runs, out, a.window)
+    cfg = export(runs, out, a.window, a.size)
     t2 = table2(runs, out, cfg, a.max_clips)
     abl = ablation(runs, out, cfg, a.ablation_seconds)
     write_card(out, t2, abl, cfg)

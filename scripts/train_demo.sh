@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reproduce the shipped demo model end to end on a CPU (about 2 hours on 2 cores):
+# Reproduce the shipped demo model end to end on a CPU (the model runs at SIZE x SIZE, default 128):
 #   1. pairs from ../shared/videos and shipped photos, styled by the built-in stylizers
 #   2. latents (the shipped fast autoencoder) and MiniLM text embeddings in shards
 #   3. stage 1 teacher, stage 2 student (ODE pairs from the teacher), stage 3 distillation
@@ -19,15 +19,17 @@ card_args=()
 if [ "${1:-}" = "--smoke" ]; then
   steps_teacher=2; steps_student=2; steps_distill=2; clips=1
   card_args=(--max-clips 2 --ablation-seconds 4)
+else
+  card_args=(--ablation-seconds 60)
 fi
 max() { [ -n "$1" ] && echo "--max-steps $1" || true; }
 
 if [ ! -f "$runs/data/manifest.jsonl" ]; then
-  $rtrdit data build "$videos" --package-images -o "$runs/data" --size 256x256 --frames 9 \
+  $rtrdit data build "$videos" --package-images -o "$runs/data" --size "${SIZE:-128}x${SIZE:-128}" --frames 9 \
     --clips-per-video "$clips" --clips-per-image "$clips" --styles-per-clip 3 --val-fraction 0.25 --seed 0
 fi
 $rtrdit data encode "$runs/data/manifest.jsonl" -o "$runs/data/shards" --codec tiny --text-encoder minilm
 $rtrdit train teacher --config configs/demo/teacher.yaml $(max "$steps_teacher") --resume
 $rtrdit train student --config configs/demo/student.yaml $(max "$steps_student") --resume
 $rtrdit train distill --config configs/demo/distill.yaml $(max "$steps_distill") --resume
-.venv/bin/python scripts/demo_model_card.py --runs "$runs" --out "${DEMO_OUT:-src/rtrdit/weights/demo}" "${card_args[@]}"
+.venv/bin/python scripts/demo_model_card.py --runs "$runs" --out "${DEMO_OUT:-src/rtrdit/weights/demo}" --size "${SIZE:-128}" "${card_args[@]}"
