@@ -2,9 +2,11 @@
 
 Measures the whole-clip pass and the live streaming pass (4 frames pushed at a time) at
 256x256 by default, for each requested thread count, and records the numbers (with the load
-average, since the machine may be shared) in benchmarks/autoencoder_results.{json,md}.
+average and OMP_WAIT_POLICY, since the machine may be shared) in
+benchmarks/autoencoder_results.{json,md}; each run is appended to the earlier ones (--fresh to reset).
 
     .venv/bin/python benchmarks/autoencoder.py [--size 256] [--threads 1 2] [--repeats 7]
+    OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/autoencoder.py   # better on a busy machine
 """
 
 from __future__ import annotations
@@ -71,6 +73,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--no-record", action="store_true", help="print only, do not write the results files")
+    ap.add_argument("--fresh", action="store_true", help="drop earlier recorded runs")
     args = ap.parse_args()
 
     shipped = (DEMO_WEIGHTS / "model.safetensors").is_file()
@@ -88,13 +91,14 @@ def main() -> None:
             load_after = os.getloadavg()[0]
         row = {"threads": threads, "encode_ms_per_frame": round(enc, 2), "decode_ms_per_frame": round(dec, 2),
                "encode_decode_ms_per_frame": round(enc + dec, 2), "stream_ms_per_frame": round(stream, 2),
-               "load_average": round((load_before + load_after) / 2, 2)}
+               "load_average": round((load_before + load_after) / 2, 2),
+               "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default")}
         rows.append(row)
         print(f"threads={threads}: encode {enc:.2f} + decode {dec:.2f} = {enc + dec:.2f} ms/frame "
               f"(whole clip), streaming {stream:.2f} ms/frame, load average {row['load_average']}")
 
     params = sum(p.numel() for p in model.parameters())
-    result = {
+    run = {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{cpu_name()}, {os.cpu_count()} logical CPUs (shared with other jobs)",
         "torch": torch.__version__, "size": args.size, "frames": args.frames,
@@ -102,18 +106,29 @@ def main() -> None:
     }
     if args.no_record:
         return
-    (HERE / "autoencoder_results.json").write_text(json.dumps(result, indent=2) + "\n")
+    path = HERE / "autoencoder_results.json"
+    runs = [] if args.fresh or not path.is_file() else json.loads(path.read_text())["runs"]
+    runs.append(run)
+    path.write_text(json.dumps({"runs": runs}, indent=2) + "\n")
     lines = [
         "# Tiny autoencoder speed", "",
-        f"{result['date']}, {result['machine']}, torch {result['torch']}, {args.size}x{args.size}, "
-        f"{args.frames}-frame clip, {params / 1e6:.2f} M parameters ({result['weights']} weights). "
-        "Median over repeats; the load average shows how busy the shared machine was.", "",
-        "| threads | encode ms/frame | decode ms/frame | encode+decode ms/frame | streaming (4-frame pushes) ms/frame | load avg |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "Encode + decode milliseconds per frame; median over repeats. The machine is shared with other",
+        "jobs: the load average says how busy it was, and OMP_WAIT_POLICY=PASSIVE stops OpenMP threads",
+        "spinning against each other when the cores are busy.", "",
     ]
-    lines += [f"| {r['threads']} | {r['encode_ms_per_frame']} | {r['decode_ms_per_frame']} | "
-              f"{r['encode_decode_ms_per_frame']} | {r['stream_ms_per_frame']} | {r['load_average']} |" for r in rows]
-    lines += ["", "Reproduce: `.venv/bin/python benchmarks/autoencoder.py`."]
+    for r0 in runs:
+        lines += [
+            f"## {r0['date']}", "",
+            f"{r0['machine']}, torch {r0['torch']}, {r0['size']}x{r0['size']}, {r0['frames']}-frame clip, "
+            f"{r0['parameters'] / 1e6:.2f} M parameters ({r0['weights']} weights).", "",
+            "| threads | OMP_WAIT_POLICY | encode | decode | encode+decode (whole clip) | streaming, 4-frame pushes | load avg |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        lines += [f"| {r['threads']} | {r['omp_wait_policy']} | {r['encode_ms_per_frame']} | {r['decode_ms_per_frame']} | "
+                  f"{r['encode_decode_ms_per_frame']} | {r['stream_ms_per_frame']} | {r['load_average']} |"
+                  for r in r0["results"]]
+        lines.append("")
+    lines += ["Reproduce: `.venv/bin/python benchmarks/autoencoder.py`."]
     (HERE / "autoencoder_results.md").write_text("\n".join(lines) + "\n")
 
 

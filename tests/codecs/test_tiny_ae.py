@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from video_clips import make_clip
+from video_clips import SHARED_VIDEOS, make_clip
 
 from rtrdit.codecs.tiny_ae import TinyAEConfig, TinyAutoencoder, load_tiny_ae
 from rtrdit.train import autoencoder as train_ae
@@ -118,19 +118,19 @@ def test_mismatched_weights_are_one_line_codec_errors(tmp_path: Path) -> None:
         load_tiny_ae(tmp_path / "ae")
 
 
-def test_shipped_demo_codec_loads_and_reconstructs_smooth_video() -> None:
+def test_shipped_demo_codec_reconstructs_the_held_out_clip() -> None:
     from rtrdit.codecs.base import LatentCodec, StreamDecoder, StreamEncoder, load_codec
+    from rtrdit.codecs.video import read_frames
 
     model = load_codec("tiny")  # the committed weights
     assert isinstance(model, TinyAutoencoder) and isinstance(model, LatentCodec)
     assert isinstance(model.stream_encoder(), StreamEncoder) and isinstance(model.stream_decoder(), StreamDecoder)
-    ys, xs = torch.meshgrid(torch.linspace(-1, 1, 64), torch.linspace(-1, 1, 64), indexing="ij")
-    frames = [torch.stack([0.6 * torch.sin(2 * xs + t / 4), 0.5 * ys, 0.4 * torch.cos(3 * ys - xs + t / 3)])
-              for t in range(9)]
-    v = torch.stack(frames, 1).unsqueeze(0)
+    # woman-running.mp4 was held out of training; random weights give ~12 dB, the shipped ones ~22.7
+    v = train_ae.to_video(read_frames(SHARED_VIDEOS / "woman-running.mp4", size=(128, 128), count=9))
     z = model.encode(v)
-    assert z.shape == (1, 16, 3, 8, 8)
-    assert train_ae.psnr(model.decode(z), v) > 24.0
+    assert z.shape == (1, 16, 3, 16, 16)
+    assert abs(float(z.mean())) < 0.25 and 0.7 < float(z.std()) < 1.3  # normalised for diffusion
+    assert train_ae.psnr(model.decode(z), v) > 21.0
 
 
 def test_a_few_training_steps_reduce_the_loss() -> None:
@@ -154,7 +154,6 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-@pytest.mark.slow
 def test_train_command_writes_weights_and_report(tmp_path: Path) -> None:
     videos = tmp_path / "videos"
     videos.mkdir()
