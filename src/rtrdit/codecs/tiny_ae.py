@@ -257,12 +257,12 @@ class TinyAutoencoder(nn.Module):
     @torch.no_grad()
     def encode(self, video: Tensor) -> Tensor:
         """[B,3,1+4k,H,W] in [-1,1] -> normalised [B,16,1+k,H/8,W/8]."""
-        return self._encode(video.to(self.latents_mean.dtype))
+        return self._encode(video.to(self.latents_mean.device, self.latents_mean.dtype))
 
     @torch.no_grad()
     def decode(self, latent: Tensor) -> Tensor:
         """Normalised [B,16,1+k,h,w] -> video [B,3,1+4k,8h,8w] clamped to [-1, 1]."""
-        return self._decode(latent.to(self.latents_mean.dtype)).clamp_(-1, 1)
+        return self._decode(latent.to(self.latents_mean.device, self.latents_mean.dtype)).clamp_(-1, 1)
 
     def stream_encoder(self) -> TinyStreamEncoder:
         return TinyStreamEncoder(self)
@@ -330,7 +330,7 @@ class TinyStreamEncoder:
     @torch.no_grad()
     def push(self, video: Tensor) -> Tensor:
         _check_video(video)
-        frames = video.to(self.model.latents_mean.dtype).transpose(1, 2)
+        frames = video.to(self.model.latents_mean.device, self.model.latents_mean.dtype).transpose(1, 2)
         if not self.started and frames.shape[1] > 0:
             frames = torch.cat([frames[:, :1].expand(-1, 3, -1, -1, -1), frames], 1)
             self.started = True
@@ -358,7 +358,8 @@ class TinyStreamDecoder:
         b, _, f, h, w = latent.shape
         if f == 0:
             return latent.new_zeros(b, 3, 0, h * 8, w * 8)
-        frames = self.model.decode_groups(latent.to(self.model.latents_mean.dtype).transpose(1, 2), self.state)
+        ref = self.model.latents_mean
+        frames = self.model.decode_groups(latent.to(ref.device, ref.dtype).transpose(1, 2), self.state)
         if not self.started:
             frames = frames[:, 3:]
             self.started = True
