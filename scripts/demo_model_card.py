@@ -45,7 +45,8 @@ def export(runs: Path, out: Path, window: int, size: int) -> StylizerConfig:
     cfg = StylizerConfig(area=size * size, timesteps=tuple(generator_times(dc["timesteps"], dc["shift"])),
                          window_frames=window, codec="autoencoder", text_encoder="minilm")
     out.mkdir(parents=True, exist_ok=True)
-    load_dit(runs / "distill" / "model", attention="block_causal").save_pretrained(str(out / "dit"))
+    # shipped in float16 (half the size); from_pretrained casts to float32 on a CPU, bfloat16 on a GPU
+    load_dit(runs / "distill" / "model", attention="block_causal", dtype=torch.float16).save_pretrained(str(out / "dit"))
     if not (out / "autoencoder").exists():
         shutil.copytree(demo_dir() / "autoencoder", out / "autoencoder")
     (out / CONFIG_NAME).write_text(json.dumps(cfg.to_dict(), indent=2))

@@ -20,7 +20,7 @@ if [ "${1:-}" = "--smoke" ]; then
   steps_teacher=2; steps_student=2; steps_distill=2; clips=1
   card_args=(--max-clips 2 --ablation-seconds 4)
 else
-  card_args=(--ablation-seconds 60)
+  card_args=(--ablation-seconds 120)
 fi
 max() { [ -n "$1" ] && echo "--max-steps $1" || true; }
 

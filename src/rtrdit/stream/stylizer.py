@@ -92,7 +92,7 @@ class Stylizer:
         config = StylizerConfig.from_dict(json.loads(cfg_file.read_text()))
         if overrides:
             config = dataclasses.replace(config, **overrides)
-        dtype = torch.bfloat16 if torch.device(device).type == "cuda" else None
+        dtype = torch.bfloat16 if torch.device(device).type == "cuda" else torch.float32
         dit = load_dit(path / "dit", device=device, dtype=dtype, attention="block_causal")
         codec = load_codec(_resolve(path, config.codec), device=device)
         text = CachedTextEncoder(load_text_encoder(_resolve(path, config.text_encoder), device=device,
