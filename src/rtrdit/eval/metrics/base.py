@@ -85,3 +85,19 @@ def mean_result(values: list[float]) -> MetricResult:
     """Average of per-frame values; NaN when there are none (e.g. a one-frame video for CLIP-F)."""
     vals = [float(v) for v in values]
     return MetricResult(value=float(np.mean(vals)) if vals else float("nan"), per_frame=vals)
+
+
+class FramePairMean:
+    """Accumulator of ``fn(pred_frame, target_frame)`` over aligned frames; the result is the mean
+    (PSNR, SSIM and other full-reference per-frame scores)."""
+
+    def __init__(self, fn: Any) -> None:
+        self.fn = fn
+        self.values: list[float] = []
+
+    def update(self, chunk: Chunk) -> None:
+        assert chunk.target is not None
+        self.values += [self.fn(p, t) for p, t in zip(chunk.pred, chunk.target, strict=True)]
+
+    def result(self) -> MetricResult:
+        return mean_result(self.values)

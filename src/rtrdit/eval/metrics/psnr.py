@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rtrdit.eval.metrics.base import Chunk, Conditions, MetricContext, MetricResult, mean_result
+from rtrdit.eval.metrics.base import Conditions, FramePairMean, MetricContext
 
 MAX_DB = 100.0
 
@@ -18,18 +18,6 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float(min(MAX_DB, 10.0 * np.log10(255.0**2 / mse)))
 
 
-class _Acc:
-    def __init__(self) -> None:
-        self.values: list[float] = []
-
-    def update(self, chunk: Chunk) -> None:
-        assert chunk.target is not None
-        self.values += [psnr(p, t) for p, t in zip(chunk.pred, chunk.target, strict=True)]
-
-    def result(self) -> MetricResult:
-        return mean_result(self.values)
-
-
 class PSNR:
     name = "psnr"
     label = "PSNR"
@@ -39,8 +27,8 @@ class PSNR:
     def __init__(self, ctx: MetricContext) -> None:
         self.ctx = ctx
 
-    def start(self, conditions: Conditions) -> _Acc:
-        return _Acc()
+    def start(self, conditions: Conditions) -> FramePairMean:
+        return FramePairMean(psnr)
 
 
 METRIC = PSNR

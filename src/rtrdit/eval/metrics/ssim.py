@@ -6,7 +6,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from rtrdit.eval.metrics.base import Chunk, Conditions, MetricContext, MetricResult, mean_result
+from rtrdit.eval.metrics.base import Conditions, FramePairMean, MetricContext
 
 _C1 = (0.01 * 255) ** 2
 _C2 = (0.03 * 255) ** 2
@@ -27,18 +27,6 @@ def ssim(a: np.ndarray, b: np.ndarray) -> float:
     return float(s.mean())
 
 
-class _Acc:
-    def __init__(self) -> None:
-        self.values: list[float] = []
-
-    def update(self, chunk: Chunk) -> None:
-        assert chunk.target is not None
-        self.values += [ssim(p, t) for p, t in zip(chunk.pred, chunk.target, strict=True)]
-
-    def result(self) -> MetricResult:
-        return mean_result(self.values)
-
-
 class SSIM:
     name = "ssim"
     label = "SSIM"
@@ -48,8 +36,8 @@ class SSIM:
     def __init__(self, ctx: MetricContext) -> None:
         self.ctx = ctx
 
-    def start(self, conditions: Conditions) -> _Acc:
-        return _Acc()
+    def start(self, conditions: Conditions) -> FramePairMean:
+        return FramePairMean(ssim)
 
 
 METRIC = SSIM
