@@ -266,7 +266,7 @@ def build_dataset(
 
 def _build(cfg: BuildConfig, generator: TargetGenerator, prompter: Prompter,
            progress: Callable[[str], None] | None, created: list[Path]) -> BuildReport:
-    from rtrdit.codecs.video import VideoError, VideoWriter, read_frames
+    from rtrdit.codecs.video import VideoError
 
     out = Path(cfg.out)
     clips_dir, refs_dir = out / "clips", out / "refs"

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import torch
-from torch import Tensor
 
 from rtrdit.train.config import ConfigError, DataSection
 from rtrdit.train.randomness import generator
