@@ -141,7 +141,7 @@ class Stylizer:
         from rtrdit.codecs.video import resize_frame
 
         img = resize_frame(image, size, mode="crop")
-        x = torch.from_numpy(np.ascontiguousarray(img)).to(self.device)
+        x = torch.from_numpy(np.array(img)).to(self.device)  # a writable copy (PIL arrays are read-only)
         x = x.permute(2, 0, 1)[None, :, None].to(self.codec_dtype) / 127.5 - 1.0
         return self.codec.encode(x).to(self.dit.dtype)
 
