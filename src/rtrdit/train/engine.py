@@ -151,6 +151,25 @@ class Engine:
             model.set_requires_gradient_sync(accum_i == accum - 1)
         (loss / accum).backward()
 
+    def supervised_step(self, model: nn.Module, ema: EMA | None, ds: Any, plan: Any, step: int, optimizer: str,
+                        lr: float, loss_fn: Callable[[dict[str, Any], list[int]], Tensor]) -> dict[str, float]:
+        """One optimiser step of a supervised stage (teacher, student): `loss_fn(batch, keys)` over
+        the step's micro-batches with accumulation, then the optimiser and the EMA."""
+        from rtrdit.train.batches import load_micro_batch
+
+        model.train()
+        total = 0.0
+        for a in range(plan.accum):
+            batch, keys = load_micro_batch(ds, plan, step, a, self.dist.rank, self.device)
+            with self.autocast():
+                loss = loss_fn(batch, keys)
+            self.backward(loss, model, a, plan.accum)
+            total += float(loss.detach()) / plan.accum
+        gn = self.step_optimizer(optimizer, self.cfg.optim.grad_clip, lr)
+        if ema is not None:
+            ema.update(model, step)
+        return {"loss": total, "grad_norm": gn}
+
     def sync_gradients(self, model: nn.Module) -> None:
         """Average gradients over ranks ("ddp"; FSDP2 reduces in its hooks). Missing gradients
         count as zeros, so ranks that used different parameters stay in step."""

@@ -77,18 +77,9 @@ def train_student(engine: Any) -> None:
     start = engine.maybe_resume()
 
     def step_fn(step: int) -> dict[str, float]:
-        model.train()
-        total = 0.0
-        for a in range(plan.accum):
-            batch, keys = load_micro_batch(ds, plan, step, a, d.rank, engine.device)
-            with engine.autocast():
-                loss = student_loss(model, batch, keys, (cfg.run.seed, step), times, sc.chunk_frames)
-            engine.backward(loss, model, a, plan.accum)
-            total += float(loss.detach()) / plan.accum
-        gn = engine.step_optimizer("student", cfg.optim.grad_clip, engine.lr_at(cfg.optim.lr, step))
-        if ema is not None:
-            ema.update(model, step)
-        return {"loss": total, "grad_norm": gn}
+        return engine.supervised_step(
+            model, ema, ds, plan, step, "student", engine.lr_at(cfg.optim.lr, step),
+            lambda batch, keys: student_loss(model, batch, keys, (cfg.run.seed, step), times, sc.chunk_frames))
 
     def sample_fn(step: int) -> None:
         from rtrdit.train.distill import sample_generator

@@ -68,19 +68,10 @@ def train_teacher(engine: Any) -> None:
     tc = cfg.teacher
 
     def step_fn(step: int) -> dict[str, float]:
-        model.train()
-        total = 0.0
-        for a in range(plan.accum):
-            batch, keys = load_micro_batch(ds, plan, step, a, d.rank, engine.device)
-            with engine.autocast():
-                loss = teacher_loss(model, batch, keys, (cfg.run.seed, step), tc.shift, tc.text_dropout,
-                                    tc.reference_dropout)
-            engine.backward(loss, model, a, plan.accum)
-            total += float(loss.detach()) / plan.accum
-        gn = engine.step_optimizer("teacher", cfg.optim.grad_clip, engine.lr_at(cfg.optim.lr, step))
-        if ema is not None:
-            ema.update(model, step)
-        return {"loss": total, "grad_norm": gn}
+        return engine.supervised_step(
+            model, ema, ds, plan, step, "teacher", engine.lr_at(cfg.optim.lr, step),
+            lambda batch, keys: teacher_loss(model, batch, keys, (cfg.run.seed, step), tc.shift,
+                                             tc.text_dropout, tc.reference_dropout))
 
     def sample_fn(step: int) -> None:
         from rtrdit.train.sampling import sample_teacher
