@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Reproduce the shipped demo model end to end on a CPU (the model runs at SIZE x SIZE, default 128):
+# Reproduce the shipped demo model end to end on a CPU (the model runs at SIZE x SIZE, default 256):
 #   1. pairs from ../shared/videos and shipped photos, styled by the built-in stylizers
-#   2. latents (the shipped fast autoencoder) and MiniLM text embeddings in shards
-#   3. stage 1 teacher, stage 2 student (ODE pairs from the teacher), stage 3 distillation
+#   2. latents (the shipped fast autoencoder) and MiniLM text embeddings in shards, at SIZE and at SIZE/2
+#   3. stage 1 teacher (a SIZE/2 phase, then SIZE), stage 2 student (ODE pairs from the teacher),
+#      stage 3 distillation, all at SIZE
 #   4. export to src/rtrdit/weights/demo and write its model card (held-out evaluation)
 # Usage: bash scripts/train_demo.sh [--smoke]   (--smoke: a few steps of each stage, to check the pipeline)
 set -euo pipefail
@@ -14,7 +15,8 @@ runs=runs/demo
 steps_teacher=${STEPS_TEACHER:-}
 steps_student=${STEPS_STUDENT:-}
 steps_distill=${STEPS_DISTILL:-}
-clips=6
+clips=8
+size=${SIZE:-256}
 card_args=()
 if [ "${1:-}" = "--smoke" ]; then
   steps_teacher=2; steps_student=2; steps_distill=2; clips=1
@@ -25,11 +27,15 @@ fi
 max() { [ -n "$1" ] && echo "--max-steps $1" || true; }
 
 if [ ! -f "$runs/data/manifest.jsonl" ]; then
-  $rtrdit data build "$videos" --package-images -o "$runs/data" --size "${SIZE:-128}x${SIZE:-128}" --frames 9 \
-    --clips-per-video "$clips" --clips-per-image "$clips" --styles-per-clip 3 --val-fraction 0.25 --seed 0
+  $rtrdit data build "$videos" --package-images -o "$runs/data" --size "${size}x${size}" --frames 9 \
+    --clips-per-video "$clips" --clips-per-image "$clips" --styles-per-clip 4 --val-fraction 0.25 --seed 0
 fi
+half=$((size / 2))
 $rtrdit data encode "$runs/data/manifest.jsonl" -o "$runs/data/shards" --codec tiny --text-encoder minilm
+$rtrdit data encode "$runs/data/manifest.jsonl" -o "$runs/data/shards_lowres" --size "${half}x${half}" \
+  --codec tiny --text-encoder minilm
+$rtrdit train teacher --config configs/demo/teacher_lowres.yaml $(max "$steps_teacher") --resume
 $rtrdit train teacher --config configs/demo/teacher.yaml $(max "$steps_teacher") --resume
 $rtrdit train student --config configs/demo/student.yaml $(max "$steps_student") --resume
 $rtrdit train distill --config configs/demo/distill.yaml $(max "$steps_distill") --resume
-.venv/bin/python scripts/demo_model_card.py --runs "$runs" --out "${DEMO_OUT:-src/rtrdit/weights/demo}" --size "${SIZE:-128}" "${card_args[@]}"
+.venv/bin/python scripts/demo_model_card.py --runs "$runs" --out "${DEMO_OUT:-src/rtrdit/weights/demo}" --size "$size" "${card_args[@]}"

@@ -193,3 +193,30 @@ def test_encode_errors_are_one_line(dataset: Path, codec_dir: Path, tmp_path: Pa
     assert main(["data", "encode", str(dataset), "-o", str(tmp_path / "o"), "--clip-frames", "6"]) == 2
     assert "1+4k" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_reference_swap_takes_a_same_style_reference_from_another_clip(videos: Path, codec_dir: Path, minilm,
+                                                                        tmp_path: Path) -> None:
+    """RV2V samples keep their target/source/text and, with probability reference_swap, take the
+    reference of another clip of the same style (so the model cannot just copy the reference's content)."""
+    cfg = BuildConfig(out=tmp_path / "ds", videos=[videos], size=(64, 64), frames=5, clips_per_video=2,
+                      val_fraction=0.0, seed=1)
+    manifest = build_dataset(cfg, make_generator("builtin"), make_prompter("builtin", ["thermal"])).manifest
+    out = tmp_path / "shards"
+    encode_manifest(manifest, out, load_codec(codec_dir), minilm,
+                    EncodeConfig(shard_size=3, codec="c", text_encoder="minilm"), progress=False)
+    own = ShardDataset(out, rv2v_ratio=1.0, length=40)
+    swapped = ShardDataset(out, rv2v_ratio=1.0, length=40, reference_swap=1.0)
+    half = ShardDataset(out, rv2v_ratio=1.0, length=200, reference_swap=0.5)
+    refs = {tuple(own[i]["reference"].flatten()[:16].tolist()) for i in range(40)}
+    assert len(refs) == 4  # four clips, one reference each
+    for i in range(40):
+        a, b = own[i], swapped[i]
+        assert torch.equal(a["target"], b["target"]) and torch.equal(a["text"], b["text"])
+        assert not torch.equal(a["reference"], b["reference"])  # always another clip's reference
+        assert tuple(b["reference"].flatten()[:16].tolist()) in refs
+    changed = np.mean([not torch.equal(own_ref["reference"], half[i]["reference"])
+                       for i, own_ref in enumerate(ShardDataset(out, rv2v_ratio=1.0, length=200))])
+    assert 0.35 < changed < 0.65
+    with pytest.raises(ValueError, match="reference_swap"):
+        ShardDataset(out, reference_swap=1.5)

@@ -311,12 +311,25 @@ class _Sample:
     row: dict[str, Any]
 
 
+def _other_clips_by_style(pool: list[_Sample]) -> list[list[_Sample]]:
+    """For each RV2V sample, the RV2V samples of the same style made from other clips (rows
+    without a style label have none, so they keep their own reference)."""
+    out = []
+    for s in pool:
+        style = s.row.get("style")
+        out.append([o for o in pool if style is not None and o.row.get("style") == style
+                    and (o.shard, o.row["video"]) != (s.shard, s.row["video"])])
+    return out
+
+
 class ShardDataset(torch.utils.data.Dataset):
     """Training samples from encoded shards, mixing TV2V and RV2V rows at ``rv2v_ratio``.
 
     Each item draws (from ``seed``, the epoch and the index) the mode, a row of that mode, an encoded
     window (random start frame), optionally a run of ``frames`` (1+4k) video frames inside it (random
-    latent start) and a random ``crop=(width, height)`` (pixels, multiples of 8). Yields the dict of
+    latent start) and a random ``crop=(width, height)`` (pixels, multiples of 8). With probability
+    ``reference_swap`` an RV2V sample takes its reference from another clip of the same style, so the
+    model learns the reference's style rather than copying its content. Yields the dict of
     docs/architecture.md: target/source ``[16, F, h, w]``, text ``[L, D]``, reference ``[16, 1, h, w]``
     (zeros for TV2V), has_reference, mode. Frames/size are fixed per dataset, so default collation
     batches them.
@@ -331,6 +344,7 @@ class ShardDataset(torch.utils.data.Dataset):
         crop: tuple[int, int] | None = None,
         seed: int = 0,
         length: int | None = None,
+        reference_swap: float = 0.0,
     ) -> None:
         self.root = Path(root)
         index_path = self.root / INDEX
@@ -352,7 +366,11 @@ class ShardDataset(torch.utils.data.Dataset):
             if share > 0 and not self.pools[mode]:
                 raise ValueError(f"{self.root}: no {mode} rows" + (f" in split {split!r}" if split else "")
                                  + f" but its share is {share:g}")
+        if not 0.0 <= reference_swap <= 1.0:
+            raise ValueError(f"reference_swap must be in [0, 1], got {reference_swap}")
         self.rv2v_ratio = rv2v_ratio
+        self.reference_swap = reference_swap
+        self.style_pool = _other_clips_by_style(self.pools["rv2v"]) if reference_swap > 0 else []
         self.latent_frames = None if frames is None else 1 + (frames - 1) // 4
         self.crop = None if crop is None else (crop[0] // 8, crop[1] // 8)
         for smp in samples:  # fail now, not in the middle of an epoch
@@ -382,7 +400,8 @@ class ShardDataset(torch.utils.data.Dataset):
         rng = np.random.default_rng([self.seed, self.epoch, i])
         mode = "rv2v" if rng.random() < self.rv2v_ratio else "tv2v"
         pool = self.pools[mode]
-        s = pool[int(rng.integers(len(pool)))]
+        k = int(rng.integers(len(pool)))
+        s = pool[k]
         row = s.row
         with safe_open(str(self.root / s.shard), framework="pt") as f:
             w = int(rng.integers(row["windows"]))
@@ -390,6 +409,11 @@ class ShardDataset(torch.utils.data.Dataset):
             source = f.get_slice(f"v{row['video']}.source")[w].float()
             text = f.get_tensor(f"t{row['text']}.text").float()
             reference = f.get_tensor(row["reference"]).float() if mode == "rv2v" else None
+        others = self.style_pool[k] if mode == "rv2v" and self.style_pool else []
+        if others and rng.random() < self.reference_swap:
+            o = others[int(rng.integers(len(others)))]
+            with safe_open(str(self.root / o.shard), framework="pt") as f:
+                reference = f.get_tensor(o.row["reference"]).float()
         c, nf, h, wd = target.shape
         if self.latent_frames is not None:
             t0 = int(rng.integers(nf - self.latent_frames + 1))

@@ -38,7 +38,7 @@ class BenchResult:
         return asdict(self)
 
 
-def _rss_mb() -> float:
+def current_rss_mb() -> float:
     """Current resident memory of this process in MB (Linux /proc)."""
     try:
         with open("/proc/self/statm") as f:
@@ -76,7 +76,7 @@ def run_benchmark(stylizer: Stylizer, size: tuple[int, int], seconds: float, fps
     latencies: list[float] = []
     first_latency = float("nan")
     done = 0
-    rss_start = _rss_mb()
+    rss_start = current_rss_mb()
     t_start = time.perf_counter()
     i = 0
     while i < total:
@@ -103,5 +103,5 @@ def run_benchmark(stylizer: Stylizer, size: tuple[int, int], seconds: float, fps
         latency_ms_p50=float(np.percentile(lat_ms, 50)), latency_ms_p95=float(np.percentile(lat_ms, 95)),
         latency_ms_p99=float(np.percentile(lat_ms, 99)), peak_rss_mb=_peak_rss_mb(),
         late_over_early=float(lat_ms[-k:].mean() / lat_ms[:k].mean()),
-        rss_start_mb=rss_start, rss_end_mb=_rss_mb(), frames=done, seconds=secs, width=w, height=h,
+        rss_start_mb=rss_start, rss_end_mb=current_rss_mb(), frames=done, seconds=secs, width=w, height=h,
     )
