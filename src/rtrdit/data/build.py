@@ -23,7 +23,9 @@ from rtrdit.data.manifest import RV2V_PROMPT, ManifestRow, write_manifest
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 # Folders inside installed packages that ship sample photographs (looked up without importing them).
-_PACKAGE_IMAGE_DIRS = (("sklearn", "datasets/images"), ("skimage", "data"), ("imageio", "resources/images"))
+# Only scikit-learn's two photos (china.jpg, flower.jpg): it is a pinned core dependency, so the demo data,
+# `rtrdit demo` and the benchmarks see the same images whatever optional extras are installed.
+_PACKAGE_IMAGE_DIRS = (("sklearn", "datasets/images"),)
 
 
 @dataclass
@@ -91,8 +93,8 @@ def find_videos(paths: Sequence[Path]) -> list[Path]:
 
 
 def package_images() -> list[Path]:
-    """Sample photographs shipped inside installed packages (e.g. scikit-learn's china.jpg and
-    flower.jpg), found without importing the packages."""
+    """Sample photographs shipped inside an installed package (scikit-learn's china.jpg and
+    flower.jpg), found without importing it."""
     out: list[Path] = []
     for package, sub in _PACKAGE_IMAGE_DIRS:
         spec = importlib.util.find_spec(package)
