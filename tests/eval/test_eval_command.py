@@ -65,7 +65,7 @@ def test_clip_metrics_and_list_file_with_prompts_and_times(videos: Path, weights
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--metrics", "clip_f", "--weights", "{w}"], "missing weights file {w}/clip-vit-large-patch14"),
+        (["--metrics", "clip_f", "--weights", "{w}"], "missing weights file {w}/vit_large_patch14_clip_224.openai/open_clip_model.safetensors"),
         (["--metrics", "csd", "--ref", "{img}", "--weights", "{w}"], "csd_vit_l.pth"),
         (["--metrics", "warp"], "warp needs --source"),
         (["--metrics", "psnr", "--source", "{src}"], "psnr needs --target"),

@@ -1,4 +1,5 @@
-"""CLIP-T, CLIP-F and AQ on a tiny random CLIP saved in the real weights' layout (same loading path)."""
+"""CLIP-T, CLIP-F and AQ on a tiny random open_clip CLIP saved in the real weights' layout (same loading
+path), checked against open_clip's own preprocessing, tokenizer and encoders."""
 
 from __future__ import annotations
 
@@ -8,11 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from eval_helpers import crossfade_clip
+from eval_helpers import crossfade_clip, tiny_open_clip
+from PIL import Image
 
 from rtrdit.eval.metrics import build_metrics
 from rtrdit.eval.metrics.base import Chunk, Conditions, EvalError, Metric, MetricContext, MetricResult
 from rtrdit.eval.metrics.clip_backbone import shared_clip
+from rtrdit.eval.weights import OPENCLIP_L14
+
+CLIP_DIR = OPENCLIP_L14.name.split("/")[0]
 
 
 def _score(metric: Metric, frames: np.ndarray, chunk: int = 5, **cond: object) -> MetricResult:
@@ -26,7 +31,7 @@ def _weights_with(tmp_path: Path, weights_dir: Path) -> Path:
     """A fresh weights folder sharing the session's tiny CLIP."""
     root = tmp_path / "weights"
     root.mkdir()
-    (root / "clip-vit-large-patch14").symlink_to(weights_dir / "clip-vit-large-patch14")
+    (root / CLIP_DIR).symlink_to(weights_dir / CLIP_DIR)
     return root
 
 
@@ -98,8 +103,43 @@ def test_aq_head_with_wrong_keys_is_refused(tmp_path: Path, weights_dir: Path) -
         build_metrics(["aq"], MetricContext(weights=root))
 
 
-def test_missing_clip_folder_names_the_file_and_where_it_is_published(tmp_path: Path) -> None:
-    with pytest.raises(EvalError, match=r"clip-vit-large-patch14.*huggingface.co/openai/clip-vit-large-patch14"):
+def test_embeddings_equal_open_clips_own_pipeline(weights_dir: Path) -> None:
+    """Image: open_clip's inference transform on PIL images + encode_image; text: open_clip.tokenize +
+    encode_text, on the same tiny weights: the reference implementation of CLIP-T/CLIP-F."""
+    import open_clip
+
+    clip = shared_clip(MetricContext(weights=weights_dir))
+    ref = tiny_open_clip()
+    video = crossfade_clip(frames=3, size=50)
+    transform = open_clip.image_transform(32, is_train=False)
+    with torch.no_grad():
+        pixels = torch.stack([transform(Image.fromarray(f)) for f in video])
+        expected_img = ref.encode_image(pixels, normalize=True)
+        prompts = ["an ink wash painting", "Minecraft, blocky voxels!"]
+        expected_txt = ref.encode_text(open_clip.tokenize(prompts), normalize=True)
+    assert torch.allclose(clip.embed_images(video), expected_img, atol=1e-6)
+    assert torch.allclose(clip.embed_texts(prompts), expected_txt, atol=1e-6)
+
+
+def test_clip_file_with_a_missing_or_extra_tensor_is_refused(tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    state = {k: v.contiguous() for k, v in tiny_open_clip().state_dict().items()}
+    path = tmp_path / OPENCLIP_L14.name
+    path.parent.mkdir()
+    save_file({k: v for k, v in state.items() if k != "ln_final.bias"}, str(path))
+    with pytest.raises(EvalError, match=r"missing ln_final\.bias"):
+        build_metrics(["clip_f"], MetricContext(weights=tmp_path))
+    save_file({**state, "visual.extra": torch.zeros(1)}, str(path))
+    with pytest.raises(EvalError, match=r"unexpected visual\.extra"):
+        build_metrics(["clip_f"], MetricContext(weights=tmp_path))
+    path.write_bytes(b"not safetensors")
+    with pytest.raises(EvalError, match="cannot read the CLIP weights"):
+        build_metrics(["clip_f"], MetricContext(weights=tmp_path))
+
+
+def test_missing_clip_file_names_it_and_where_it_is_published(tmp_path: Path) -> None:
+    with pytest.raises(EvalError, match=r"open_clip_model\.safetensors.*huggingface.co/timm/vit_large_patch14_clip_224"):
         build_metrics(["clip_f"], MetricContext(weights=tmp_path))
     with pytest.raises(EvalError, match="sa_0_4_vit_l_14_linear.pth.*LAION"):
         build_metrics(["aq"], MetricContext(weights=tmp_path))
