@@ -26,6 +26,25 @@ def tiny_open_clip(seed: int = 0) -> torch.nn.Module:
     return model.eval()
 
 
+def tiny_hf_clip(seed: int = 0) -> torch.nn.Module:
+    """The same tiny architecture as ``tiny_open_clip`` as a random transformers ``CLIPModel``, configured
+    like openai/clip-vit-large-patch14 (QuickGELU, OpenAI's vocabulary, pooling at the end-of-text id)."""
+    from transformers import CLIPConfig, CLIPModel
+
+    cfg = CLIPConfig(
+        text_config=dict(vocab_size=49408, hidden_size=64, intermediate_size=256, num_hidden_layers=2,
+                         num_attention_heads=1, max_position_embeddings=77, bos_token_id=49406,
+                         eos_token_id=49407, pad_token_id=1, hidden_act="quick_gelu"),
+        vision_config=dict(hidden_size=64, intermediate_size=256, num_hidden_layers=2, num_attention_heads=1,
+                           image_size=32, patch_size=8, hidden_act="quick_gelu"),
+        projection_dim=16,
+    )
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        model = CLIPModel(cfg)
+    return model.eval()
+
+
 def save_tiny_clip(weights: Path, seed: int = 0) -> Path:
     """``tiny_open_clip(seed)`` saved as safetensors where the loader expects open_clip's ViT-L/14 file."""
     from safetensors.torch import save_file

@@ -27,6 +27,11 @@ OPENCLIP_L14 = WeightFile(
     "OpenAI CLIP ViT-L/14 for open_clip",
     "https://huggingface.co/timm/vit_large_patch14_clip_224.openai (open_clip_model.safetensors)",
 )
+OPENAI_CLIP_L14_HF = WeightFile(
+    "clip-vit-large-patch14/model.safetensors",
+    "OpenAI CLIP ViT-L/14 in Hugging Face layout (accepted instead of the open_clip file)",
+    "https://huggingface.co/openai/clip-vit-large-patch14 (model.safetensors)",
+)
 AESTHETIC_HEAD = WeightFile(
     "sa_0_4_vit_l_14_linear.pth",
     "LAION aesthetic predictor head for CLIP ViT-L/14",

@@ -1,6 +1,8 @@
 """CLIP ViT-L/14 (OpenAI weights) through open_clip, for CLIP-T, CLIP-F, AQ and CSD's vision tower.
 
-The architecture is read from the tensor shapes, as open_clip's ``build_model_from_openai_state_dict``
+Weights: open_clip's ``open_clip_model.safetensors`` (OpenAI names), or the same OpenAI weights in
+Hugging Face layout (``clip-vit-large-patch14/model.safetensors``), whose names are mapped explicitly
+onto OpenAI's; either way the model runs in open_clip with OpenAI's tokenizer. The architecture is read from the tensor shapes, as open_clip's ``build_model_from_openai_state_dict``
 does (heads = width / 64, QuickGELU like OpenAI's training), and built in float32 with open_clip's
 ``CLIP``/``VisionTransformer``; every tensor is loaded strictly. Embeddings are the projected,
 L2-normalised image/text embeddings of the standard CLIP score implementations. open_clip is
@@ -10,6 +12,7 @@ imported only when a model is built (it is part of the ``eval`` extra).
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,10 +23,30 @@ import torch.nn.functional as F
 
 from rtrdit.eval.metrics.base import EvalError, MetricContext
 from rtrdit.eval.metrics.preprocess import clip_pixels_pil, clip_pixels_tensor
-from rtrdit.eval.weights import OPENCLIP_L14, load_strict, read_checkpoint, require
+from rtrdit.eval.weights import OPENAI_CLIP_L14_HF, OPENCLIP_L14, load_strict, read_checkpoint
 
 CONTEXT_LENGTH = 77  # OpenAI CLIP's text context
 HEAD_WIDTH = 64  # OpenAI CLIP: attention heads = width / 64
+
+# Hugging Face CLIPModel name -> OpenAI/open_clip name, per residual block and for the towers' ends.
+_HF_BLOCK = {
+    "layer_norm1": "ln_1", "layer_norm2": "ln_2", "self_attn.out_proj": "attn.out_proj",
+    "mlp.fc1": "mlp.c_fc", "mlp.fc2": "mlp.c_proj",
+}
+_HF_TOP = {
+    "vision_model.embeddings.patch_embedding.weight": "visual.conv1.weight",
+    "vision_model.embeddings.class_embedding": "visual.class_embedding",
+    "vision_model.embeddings.position_embedding.weight": "visual.positional_embedding",
+    "vision_model.pre_layrnorm.weight": "visual.ln_pre.weight", "vision_model.pre_layrnorm.bias": "visual.ln_pre.bias",
+    "vision_model.post_layernorm.weight": "visual.ln_post.weight", "vision_model.post_layernorm.bias": "visual.ln_post.bias",
+    "text_model.embeddings.token_embedding.weight": "token_embedding.weight",
+    "text_model.embeddings.position_embedding.weight": "positional_embedding",
+    "text_model.final_layer_norm.weight": "ln_final.weight", "text_model.final_layer_norm.bias": "ln_final.bias",
+    "logit_scale": "logit_scale",
+}
+_HF_PROJ = {"visual_projection.weight": "visual.proj", "text_projection.weight": "text_projection"}  # transposed
+_HF_IGNORED = {"vision_model.embeddings.position_ids", "text_model.embeddings.position_ids"}  # index buffers
+_HF_LAYER = re.compile(r"(vision_model|text_model)\.encoder\.layers\.(\d+)\.(.+)\.(weight|bias)")
 
 
 def import_open_clip() -> Any:
@@ -101,6 +124,36 @@ def clip_from_state_dict(state: dict[str, torch.Tensor], what: str = "CLIP weigh
     return model.eval()
 
 
+def openai_names_from_hf(state: dict[str, torch.Tensor], what: str = "CLIP weights") -> dict[str, torch.Tensor]:
+    """A transformers ``CLIPModel`` state dict renamed to OpenAI/open_clip names: q/k/v projections are
+    fused into ``in_proj``, projection matrices transposed; an unknown key raises EvalError."""
+    out: dict[str, torch.Tensor] = {}
+    qkv: dict[str, dict[str, torch.Tensor]] = {}
+    for key, value in state.items():
+        if key in _HF_TOP:
+            out[_HF_TOP[key]] = value
+        elif key in _HF_PROJ:
+            out[_HF_PROJ[key]] = value.t().contiguous()
+        elif key in _HF_IGNORED:
+            continue
+        elif (m := _HF_LAYER.fullmatch(key)) is not None:
+            tower, i, name, kind = m.groups()
+            block = f"{'visual.' if tower == 'vision_model' else ''}transformer.resblocks.{i}."
+            if name in ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"):
+                qkv.setdefault(f"{block}attn.in_proj_{kind}", {})[name[10]] = value
+            elif name in _HF_BLOCK:
+                out[f"{block}{_HF_BLOCK[name]}.{kind}"] = value
+            else:
+                raise EvalError(f"{what} have an unexpected Hugging Face key {key!r}")
+        else:
+            raise EvalError(f"{what} have an unexpected Hugging Face key {key!r}")
+    for name, parts in qkv.items():
+        if set(parts) != {"q", "k", "v"}:
+            raise EvalError(f"{what} lack part of {name} (q/k/v projections: have {''.join(sorted(parts))})")
+        out[name] = torch.cat([parts["q"], parts["k"], parts["v"]], dim=0)
+    return out
+
+
 @dataclass
 class ClipModel:
     """A loaded CLIP: the open_clip model, its tokenizer (OpenAI's BPE, 77 tokens) and the device."""
@@ -137,13 +190,30 @@ class ClipModel:
 
 
 def load_clip(path: Path, device: str = "cpu") -> ClipModel:
-    """Load open_clip's ``open_clip_model.safetensors`` (OpenAI CLIP names) with OpenAI's tokenizer."""
+    """Load CLIP from open_clip's ``open_clip_model.safetensors`` or a Hugging Face ``model.safetensors``
+    (told apart by their key names), with OpenAI's tokenizer."""
     open_clip = import_open_clip()
-    model = clip_from_state_dict(read_checkpoint(path, "CLIP weights"), f"CLIP weights {path}")
+    what = f"CLIP weights {path}"
+    state = read_checkpoint(path, "CLIP weights")
+    if any(k.startswith(("vision_model.", "text_model.")) for k in state):
+        state = openai_names_from_hf(state, what)
+    model = clip_from_state_dict(state, what)
     tokenizer = open_clip.tokenizer.SimpleTokenizer(context_length=CONTEXT_LENGTH)
     return ClipModel(model=model.to(device), tokenizer=tokenizer, device=device)
 
 
+def clip_weights_path(weights: Path | None) -> Path:
+    """The CLIP ViT-L/14 file under ``weights``: open_clip's file, else the Hugging Face layout; when
+    neither is there, EvalError naming both and where they are published."""
+    if weights is not None:
+        for file in (OPENCLIP_L14, OPENAI_CLIP_L14_HF):
+            if (Path(weights) / file.name).is_file():
+                return Path(weights) / file.name
+    where = "--weights DIR containing" if weights is None else f"missing weights file {Path(weights) / OPENCLIP_L14.name}:"
+    raise EvalError(f"{where} {OPENCLIP_L14.name} ({OPENCLIP_L14.what}; published at {OPENCLIP_L14.source}), "
+                    f"or {OPENAI_CLIP_L14_HF.name} ({OPENAI_CLIP_L14_HF.source})")
+
+
 def shared_clip(ctx: MetricContext) -> ClipModel:
-    """The context's CLIP ViT-L/14, loaded once per run from ``<weights>/`` + OPENCLIP_L14.name."""
-    return ctx.shared("clip_l14", lambda: load_clip(require(ctx.weights, OPENCLIP_L14), ctx.device))
+    """The context's CLIP ViT-L/14 (see ``clip_weights_path``), loaded once per run."""
+    return ctx.shared("clip_l14", lambda: load_clip(clip_weights_path(ctx.weights), ctx.device))
