@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from rtrdit.eval.metrics.base import EvalError, MetricContext
 from rtrdit.eval.metrics.preprocess import clip_pixels_pil, clip_pixels_tensor

@@ -64,8 +64,9 @@ def musiq_arch(state: dict[str, torch.Tensor], path: Path) -> dict[str, int]:
         raise EvalError(f"{path}: MUSIQ head has shape {tuple(head)}, expected (1, {hidden}) (a one-score model like SPAQ)")
     layers = len({k[len(_BLOCK):].split(".")[0] for k in state if k.startswith(_BLOCK)})
     patch = 4 * math.isqrt(tokens // RESNET_TOKEN_DIM)
-    return dict(patch_size=patch, hidden_size=int(hidden), mlp_dim=int(mlp), num_heads=max(1, int(hidden) // HEAD_WIDTH),
-                num_layers=layers, num_scales=int(scales), spatial_pos_grid_size=grid)
+    return {"patch_size": patch, "hidden_size": int(hidden), "mlp_dim": int(mlp),
+            "num_heads": max(1, int(hidden) // HEAD_WIDTH), "num_layers": layers, "num_scales": int(scales),
+            "spatial_pos_grid_size": grid}
 
 
 def load_musiq(path: Path, device: str = "cpu") -> torch.nn.Module:
