@@ -187,3 +187,13 @@ def test_missing_clip_file_names_it_and_where_it_is_published(tmp_path: Path) ->
         build_metrics(["aq"], MetricContext(weights=tmp_path))
     with pytest.raises(EvalError, match="--weights"):
         build_metrics(["clip_t"], MetricContext(weights=None))
+
+
+def test_without_open_clip_the_clip_metrics_say_how_to_install_it(weights_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """open_clip comes with the 'eval' extra: with it absent (an import that fails) one line names the extra."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "open_clip", None)  # makes `import open_clip` raise ImportError
+    with pytest.raises(EvalError, match=r"pip install 'rtrdit\[eval\]'") as info:
+        build_metrics(["clip_f"], MetricContext(weights=weights_dir))
+    assert "\n" not in str(info.value)

@@ -1,5 +1,6 @@
 """The pretrained files the paper's metrics need, their expected names under ``--weights DIR``
-and where each is published (nothing is downloaded: a missing file is one clear error line)."""
+and where each is published (nothing is downloaded: a missing file is one clear error line), and
+the two helpers every loader uses: a safe file reader and a strict, named-key state-dict load."""
 
 from __future__ import annotations
 
@@ -51,17 +52,14 @@ MUSIQ_SPAQ = WeightFile(
 ALL = (OPENCLIP_L14, AESTHETIC_HEAD, CSD, MUSIQ_SPAQ)
 
 
-def require(weights: Path | None, file: WeightFile, inside: tuple[str, ...] = ()) -> Path:
+def require(weights: Path | None, file: WeightFile) -> Path:
     """The path of ``file`` under ``weights``; raises EvalError naming the file and its source if
-    the directory was not given or the file (or one of the ``inside`` files of a folder) is missing."""
+    the directory was not given or the file is missing."""
     if weights is None:
         raise EvalError(f"this metric needs --weights DIR containing {file.name} ({file.what}; {file.source})")
     path = Path(weights) / file.name
     if not path.exists():
         raise EvalError(f"missing weights file {path} ({file.what}; published at {file.source})")
-    for sub in inside:
-        if not (path / sub).exists():
-            raise EvalError(f"missing weights file {path / sub} (part of {file.what}; published at {file.source})")
     return path
 
 
