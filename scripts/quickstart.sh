@@ -21,8 +21,9 @@ setup() {
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "[setup] installing rtrdit and its pinned dependencies into $venv" >&2
     "$venv/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
-    # torch first, pinned, so pip takes the CPU build found locally instead of resolving a CUDA build.
-    "$venv/bin/python" -m pip install -q --disable-pip-version-check "torch==2.13.0"
+    # torch and torchvision first, pinned: the CUDA build that lies on this machine's disk (no
+    # download; it also runs on the CPU), so the resolver below never looks for another torch.
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check "torch==2.14.1" "torchvision==0.29.1"
     "$venv/bin/python" -m pip install -q --disable-pip-version-check -e ".[dev]"
     echo "$want" > "$stamp"
   fi

@@ -10,7 +10,7 @@ from eval_helpers import save_tiny_clip
 
 @pytest.fixture(scope="session")
 def weights_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A weights folder holding only the tiny CLIP under its real name."""
+    """A weights folder holding only the tiny open_clip CLIP under its real name."""
     root = tmp_path_factory.mktemp("weights")
-    save_tiny_clip(root / "clip-vit-large-patch14")
+    save_tiny_clip(root)
     return root

@@ -1,5 +1,5 @@
-"""Helpers for evaluation tests: a tiny random CLIP saved in the real weights' layout, a tiny CSD
-checkpoint in the public checkpoint's layout, and textured moving clips."""
+"""Helpers for evaluation tests: tiny random open_clip CLIP and pyiqa MUSIQ models saved in the real
+weights' layout, a tiny CSD checkpoint in the public checkpoint's layout, and textured moving clips."""
 
 from __future__ import annotations
 
@@ -10,44 +10,62 @@ import numpy as np
 import torch
 
 
-def _byte_chars() -> list[str]:
-    """GPT-2/CLIP byte-level alphabet: 256 printable stand-ins for the 256 byte values."""
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return [chr(c) for c in cs]
+def tiny_open_clip(seed: int = 0) -> torch.nn.Module:
+    """A random open_clip CLIP of OpenAI's kind at tiny size: vision width 64 (1 head), 2 layers, 32 px
+    images in 8 px patches; text width 64, 2 layers, OpenAI's 49408-token vocabulary; QuickGELU."""
+    import open_clip
+
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        model = open_clip.model.CLIP(
+            16,
+            vision_cfg=open_clip.model.CLIPVisionCfg(layers=2, width=64, patch_size=8, image_size=32),
+            text_cfg=open_clip.model.CLIPTextCfg(width=64, heads=1, layers=2),
+            quick_gelu=True,
+        )
+    return model.eval()
 
 
-def save_tiny_clip(folder: Path, seed: int = 0) -> Path:
-    """A random CLIP (tiny sizes, QuickGELU like OpenAI's) with a byte-level tokenizer, saved with
-    save_pretrained like openai/clip-vit-large-patch14 (config.json, model.safetensors, tokenizer)."""
-    from transformers import CLIPConfig, CLIPModel, CLIPTokenizer
+def tiny_hf_clip(seed: int = 0) -> torch.nn.Module:
+    """The same tiny architecture as ``tiny_open_clip`` as a random transformers ``CLIPModel``, configured
+    like openai/clip-vit-large-patch14 (QuickGELU, OpenAI's vocabulary, pooling at the end-of-text id)."""
+    from transformers import CLIPConfig, CLIPModel
 
-    chars = _byte_chars()
-    vocab = {c: i for i, c in enumerate(chars)}
-    vocab.update({c + "</w>": i + len(chars) for i, c in enumerate(chars)})
-    bos, eos = len(vocab), len(vocab) + 1
-    vocab["<|startoftext|>"], vocab["<|endoftext|>"] = bos, eos
-    tok = CLIPTokenizer(vocab=vocab, merges=[])
-    torch.manual_seed(seed)
     cfg = CLIPConfig(
-        text_config=dict(vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=2, max_position_embeddings=77, bos_token_id=bos, eos_token_id=eos,
-                         pad_token_id=eos, hidden_act="quick_gelu"),
-        vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+        text_config=dict(vocab_size=49408, hidden_size=64, intermediate_size=256, num_hidden_layers=2,
+                         num_attention_heads=1, max_position_embeddings=77, bos_token_id=49406,
+                         eos_token_id=49407, pad_token_id=1, hidden_act="quick_gelu"),
+        vision_config=dict(hidden_size=64, intermediate_size=256, num_hidden_layers=2, num_attention_heads=1,
                            image_size=32, patch_size=8, hidden_act="quick_gelu"),
         projection_dim=16,
     )
-    model = CLIPModel(cfg)
-    folder.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(str(folder), safe_serialization=True)
-    tok.save_pretrained(str(folder))
-    return folder
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        model = CLIPModel(cfg)
+    return model.eval()
+
+
+def save_tiny_clip(weights: Path, seed: int = 0) -> Path:
+    """``tiny_open_clip(seed)`` saved as safetensors where the loader expects open_clip's ViT-L/14 file."""
+    from safetensors.torch import save_file
+
+    from rtrdit.eval.weights import OPENCLIP_L14
+
+    path = weights / OPENCLIP_L14.name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in tiny_open_clip(seed).state_dict().items()}, str(path))
+    return path
+
+
+def tiny_musiq(seed: int = 0) -> torch.nn.Module:
+    """A random pyiqa MUSIQ with a small transformer (hidden 64, 1 head, 1 layer; the ResNet stem,
+    patches and scales as in MUSIQ-SPAQ), in eval mode."""
+    from pyiqa.archs.musiq_arch import MUSIQ
+
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        model = MUSIQ(pretrained=False, hidden_size=64, mlp_dim=128, num_heads=1, num_layers=1)
+    return model.eval()
 
 
 def csd_state(width: int = 64, layers: int = 2, patch: int = 8, image: int = 32, style_dim: int = 16,

@@ -84,7 +84,7 @@ def test_benchmark_runs_a_model_over_clips_and_styles_and_writes_the_table(
 
     weights = tmp_path / "weights"  # tiny CLIP, a LAION-layout head and a CSD checkpoint
     weights.mkdir()
-    (weights / "clip-vit-large-patch14").symlink_to(weights_dir / "clip-vit-large-patch14")
+    (weights / "vit_large_patch14_clip_224.openai").symlink_to(weights_dir / "vit_large_patch14_clip_224.openai")
     torch.save({"weight": torch.full((1, 16), 0.1), "bias": torch.tensor([5.0])}, weights / "sa_0_4_vit_l_14_linear.pth")
     torch.save({"model_state_dict": csd_state()}, weights / "csd_vit_l.pth")
 
@@ -133,7 +133,7 @@ def test_benchmark_fails_in_one_line_before_any_work(tmp_path: Path, capsys: pyt
     write_video(clips / "c.mp4", np.zeros((4, 32, 32, 3), np.uint8), 24)
     cases = [
         (["--model", str(tmp_path / "no-model")], "cannot load the model"),
-        (["--metrics", "clip_f", "--weights", str(tmp_path)], "clip-vit-large-patch14"),
+        (["--metrics", "clip_f", "--weights", str(tmp_path)], "open_clip_model.safetensors"),
         (["--styles", "ink_wash,nope"], "unknown style 'nope'"),
         (["--mode", "rv2v", "--metrics", "clip_t"], "clip_t needs prompts"),
         (["--size", "64by48"], "WIDTHxHEIGHT"),

@@ -62,11 +62,34 @@ def test_clip_metrics_and_list_file_with_prompts_and_times(videos: Path, weights
     assert -1 <= data["mean"]["clip_t"] <= 1
 
 
+def test_aq_and_iq_from_a_weights_folder(videos: Path, weights_dir: Path, tmp_path: Path) -> None:
+    import torch
+    from eval_helpers import tiny_musiq
+
+    from rtrdit.eval.weights import AESTHETIC_HEAD, MUSIQ_SPAQ, OPENCLIP_L14
+
+    weights = tmp_path / "w"
+    weights.mkdir()
+    top = OPENCLIP_L14.name.split("/")[0]
+    (weights / top).symlink_to(weights_dir / top)
+    torch.save({"weight": torch.zeros(1, 16), "bias": torch.tensor([6.0])}, weights / AESTHETIC_HEAD.name)
+    torch.save(tiny_musiq().state_dict(), weights / MUSIQ_SPAQ.name)
+    rc = main(["eval", "--pred", str(videos / "pred"), "--metrics", "aq,iq", "--weights", str(weights),
+               "--json", str(videos / "r.json")])
+    assert rc == 0
+    data = json.loads((videos / "r.json").read_text())
+    assert data["mean"]["aq"] == pytest.approx(0.6)
+    assert all(len(v["per_frame"]["iq"]) == 8 and np.isfinite(v["values"]["iq"]) for v in data["videos"])
+    assert data["videos"][0]["values"]["iq"] != pytest.approx(data["videos"][1]["values"]["iq"])
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--metrics", "clip_f", "--weights", "{w}"], "missing weights file {w}/clip-vit-large-patch14"),
+        (["--metrics", "clip_f", "--weights", "{w}"], "missing weights file {w}/vit_large_patch14_clip_224.openai/open_clip_model.safetensors"),
         (["--metrics", "csd", "--ref", "{img}", "--weights", "{w}"], "csd_vit_l.pth"),
+        (["--metrics", "aq", "--weights", "{w}"], "missing weights file {w}/sa_0_4_vit_l_14_linear.pth"),
+        (["--metrics", "iq", "--weights", "{w}"], "missing weights file {w}/musiq_spaq_ckpt-358bb6af.pth"),
         (["--metrics", "warp"], "warp needs --source"),
         (["--metrics", "psnr", "--source", "{src}"], "psnr needs --target"),
         (["--metrics", "clip_t", "--weights", "{w}"], "clip_t needs --prompt"),

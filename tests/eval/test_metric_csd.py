@@ -75,7 +75,7 @@ def test_csd_score_is_mean_style_cosine_to_the_reference(tmp_path: Path) -> None
 def test_checkpoint_with_a_missing_key_is_refused(tmp_path: Path) -> None:
     state = csd_state()
     del state["module.backbone.transformer.resblocks.1.ln_2.weight"]
-    with pytest.raises(EvalError, match=r"missing encoder\.layers\.1\.layer_norm2\.weight"):
+    with pytest.raises(EvalError, match=r"missing backbone\.transformer\.resblocks\.1\.ln_2\.weight"):
         load_csd(_save(tmp_path / "csd.pth", state))
     state = csd_state()
     del state["module.last_layer_style"]

@@ -1,4 +1,5 @@
-"""The resize/crop rules of the standard metric implementations, without torchvision."""
+"""The resize/crop rules of the standard metric implementations (reimplemented in torch/PIL), checked
+against torchvision's transforms as VBench and CLIP use them."""
 
 from __future__ import annotations
 
@@ -51,3 +52,27 @@ def test_pil_pipeline_is_pil_bicubic_then_center_crop() -> None:
     assert torch.allclose(clip_pixels_pil(frame[None], 32), _normalized(np.asarray(img).copy()), atol=1e-6)
     # the tensor pipeline (antialias=False) is a different, non-antialiased resize
     assert not torch.allclose(clip_pixels_tensor(frame[None], 32), clip_pixels_pil(frame[None], 32), atol=1e-3)
+
+
+def test_tensor_pipeline_equals_vbench_torchvision_transform() -> None:
+    """VBench's aesthetic clip_transform: Resize(n, bicubic, antialias=False) and CenterCrop on uint8
+    tensors, /255, CLIP mean/std."""
+    from torchvision import transforms
+
+    vbench = transforms.Compose([
+        transforms.Resize(224, interpolation=transforms.InterpolationMode.BICUBIC, antialias=False),
+        transforms.CenterCrop(224),
+        transforms.Lambda(lambda x: x.float().div(255.0)),
+        transforms.Normalize(CLIP_MEAN, CLIP_STD),
+    ])
+    frames = np.random.default_rng(3).integers(0, 256, (2, 640, 832, 3), dtype=np.uint8)
+    expected = vbench(torch.from_numpy(frames).permute(0, 3, 1, 2))
+    assert torch.allclose(clip_pixels_tensor(frames), expected, atol=1e-6)
+
+
+def test_iq_pixels_equal_torchvision_resize_without_antialias() -> None:
+    from torchvision import transforms
+
+    frame = np.random.default_rng(4).integers(0, 256, (640, 832, 3), dtype=np.uint8)
+    expected = transforms.Resize((393, 512), antialias=False)(torch.from_numpy(frame).permute(2, 0, 1)[None]) / 255.0
+    assert torch.equal(iq_pixels(frame), expected)

@@ -17,8 +17,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from rtrdit.eval.inputs import EvalItem
 
 WEIGHT_HELP = (
-    "folder of pretrained metric weights: clip-vit-large-patch14/ (OpenAI CLIP ViT-L/14, HF layout), "
-    "sa_0_4_vit_l_14_linear.pth (AQ), csd_vit_l.pth (CSD), musiq_spaq_ckpt-358bb6af.pth (IQ, needs pyiqa)"
+    "folder of pretrained metric weights: vit_large_patch14_clip_224.openai/open_clip_model.safetensors "
+    "(OpenAI CLIP ViT-L/14 for open_clip), sa_0_4_vit_l_14_linear.pth (AQ), csd_vit_l.pth (CSD), "
+    "musiq_spaq_ckpt-358bb6af.pth (IQ); the metrics need the 'eval' extra (open_clip, pyiqa)"
 )
 
 

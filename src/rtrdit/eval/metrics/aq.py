@@ -10,15 +10,12 @@ import torch
 
 from rtrdit.eval.metrics.base import Chunk, Conditions, EvalError, MetricContext, MetricResult, mean_result
 from rtrdit.eval.metrics.clip_backbone import ClipModel, shared_clip
-from rtrdit.eval.weights import AESTHETIC_HEAD, require
+from rtrdit.eval.weights import AESTHETIC_HEAD, read_checkpoint, require
 
 
 def load_aesthetic_head(path: Path, dim: int) -> torch.nn.Linear:
     """The LAION head from its state dict (``weight [1, dim]``, ``bias [1]``), strictly."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file is one line for the user
-        raise EvalError(f"cannot read {path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+    state = read_checkpoint(path, "aesthetic head")
     if not isinstance(state, dict) or set(state) != {"weight", "bias"}:
         keys = sorted(state) if isinstance(state, dict) else type(state).__name__
         raise EvalError(f"{path} is not the LAION aesthetic head (expected keys weight, bias; got {keys})")
@@ -52,7 +49,7 @@ class AestheticQuality:
         self.ctx = ctx
         head_path = require(ctx.weights, AESTHETIC_HEAD)  # fail on a missing file before loading CLIP
         self.clip = shared_clip(ctx)
-        self.head = load_aesthetic_head(head_path, int(self.clip.model.config.projection_dim))
+        self.head = load_aesthetic_head(head_path, self.clip.embed_dim)
 
     def start(self, conditions: Conditions) -> _Acc:
         return _Acc(self.clip, self.head, self.ctx.batch_size)
