@@ -23,11 +23,7 @@ def _rows(manifest: Path) -> list[dict]:
     return [json.loads(line) for line in manifest.read_text().splitlines()]
 
 
-def test_build_command_makes_valid_pairs(videos: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    # Only scikit-learn's two photographs: the dev install also has scikit-image (pulled in by the eval
-    # extra's pyiqa), whose ~20 sample images would change every count below.
-    monkeypatch.setattr("rtrdit.data.build._PACKAGE_IMAGE_DIRS", (("sklearn", "datasets/images"),))
+def test_build_command_makes_valid_pairs(videos: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "ds"
     args = ["data", "build", str(videos), "--package-images", "-o", str(out), "--size", "64x64", "--frames", "9",
             "--clips-per-video", "2", "--clips-per-image", "1", "--val-fraction", "0.25", "--seed", "3"]
