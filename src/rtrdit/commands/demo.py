@@ -19,8 +19,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="demo", help="'demo' or a stylizer directory")
     p.add_argument("--seconds", type=float, default=4.0, help="length of the sample clip")
     p.add_argument("--size", type=int, default=256, help="side of the square sample clip")
-    p.add_argument("--prompt", default="a traditional Chinese ink wash painting")
-    p.add_argument("--ref-style", default="pixel_art", help="built-in style that makes the reference image")
+    p.add_argument("--prompt", default="a pencil sketch", help="text style of the first half (a built-in style's prompt)")
+    p.add_argument("--ref-style", default="pixel_art", help="built-in style that makes the reference image from a frame of the sample")
     p.add_argument("--device", default="cpu")
 
 
@@ -41,16 +41,15 @@ def _sample_clip(out: Path, size: int, seconds: float, fps: float = 24.0) -> Pat
     return path
 
 
-def _reference(out: Path, style: str, size: int) -> Path:
-    """A reference image: another shipped photo through a built-in stylizer."""
+def _reference(out: Path, style: str, sample: Path, frame: int) -> Path:
+    """A reference image: the sample's frame where the reference style starts, through a built-in
+    stylizer (the paper's RV2V protocol styles a frame of the video itself)."""
     from PIL import Image
 
-    from rtrdit.codecs.video import read_image
-    from rtrdit.data.build import package_images
+    from rtrdit.codecs.video import read_frames
     from rtrdit.data.stylizers import get_style
 
-    images = package_images()
-    photo = read_image(images[-1], (size, size))
+    photo = read_frames(sample, start=frame, count=1)[0]
     try:
         styled = get_style(style).apply(photo[None])[0]
     except ValueError:
@@ -90,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         stylizer = Stylizer.from_pretrained(args.model, device=args.device)
     sample = _sample_clip(out, args.size, args.seconds)
-    ref = _reference(out, args.ref_style, args.size)
+    ref = _reference(out, args.ref_style, sample, int(round(args.seconds / 2 * 24.0)))
     schedule = [StyleChange(0.0, prompt=args.prompt), StyleChange(args.seconds / 2, reference=str(ref))]
     print(f"sample clip: {sample}")
     print(f"style: '{args.prompt}', then the reference {ref} from {args.seconds / 2:.1f} s")
