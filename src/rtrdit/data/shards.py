@@ -311,14 +311,12 @@ class _Sample:
     row: dict[str, Any]
 
 
-def _other_clips_by_style(pool: list[_Sample]) -> list[list[_Sample]]:
-    """For each RV2V sample, the RV2V samples of the same style made from other clips (rows
-    without a style label have none, so they keep their own reference)."""
-    out = []
+def _by_style(pool: list[_Sample]) -> dict[str, list[_Sample]]:
+    """Samples grouped by their style label (rows without one are left out)."""
+    out: dict[str, list[_Sample]] = {}
     for s in pool:
-        style = s.row.get("style")
-        out.append([o for o in pool if style is not None and o.row.get("style") == style
-                    and (o.shard, o.row["video"]) != (s.shard, s.row["video"])])
+        if s.row.get("style") is not None:
+            out.setdefault(s.row["style"], []).append(s)
     return out
 
 
@@ -370,7 +368,7 @@ class ShardDataset(torch.utils.data.Dataset):
             raise ValueError(f"reference_swap must be in [0, 1], got {reference_swap}")
         self.rv2v_ratio = rv2v_ratio
         self.reference_swap = reference_swap
-        self.style_pool = _other_clips_by_style(self.pools["rv2v"]) if reference_swap > 0 else []
+        self.rv2v_by_style = _by_style(self.pools["rv2v"]) if reference_swap > 0 else {}
         self.latent_frames = None if frames is None else 1 + (frames - 1) // 4
         self.crop = None if crop is None else (crop[0] // 8, crop[1] // 8)
         for smp in samples:  # fail now, not in the middle of an epoch
@@ -400,8 +398,7 @@ class ShardDataset(torch.utils.data.Dataset):
         rng = np.random.default_rng([self.seed, self.epoch, i])
         mode = "rv2v" if rng.random() < self.rv2v_ratio else "tv2v"
         pool = self.pools[mode]
-        k = int(rng.integers(len(pool)))
-        s = pool[k]
+        s = pool[int(rng.integers(len(pool)))]
         row = s.row
         with safe_open(str(self.root / s.shard), framework="pt") as f:
             w = int(rng.integers(row["windows"]))
@@ -409,7 +406,8 @@ class ShardDataset(torch.utils.data.Dataset):
             source = f.get_slice(f"v{row['video']}.source")[w].float()
             text = f.get_tensor(f"t{row['text']}.text").float()
             reference = f.get_tensor(row["reference"]).float() if mode == "rv2v" else None
-        others = self.style_pool[k] if mode == "rv2v" and self.style_pool else []
+        others = [o for o in self.rv2v_by_style.get(row.get("style"), [])  # same style, another clip
+                  if (o.shard, o.row["video"]) != (s.shard, row["video"])] if mode == "rv2v" else []
         if others and rng.random() < self.reference_swap:
             o = others[int(rng.integers(len(others)))]
             with safe_open(str(self.root / o.shard), framework="pt") as f:
