@@ -23,7 +23,7 @@ import torch
 from rtrdit.codecs.video import VideoWriter, probe
 from rtrdit.data.build import package_images
 from rtrdit.data.stylizers import get_style
-from rtrdit.stream.bench import camera_loop, current_rss_mb
+from rtrdit.stream.bench import camera_loop, current_rss_mb, ping_pong_index
 from rtrdit.stream.render import render_file
 from rtrdit.stream.schedule import StyleChange
 from rtrdit.stream.stylizer import Stylizer
@@ -34,11 +34,10 @@ FPS = 24.0
 def write_source(path: Path, minutes: float, size: int) -> int:
     """A looped camera move (played back and forth) written straight to an MP4."""
     loop = camera_loop((size, size))
-    loop = np.concatenate([loop, loop[::-1][1:-1]])
-    total = int(round(minutes * 60 * FPS))
+    total = round(minutes * 60 * FPS)
     with VideoWriter(path, FPS) as w:
         for i in range(total):
-            w.write(loop[i % len(loop)])
+            w.write(loop[ping_pong_index(i, len(loop))])
     return total
 
 
@@ -54,15 +53,12 @@ def schedule(tmp: Path, minutes: float, size: int) -> list[StyleChange]:
         p = tmp / f"ref_{style}.png"
         Image.fromarray(get_style(style).apply(photo[None])[0]).save(p)
         refs.append(str(p))
-    styles = [StyleChange(0.0, prompt="a traditional Chinese ink wash painting"),
-              StyleChange(0.0, reference=refs[0]),
-              StyleChange(0.0, prompt="a pencil sketch"),
-              StyleChange(0.0, reference=refs[1]),
-              StyleChange(0.0, prompt="a cartoon with bold black outlines")]
+    styles = [("a traditional Chinese ink wash painting", None), (None, refs[0]), ("a pencil sketch", None),
+              (None, refs[1]), ("a cartoon with bold black outlines", None)]
     out = []
     for k, t in enumerate(np.arange(0.0, minutes * 60, 120.0)):
-        s = styles[k % len(styles)]
-        out.append(StyleChange(float(t), prompt=s.prompt, reference=s.reference))
+        prompt, reference = styles[k % len(styles)]
+        out.append(StyleChange(float(t), prompt=prompt, reference=reference))
     return out
 
 

@@ -29,6 +29,7 @@ from rtrdit.data.stylizers import get_style
 from rtrdit.eval.metrics import build_metrics
 from rtrdit.eval.metrics.base import Chunk, Conditions, MetricContext
 from rtrdit.model.loading import load_dit
+from rtrdit.stream.bench import ping_pong_index
 from rtrdit.stream.stylizer import CONFIG_NAME, Stylizer, StylizerConfig, demo_dir
 from rtrdit.train.flow_matching import euler_sample, time_grid
 from rtrdit.train.rollout import generator_times
@@ -108,7 +109,7 @@ def held_out(rows: list[dict], per_mode: int) -> list[dict]:
     for mode in ("tv2v", "rv2v"):
         val = [r for r in rows if r.get("split") == "val" and r["mode"] == mode]
         idx = np.linspace(0, len(val) - 1, min(per_mode, len(val))).round().astype(int) if val else []
-        picked += [val[i] for i in sorted(set(int(i) for i in idx))]
+        picked += [val[i] for i in sorted({int(i) for i in idx})]
     return picked
 
 
@@ -124,7 +125,7 @@ def table2(runs: Path, out: Path, cfg: StylizerConfig, max_clips: int) -> tuple[
     codec = load_codec(str(out / "autoencoder"))
     text = CachedTextEncoder(load_text_encoder("minilm", max_tokens=32))
     teacher = load_dit(runs / "teacher" / "model").eval()
-    side = int(round(cfg.area ** 0.5))
+    side = round(cfg.area ** 0.5)
     models = {
         "Causal student (before post-training)": Stylizer(load_dit(runs / "student" / "model"), codec, text, cfg),
         FINAL_ROW: Stylizer(load_dit(runs / "distill" / "model"), codec, text, cfg),
@@ -169,7 +170,6 @@ def ablation(runs: Path, out: Path, cfg: StylizerConfig, seconds: float) -> dict
     src = read_frames(data / row["source"])
     style = get_style(row["style"])
     ref = read_image(data / row["reference"])
-    loop = np.concatenate([src, src[::-1][1:-1]])
     total = int(seconds * 24)
     codec = load_codec(str(out / "autoencoder"))
     text = CachedTextEncoder(load_text_encoder("minilm", max_tokens=32))
@@ -181,12 +181,10 @@ def ablation(runs: Path, out: Path, cfg: StylizerConfig, seconds: float) -> dict
         i = 0
         while i < total:
             n = 1 if i == 0 else 4
-            idx = [(j % len(loop)) for j in range(i, i + n)]
-            frames = loop[idx]
-            outp = sess.push(frames)
+            outp = sess.push(src[[ping_pong_index(j, len(src)) for j in range(i, i + n)]])
             i += n
             if len(outp):
-                tgt = style.apply(loop[[(j % len(loop)) for j in range(i - len(outp), i)]])
+                tgt = style.apply(src[[ping_pong_index(j, len(src)) for j in range(i - len(outp), i)]])
                 mse = np.mean((outp.astype(np.float64) - tgt) ** 2, axis=(1, 2, 3))
                 psnrs += (10 * np.log10(255.0**2 / np.maximum(mse, 1e-10))).tolist()
         k = max(1, len(psnrs) // 10)

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from rtrdit.cli import CLIError
 
+SAMPLE_FPS = 24.0  # frame rate of the generated sample clip
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="outputs/demo", help="output folder (default: outputs/demo)")
@@ -24,7 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="cpu")
 
 
-def _sample_clip(out: Path, size: int, seconds: float, fps: float = 24.0) -> Path:
+def _sample_clip(out: Path, size: int, seconds: float, fps: float = SAMPLE_FPS) -> Path:
     """A camera move over a photo that ships inside scikit-learn, as an MP4."""
     import numpy as np
 
@@ -89,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         stylizer = Stylizer.from_pretrained(args.model, device=args.device)
     sample = _sample_clip(out, args.size, args.seconds)
-    ref = _reference(out, args.ref_style, sample, int(round(args.seconds / 2 * 24.0)))
+    ref = _reference(out, args.ref_style, sample, round(args.seconds / 2 * SAMPLE_FPS))
     schedule = [StyleChange(0.0, prompt=args.prompt), StyleChange(args.seconds / 2, reference=str(ref))]
     print(f"sample clip: {sample}")
     print(f"style: '{args.prompt}', then the reference {ref} from {args.seconds / 2:.1f} s")

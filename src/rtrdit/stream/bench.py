@@ -66,11 +66,17 @@ def camera_loop(size: tuple[int, int], frames: int = 96) -> np.ndarray:
                      for i in range(frames)]).astype(np.uint8)
 
 
+def ping_pong_index(j: int, n: int) -> int:
+    """Frame of an n-frame clip shown at step j when it is played forth and back forever."""
+    period = max(1, 2 * n - 2)
+    r = j % period
+    return r if r < n else period - r
+
+
 def run_benchmark(stylizer: Stylizer, size: tuple[int, int], seconds: float, fps: float = 24.0,
                   prompt: str = "a traditional Chinese ink wash painting", progress=None) -> BenchResult:  # type: ignore[no-untyped-def]
     """Stream `seconds` of video at `fps` (as many frames; pushed as fast as the model goes)."""
     loop = camera_loop(size)
-    period = 2 * len(loop) - 2  # ping-pong playback
     total = max(1, int(round(seconds * fps)))
     sess = stylizer.session(prompt=prompt, seed=0, size=None)
     latencies: list[float] = []
@@ -81,7 +87,7 @@ def run_benchmark(stylizer: Stylizer, size: tuple[int, int], seconds: float, fps
     i = 0
     while i < total:
         n = 1 if i == 0 else min(4, total - i)
-        idx = [(j % period) if (j % period) < len(loop) else period - (j % period) for j in range(i, i + n)]
+        idx = [ping_pong_index(j, len(loop)) for j in range(i, i + n)]
         t0 = time.perf_counter()
         out = sess.push(loop[idx])
         dt = time.perf_counter() - t0
