@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Reproduce the shipped demo model end to end on a CPU (the model runs at SIZE x SIZE, default 256):
-#   1. pairs from ../shared/videos and shipped photos, styled by the built-in stylizers
+#   1. pairs from ../shared/videos and shipped photos, styled by every built-in stylizer
 #   2. latents (the shipped fast autoencoder) and MiniLM text embeddings in shards, at SIZE and at SIZE/2
 #   3. stage 1 teacher (a SIZE/2 phase, then SIZE), stage 2 student (ODE pairs from the teacher),
 #      stage 3 distillation, all at SIZE
@@ -16,10 +16,11 @@ steps_teacher=${STEPS_TEACHER:-}
 steps_student=${STEPS_STUDENT:-}
 steps_distill=${STEPS_DISTILL:-}
 clips=8
+styles=10  # every built-in style on every clip (balanced; `rtrdit data styles` lists them)
 size=${SIZE:-256}
 card_args=()
 if [ "${1:-}" = "--smoke" ]; then
-  steps_teacher=2; steps_student=2; steps_distill=2; clips=1
+  steps_teacher=2; steps_student=2; steps_distill=2; clips=1; styles=2
   card_args=(--max-clips 2 --ablation-seconds 4)
 else
   card_args=(--ablation-seconds 120)
@@ -28,7 +29,7 @@ max() { [ -n "$1" ] && echo "--max-steps $1" || true; }
 
 if [ ! -f "$runs/data/manifest.jsonl" ]; then
   $rtrdit data build "$videos" --package-images -o "$runs/data" --size "${size}x${size}" --frames 9 \
-    --clips-per-video "$clips" --clips-per-image "$clips" --styles-per-clip 4 --val-fraction 0.25 --seed 0
+    --clips-per-video "$clips" --clips-per-image "$clips" --styles-per-clip "$styles" --val-fraction 0.25 --seed 0
 fi
 half=$((size / 2))
 $rtrdit data encode "$runs/data/manifest.jsonl" -o "$runs/data/shards" --codec tiny --text-encoder minilm

@@ -220,3 +220,51 @@ def test_reference_swap_takes_a_same_style_reference_from_another_clip(videos: P
     assert 0.35 < changed < 0.65
     with pytest.raises(ValueError, match="reference_swap"):
         ShardDataset(out, reference_swap=1.5)
+
+
+def test_tv2v_samples_draw_among_their_styles_prompts(videos: Path, codec_dir: Path, minilm, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """The built-in prompter gives each clip distinct styles and lists each style's paraphrases on the
+    TV2V row; encode stores them all, and a TV2V sample uses any prompt of its own style (never another
+    style's), every one of them over enough draws; paraphrases=False keeps the row's own prompt."""
+    from rtrdit.data.stylizers import builtin_styles
+
+    styles = builtin_styles()
+    cfg = BuildConfig(out=tmp_path / "ds", videos=[videos], size=(64, 64), frames=5, clips_per_video=2,
+                      styles_per_clip=2, rv2v=False, val_fraction=0.0, seed=1)
+    manifest = build_dataset(cfg, make_generator("builtin"), make_prompter("builtin", ["thermal", "watercolor"])).manifest
+    rows = [r for _, r in read_manifest(manifest)]
+    clip_styles: dict[str, set[str]] = {}
+    for r in rows:
+        clip_styles.setdefault(r.source, set()).add(r.extra["style"])
+        assert r.extra["prompts"] == list(styles[r.extra["style"]].prompts) and r.prompt in r.extra["prompts"]
+    assert len(clip_styles) == 4 and all(s == {"thermal", "watercolor"} for s in clip_styles.values())
+    out = tmp_path / "shards"
+    encode_manifest(manifest, out, load_codec(codec_dir), minilm,
+                    EncodeConfig(shard_size=3, codec="c", text_encoder="minilm"), progress=False)
+    index = json.loads((out / "index.json").read_text())
+    known: list[tuple[torch.Tensor, str, str]] = []  # (target latents, style, the row's own prompt)
+    for shard in index["shards"]:
+        _, tensors = _tensors(out / shard["file"])
+        known += [(tensors[f"v{r['video']}.target"], r["style"], r["prompt"]) for r in shard["rows"]]
+    emb = {p: minilm.encode([p])[0].float() for s in ("thermal", "watercolor") for p in styles[s].prompts}
+
+    def draws(paraphrases: bool) -> list[tuple[str, str, str]]:
+        ds = ShardDataset(out, rv2v_ratio=0.0, length=120, paraphrases=paraphrases)
+        got = []
+        for i in range(len(ds)):
+            item = ds[i]
+            style, own = next((s, p) for t, s, p in known if any(torch.equal(item["target"], w.float()) for w in t))
+            prompt = min(emb, key=lambda p: float((item["text"] - emb[p]).abs().max()))
+            assert float((item["text"] - emb[prompt]).abs().max()) < 1e-2
+            got.append((style, own, prompt))
+        return got
+
+    drawn = draws(True)
+    for style in ("thermal", "watercolor"):
+        assert {p for s, _, p in drawn if s == style} == set(styles[style].prompts)
+    assert all(p == own for _, own, p in draws(False))
+    bad = manifest.parent / "bad.jsonl"  # beside the clips: paths are relative to the manifest
+    bad.write_text(manifest.read_text().replace('"prompts": [', '"prompts": ["", ', 1))
+    assert main(["data", "encode", str(bad), "-o", str(tmp_path / "o"), "--codec", str(codec_dir)]) == 2
+    assert "bad.jsonl:1: 'prompts' must be a list of non-empty strings" in capsys.readouterr().err

@@ -361,7 +361,8 @@ def _make_pairs(cfg: BuildConfig, clip: _Clip, generator: TargetGenerator, promp
         _conform_target(tgt_path, len(clip.frames), cfg.size, clip.fps)
         extra = {"style": sp.style} if sp.style else {}
         rel_src, rel_tgt = src_path.relative_to(out).as_posix(), tgt_path.relative_to(out).as_posix()
-        made.append(ManifestRow(rel_src, rel_tgt, "tv2v", sp.prompt, None, None, dict(extra)))
+        paraphrases = {"prompts": list(sp.paraphrases)} if len(sp.paraphrases) > 1 else {}
+        made.append(ManifestRow(rel_src, rel_tgt, "tv2v", sp.prompt, None, None, {**extra, **paraphrases}))
         if cfg.rv2v:
             r = rng.randrange(len(clip.frames))
             ref = read_frames(tgt_path, start=r, count=1)[0]

@@ -16,7 +16,7 @@ import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class GeneratorError(RuntimeError):
@@ -37,10 +37,12 @@ class TargetJob:
 
 @dataclass(frozen=True)
 class StylePrompt:
-    """A prompt for a source clip, with the built-in style it belongs to (None for free text)."""
+    """A prompt for a source clip, with the built-in style it belongs to (None for free text) and
+    the style's paraphrases: every prompt that describes the same target, which training draws among."""
 
     prompt: str
     style: str | None = None
+    paraphrases: tuple[str, ...] = ()
 
 
 class TargetGenerator(Protocol):
@@ -72,17 +74,25 @@ class BuiltinStylizer:
 
 
 class StylePrompter:
-    """Prompter drawing a built-in style and one of its paraphrased prompts with the given rng."""
+    """Prompter drawing a built-in style and one of its paraphrased prompts with the given rng.
+    Styles are drawn without replacement per source clip (a clip gets distinct styles until all are
+    used), so asking for as many styles per clip as there are styles balances the dataset exactly."""
 
     def __init__(self, styles: Sequence[str] | None = None) -> None:
         from rtrdit.data.stylizers import builtin_styles, get_style
 
         names = list(styles) if styles else list(builtin_styles())
         self.styles = [get_style(n) for n in names]
+        self._source: Path | None = None
+        self._left: list[Any] = []
 
     def __call__(self, source: Path, rng: random.Random) -> StylePrompt:
-        style = rng.choice(self.styles)
-        return StylePrompt(rng.choice(style.prompts), style.name)
+        if source != self._source or not self._left:
+            self._source = source
+            self._left = list(self.styles)
+            rng.shuffle(self._left)
+        style = self._left.pop()
+        return StylePrompt(rng.choice(style.prompts), style.name, tuple(style.prompts))
 
 
 # ----------------------------------------------------------------------------- external

@@ -140,6 +140,17 @@ def _text_tokens(emb: Tensor) -> int:
     return int(idx.max()) + 1 if len(idx) else 1
 
 
+def _paraphrases(row: ManifestRow) -> list[str]:
+    """The other prompts of a TV2V row that describe the same target (manifest key ``prompts``,
+    written by the built-in prompter), without the row's own prompt; training draws among them."""
+    extra = row.extra.get("prompts")
+    if row.mode != "tv2v" or extra is None:
+        return []
+    if not isinstance(extra, list) or not all(isinstance(p, str) and p.strip() for p in extra):
+        raise ValueError(f"'prompts' must be a list of non-empty strings, got {extra!r}")
+    return [p for p in dict.fromkeys(extra) if p != row.prompt]
+
+
 class _ShardWriter:
     """Encodes the rows of one shard, storing each video pair, prompt and reference once."""
 
@@ -179,16 +190,13 @@ class _ShardWriter:
             self.tensors[f"v{j}.target"] = torch.stack([self._encode(tgt[s:s + length]) for s in starts])
             self.videos[key] = j
         j = self.videos[key]
-        if row.prompt not in self.prompts:
-            with torch.inference_mode():
-                emb = self.text.encode([row.prompt])[0].float().cpu()
-            t = len(self.prompts)
-            self.tensors[f"t{t}.text"] = emb[:_text_tokens(emb)].to(self.dtype)
-            self.prompts[row.prompt] = t
         entry: dict[str, Any] = {"line": line, "mode": row.mode, "split": row.split, "video": j,
-                                 "text": self.prompts[row.prompt], "prompt": row.prompt,
+                                 "text": self._text_id(row.prompt), "prompt": row.prompt,
                                  "windows": int(self.tensors[f"v{j}.source"].shape[0]),
                                  "latent_shape": list(self.tensors[f"v{j}.source"].shape[1:])}
+        paraphrases = _paraphrases(row)
+        if paraphrases:
+            entry["texts"] = [entry["text"], *(self._text_id(p) for p in paraphrases)]
         if row.mode == "rv2v":
             ref = self._reference(paths["reference"], self.tensors[f"v{j}.source"].shape[-2:])  # type: ignore[arg-type]
             entry["reference"] = f"r{len(self.rows)}.reference"
@@ -196,6 +204,16 @@ class _ShardWriter:
         if "style" in row.extra:
             entry["style"] = row.extra["style"]
         self.rows.append(entry)
+
+    def _text_id(self, prompt: str) -> int:
+        """Index of the prompt's stored embedding, encoding it the first time it is seen."""
+        if prompt not in self.prompts:
+            with torch.inference_mode():
+                emb = self.text.encode([prompt])[0].float().cpu()
+            t = len(self.prompts)
+            self.tensors[f"t{t}.text"] = emb[:_text_tokens(emb)].to(self.dtype)
+            self.prompts[prompt] = t
+        return self.prompts[prompt]
 
     def _reference(self, path: Path, latent_hw: torch.Size) -> Tensor:
         from PIL import Image
@@ -229,10 +247,14 @@ def encode_manifest(
     manifest = Path(manifest)
     rows = read_manifest(manifest)
     base = manifest.parent
-    for line, row in rows:  # fail before any work on a missing file
+    for line, row in rows:  # fail before any work on a missing file or a bad paraphrase list
         for key, p in row.resolve(base).items():
             if p is not None and not p.exists():
                 raise ManifestError(f"{manifest}:{line}: {key}: no such file {p}")
+        try:
+            _paraphrases(row)
+        except ValueError as exc:
+            raise ManifestError(f"{manifest}:{line}: {exc}") from None
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     fp = _fingerprint(manifest, cfg)
@@ -327,7 +349,9 @@ class ShardDataset(torch.utils.data.Dataset):
     window (random start frame), optionally a run of ``frames`` (1+4k) video frames inside it (random
     latent start) and a random ``crop=(width, height)`` (pixels, multiples of 8). With probability
     ``reference_swap`` an RV2V sample takes its reference from another clip of the same style, so the
-    model learns the reference's style rather than copying its content. Yields the dict of
+    model learns the reference's style rather than copying its content. With ``paraphrases`` a TV2V
+    row that stores its style's other prompts (``texts``) uses one of them, drawn uniformly, so every
+    prompt of a style is learnt from every clip of it. Yields the dict of
     docs/architecture.md: target/source ``[16, F, h, w]``, text ``[L, D]``, reference ``[16, 1, h, w]``
     (zeros for TV2V), has_reference, mode. Frames/size are fixed per dataset, so default collation
     batches them.
@@ -343,6 +367,7 @@ class ShardDataset(torch.utils.data.Dataset):
         seed: int = 0,
         length: int | None = None,
         reference_swap: float = 0.0,
+        paraphrases: bool = True,
     ) -> None:
         self.root = Path(root)
         index_path = self.root / INDEX
@@ -368,6 +393,7 @@ class ShardDataset(torch.utils.data.Dataset):
             raise ValueError(f"reference_swap must be in [0, 1], got {reference_swap}")
         self.rv2v_ratio = rv2v_ratio
         self.reference_swap = reference_swap
+        self.paraphrases = paraphrases
         self.rv2v_by_style = _by_style(self.pools["rv2v"]) if reference_swap > 0 else {}
         self.latent_frames = None if frames is None else 1 + (frames - 1) // 4
         self.crop = None if crop is None else (crop[0] // 8, crop[1] // 8)
@@ -400,11 +426,13 @@ class ShardDataset(torch.utils.data.Dataset):
         pool = self.pools[mode]
         s = pool[int(rng.integers(len(pool)))]
         row = s.row
+        texts = row.get("texts", []) if self.paraphrases else []
+        text_id = texts[int(rng.integers(len(texts)))] if len(texts) > 1 else row["text"]
         with safe_open(str(self.root / s.shard), framework="pt") as f:
             w = int(rng.integers(row["windows"]))
             target = f.get_slice(f"v{row['video']}.target")[w].float()
             source = f.get_slice(f"v{row['video']}.source")[w].float()
-            text = f.get_tensor(f"t{row['text']}.text").float()
+            text = f.get_tensor(f"t{text_id}.text").float()
             reference = f.get_tensor(row["reference"]).float() if mode == "rv2v" else None
         others = [o for o in self.rv2v_by_style.get(row.get("style"), [])  # same style, another clip
                   if (o.shard, o.row["video"]) != (s.shard, row["video"])] if mode == "rv2v" else []

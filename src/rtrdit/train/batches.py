@@ -106,7 +106,8 @@ def open_dataset(cfg: DataSection, text_dim: int, rank: int = 0, barrier: Any = 
         barrier()
     from rtrdit.data.shards import ShardDataset
 
-    ds = ShardDataset(shards, split=cfg.split, seed=cfg.seed, reference_swap=cfg.reference_swap)
+    ds = ShardDataset(shards, split=cfg.split, seed=cfg.seed, reference_swap=cfg.reference_swap,
+                      paraphrases=cfg.paraphrases)
     dim = int(ds[0]["text"].shape[-1])
     if dim != text_dim:
         raise ConfigError(f"the dataset's text embeddings are {dim}-d but the DiT takes {text_dim}-d "

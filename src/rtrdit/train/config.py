@@ -34,6 +34,7 @@ class DataSection:
     seed: int = 0  # ShardDataset's seed (which mode, row, window each index draws)
     split: str | None = None  # manifest split to train on (e.g. "train" keeps "val" clips held out); None = all rows
     reference_swap: float = 0.0  # RV2V: probability of a reference from another clip of the same style
+    paraphrases: bool = True  # TV2V: draw among the stored prompts of the row's style (built-in prompter rows)
     synthetic: int = 0  # > 0: use this many random-latent samples instead of shards (no data needed)
     synthetic_frames: int = 3  # latent frames of a synthetic sample
     synthetic_hw: list[int] = field(default_factory=lambda: [8, 8])  # latent (h, w) of a synthetic sample
