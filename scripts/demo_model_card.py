@@ -5,8 +5,10 @@ writes --out/{stylizer.json, dit/} (the autoencoder is already shipped there), t
 on the held-out (val) clips of the demo dataset, which the model never saw in training:
 bidirectional teacher (20-step guided ODE over the whole clip) vs causal student before
 post-training vs the final model (both streamed, K=2), with PSNR/SSIM against the built-in
-stylizer's target, warping error and fps; and the reference-preserving cache ablation
-(anchored vs naive rolling) on a long looped RV2V stream whose target is known per frame.
+stylizer's target, warping error and fps; prompt and reference following (every prompt of every
+built-in style, and references of the clip itself or of other content, scored against every
+style's target); and the reference-preserving cache ablation (anchored vs naive rolling) on a
+long looped RV2V stream whose target is known per frame.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from rtrdit.codecs import load_codec
 from rtrdit.codecs.text import CachedTextEncoder, load_text_encoder
 from rtrdit.codecs.video import read_frames, read_image
 from rtrdit.data.manifest import RV2V_PROMPT
-from rtrdit.data.stylizers import get_style
+from rtrdit.data.stylizers import builtin_styles, get_style
 from rtrdit.eval.metrics import build_metrics
 from rtrdit.eval.metrics.base import Chunk, Conditions, MetricContext
 from rtrdit.model.loading import load_dit
@@ -162,6 +164,46 @@ def table2(runs: Path, out: Path, cfg: StylizerConfig, max_clips: int) -> tuple[
     return table, {k: float(np.mean(v)) for k, v in per_style.items()}
 
 
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    return float(10 * np.log10(255.0**2 / max(float(np.mean((a.astype(np.float64) - b) ** 2)), 1e-10)))
+
+
+def following(runs: Path, out: Path, cfg: StylizerConfig, n_clips: int) -> dict:
+    """Does the final model take the style it is asked for? On `n_clips` held-out clips, each built-in
+    style through each of its prompts, through a reference that is the clip's first frame styled (the
+    paper's RV2V protocol) and through a reference made from another held-out clip (other content):
+    PSNR of the output against that style's target, against the other styles' targets, and whether
+    its own target is the nearest of all ("hit")."""
+    data = runs / "data"
+    rows = [json.loads(line) for line in (data / "manifest.jsonl").read_text().splitlines() if line.strip()]
+    sources = sorted({r["source"] for r in rows if r.get("split") == "val"})
+    picked = [sources[int(i)] for i in np.linspace(0, len(sources) - 1, min(n_clips, len(sources))).round()]
+    side = round(cfg.area ** 0.5)
+    clips = [read_frames(data / s, (side, side)) for s in picked]
+    st = Stylizer(load_dit(runs / "distill" / "model"), load_codec(str(out / "autoencoder")),
+                  CachedTextEncoder(load_text_encoder("minilm", max_tokens=32)), cfg)
+    styles = builtin_styles()
+    names = sorted(styles)
+    res: dict[str, dict[str, list[float]]] = {n: {} for n in names}
+    for c, src in enumerate(clips):
+        other = clips[(c + 1) % len(clips)]
+        targets = {n: styles[n].apply(src) for n in names}
+        for n in names:
+            cases = [("text", p, None) for p in styles[n].prompts]
+            cases += [("ref_clip", None, styles[n].apply(src[:1])[0]), ("ref_other", None, styles[n].apply(other[:1])[0])]
+            for kind, prompt, ref in cases:
+                pred, _ = streamed(st, src, prompt, ref)
+                scores = {m: _psnr(pred, targets[m]) for m in names}
+                r = res[n]
+                r.setdefault(f"{kind}_own", []).append(scores[n])
+                r.setdefault(f"{kind}_others", []).append(float(np.mean([v for m, v in scores.items() if m != n])))
+                r.setdefault(f"{kind}_hit", []).append(float(max(scores, key=scores.__getitem__) == n))
+    return {"clips": picked, "source_psnr": float(np.mean([_psnr(c, styles[n].apply(c)) for c in clips for n in names])),
+            "styles": {n: {k: float(np.mean(v)) for k, v in r.items()} | {k.replace("_hit", "_n"): len(v)
+                                                                           for k, v in r.items() if k.endswith("_hit")}
+                       for n, r in res.items()}}
+
+
 def ablation(runs: Path, out: Path, cfg: StylizerConfig, seconds: float) -> dict:
     """Anchored vs naive cache on a long RV2V stream: a held-out clip played back and forth."""
     data = runs / "data"
@@ -193,7 +235,41 @@ def ablation(runs: Path, out: Path, cfg: StylizerConfig, seconds: float) -> dict
     return {"seconds": seconds, "clip": row["source"], "style": row["style"], **res}
 
 
-def write_card(out: Path, t2: dict, per_style: dict, abl: dict, cfg: StylizerConfig) -> None:
+def following_lines(fol: dict) -> list[str]:
+    """The card's prompt/reference-following section."""
+    lines = [
+        "",
+        "## Prompt and reference following (held-out clips)",
+        "",
+        f"The final model on {len(fol['clips'])} held-out clips ({', '.join(Path(c).stem for c in fol['clips'])}):",
+        "each built-in style through each of its prompts (text), through a reference that is the clip's",
+        "first frame in that style (ref, same clip: the paper's protocol) and through a reference made",
+        "from another held-out clip (ref, other content). \"hit\": the output is nearer (PSNR) to that",
+        "style's target than to any other style's target; PSNR own / mean over the other styles' targets.",
+        f"The source itself scores {fol['source_psnr']:.2f} dB against the targets on average.",
+        "",
+        "| style | text hits | text PSNR own / others | ref (same clip) hits | PSNR own | ref (other content) hits | PSNR own |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    tot: dict[str, list[float]] = {}
+    for name, r in sorted(fol["styles"].items()):
+        hits = {k: round(r[f"{k}_hit"] * r[f"{k}_n"]) for k in ("text", "ref_clip", "ref_other")}
+        for k, hit in hits.items():
+            tot.setdefault(f"{k}_hits", []).append(hit)
+            tot.setdefault(f"{k}_n", []).append(r[f"{k}_n"])
+            tot.setdefault(f"{k}_own", []).append(r[f"{k}_own"])
+        tot.setdefault("text_others", []).append(r["text_others"])
+        lines.append(f"| {name} | {hits['text']}/{r['text_n']} | {r['text_own']:.2f} / {r['text_others']:.2f} | "
+                     f"{hits['ref_clip']}/{r['ref_clip_n']} | {r['ref_clip_own']:.2f} | "
+                     f"{hits['ref_other']}/{r['ref_other_n']} | {r['ref_other_own']:.2f} |")
+    cell = {k: f"{sum(tot[f'{k}_hits'])}/{sum(tot[f'{k}_n'])}" for k in ("text", "ref_clip", "ref_other")}
+    lines.append(f"| **all** | {cell['text']} | {np.mean(tot['text_own']):.2f} / {np.mean(tot['text_others']):.2f} | "
+                 f"{cell['ref_clip']} | {np.mean(tot['ref_clip_own']):.2f} | {cell['ref_other']} | "
+                 f"{np.mean(tot['ref_other_own']):.2f} |")
+    return lines
+
+
+def write_card(out: Path, t2: dict, per_style: dict, abl: dict, cfg: StylizerConfig, fol: dict) -> None:
     lines = [
         "# RTR-DiT demo model",
         "",
@@ -227,6 +303,7 @@ def write_card(out: Path, t2: dict, per_style: dict, abl: dict, cfg: StylizerCon
     for mode in ("TV2V", "RV2V"):
         cells = [f"{per_style[f'{mode}|{st}']:.1f}" if f"{mode}|{st}" in per_style else "-" for st in styles]
         lines.append(f"| {mode} | " + " | ".join(cells) + " |")
+    lines += following_lines(fol)
     lines += [
         "",
         f"## Reference-preserving cache ablation ({abl['seconds']:.0f} s RV2V stream, style {abl['style']})",
@@ -241,7 +318,8 @@ def write_card(out: Path, t2: dict, per_style: dict, abl: dict, cfg: StylizerCon
         lines.append(f"| {policy} | {r['psnr_first_10pct']:.2f} | {r['psnr_last_10pct']:.2f} | {r['psnr_mean']:.2f} |")
     lines += ["", f"Fixed RV2V prompt: \"{RV2V_PROMPT}\".", "", *LIMITATIONS, ""]
     (out / "README.md").write_text("\n".join(lines))
-    (out / "model_card.json").write_text(json.dumps({"table2": t2, "psnr_per_style": per_style, "ablation": abl}, indent=2))
+    (out / "model_card.json").write_text(json.dumps({"table2": t2, "psnr_per_style": per_style, "following": fol,
+                                                          "ablation": abl}, indent=2))
 
 
 def main() -> None:
@@ -252,19 +330,21 @@ def main() -> None:
     ap.add_argument("--window", type=int, default=3, help="cache window in latent frames (training length)")
     ap.add_argument("--max-clips", type=int, default=12, help="held-out clips per mode")
     ap.add_argument("--ablation-seconds", type=float, default=120.0)
+    ap.add_argument("--following-clips", type=int, default=4, help="held-out clips of the following test")
     ap.add_argument("--card-only", action="store_true", help="rewrite README.md from --out/model_card.json")
     a = ap.parse_args()
     runs, out = Path(a.runs), Path(a.out)
     if a.card_only:
         card = json.loads((out / "model_card.json").read_text())
         cfg = StylizerConfig.from_dict(json.loads((out / CONFIG_NAME).read_text()))
-        write_card(out, card["table2"], card["psnr_per_style"], card["ablation"], cfg)
+        write_card(out, card["table2"], card["psnr_per_style"], card["ablation"], cfg, card["following"])
         print((out / "README.md").read_text())
         return
     cfg = export(runs, out, a.window, a.size)
     t2, per_style = table2(runs, out, cfg, a.max_clips)
+    fol = following(runs, out, cfg, a.following_clips)
     abl = ablation(runs, out, cfg, a.ablation_seconds)
-    write_card(out, t2, per_style, abl, cfg)
+    write_card(out, t2, per_style, abl, cfg, fol)
     print((out / "README.md").read_text())
 
 
