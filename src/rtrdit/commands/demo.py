@@ -22,7 +22,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seconds", type=float, default=4.0, help="length of the sample clip")
     p.add_argument("--size", type=int, default=256, help="side of the square sample clip")
     p.add_argument("--prompt", default="a pencil sketch", help="text style of the first half (a built-in style's prompt)")
-    p.add_argument("--ref-style", default="pixel_art", help="built-in style that makes the reference image from a frame of the sample")
+    p.add_argument("--ref-style", default="blueprint",
+                   help="built-in style that makes the reference image from a frame of the sample")
     p.add_argument("--device", default="cpu")
 
 
