@@ -122,6 +122,27 @@ def test_memory_is_bounded_by_the_window(tiny_cfg) -> None:
 
 
 @torch.no_grad()
+@torch.no_grad()
+@pytest.mark.parametrize("keep", [0, 1])
+def test_switch_keep_frames_decides_what_the_old_style_leaves(tiny_cfg, keep: int) -> None:
+    """keep_frames=0 empties the self-attention cache: after the switch the output no longer depends on
+    what was streamed before; with the paper's 1 kept frame it still does."""
+    m = _causal(tiny_cfg, 1)
+    text_b, ref = randn(1, 4, tiny_cfg.text_dim, seed=2), randn(1, 16, 1, 4, 4, seed=3)
+    after = []
+    for history in (0, 7):  # two different streams before the switch
+        cache = KVCache(m, 1, (4, 4), window_frames=4)
+        cache.set_text(m, randn(1, 4, tiny_cfg.text_dim, seed=1 + history))
+        _stream(m, cache, 3, seed=history)
+        cache.switch(m, text_b, ref, keep_frames=keep)
+        assert cache.frames == keep and cache.first_frame == 3 - keep and cache.has_reference
+        after.append(m.forward_chunk(randn(1, 16, 1, 4, 4, seed=50), randn(1, 16, 1, 4, 4, seed=51), 800.0, cache, 3))
+    if keep == 0:
+        torch.testing.assert_close(after[0], after[1])
+    else:
+        assert (after[0] - after[1]).abs().max() > 1e-3
+
+
 def _stream_from(m: DiT, cache: KVCache, start: int, stop: int) -> None:
     x = randn(1, 16, 1, 4, 4)
     for c in range(start, stop):

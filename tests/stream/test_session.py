@@ -148,3 +148,14 @@ def test_set_steps_applies_from_the_next_chunk(tiny_stylizer, clip) -> None:
     assert not np.array_equal(rest_a, rest_b)
     with pytest.raises(StylizerError, match="steps must be"):
         tiny_stylizer.session(prompt="x").set_steps(0)
+
+
+def test_switch_keep_frames_is_checked_and_read_from_stylizer_json() -> None:
+    from rtrdit.stream.stylizer import StylizerConfig
+
+    for bad in (-1, 9):
+        with pytest.raises(ValueError, match="switch_keep_frames"):
+            StylizerConfig(window_frames=8, switch_keep_frames=bad)
+    cfg = StylizerConfig.from_dict({"window_frames": 3, "switch_keep_frames": 0})
+    assert StylizerConfig.from_dict(cfg.to_dict()) == cfg and cfg.switch_keep_frames == 0
+    assert StylizerConfig().switch_keep_frames == 1  # the paper's default

@@ -88,10 +88,11 @@ class KVCache:
     def anchor_reference(self, kvs: list[tuple[Tensor, Tensor]]) -> None:
         self.reference = [(k.detach(), v.detach()) for k, v in kvs]
 
-    def switch(self, model: DiT, text: Tensor, reference_latent: Tensor | None) -> None:
-        """Style switch (paper, sec. 3.4): new cross-attention cache, keep only the most
-        recent frame of the self-attention cache, anchor the new reference (or none)."""
-        self.keep_last_frames(1)
+    def switch(self, model: DiT, text: Tensor, reference_latent: Tensor | None, keep_frames: int = 1) -> None:
+        """Style switch (paper, sec. 3.4): new cross-attention cache, keep only the most recent
+        ``keep_frames`` frames of the self-attention cache (the paper keeps 1; 0 starts the new
+        style from a clean context), anchor the new reference (or none)."""
+        self.keep_last_frames(keep_frames)
         self.set_text(model, text)
         self.set_reference(model, reference_latent)
 

@@ -212,7 +212,7 @@ class Session:
         text = st.encode_prompt(prompt)
         ref = st.encode_reference(ref_image, self._proc_size) if ref_image is not None else None
         if switch:
-            cache.switch(st.dit, text, ref)
+            cache.switch(st.dit, text, ref, st.config.switch_keep_frames)
         else:
             cache.set_text(st.dit, text)
             cache.set_reference(st.dit, ref)

@@ -36,6 +36,7 @@ class StylizerConfig:
     timesteps: tuple[float, ...] | None = None  # explicit timesteps in (0, 1] (overrides steps/shift)
     window_frames: int = 8  # latent frames kept in the rolling self-attention cache
     cache_policy: str = "anchored"  # "anchored" (reference-preserving) or "naive" (the ablation)
+    switch_keep_frames: int = 1  # self-attention frames kept across a style switch (paper: 1; 0 = clean start)
     codec: str = "autoencoder"  # sub-directory, path, or built-in codec name
     text_encoder: str = "minilm"  # "minilm" or a path to a umT5 directory
 
@@ -48,6 +49,11 @@ class StylizerConfig:
         if d.get("timesteps") is not None:
             d = {**d, "timesteps": tuple(float(t) for t in d["timesteps"])}
         return cls(**d)
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.switch_keep_frames <= self.window_frames:
+            raise ValueError(f"switch_keep_frames must be in [0, window_frames={self.window_frames}], "
+                             f"got {self.switch_keep_frames}")
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
