@@ -30,6 +30,7 @@ from rtrdit.data.manifest import RV2V_PROMPT
 from rtrdit.data.stylizers import builtin_styles, get_style
 from rtrdit.eval.metrics import build_metrics
 from rtrdit.eval.metrics.base import Chunk, Conditions, MetricContext
+from rtrdit.eval.metrics.psnr import psnr
 from rtrdit.model.loading import load_dit
 from rtrdit.stream.bench import ping_pong_index
 from rtrdit.stream.stylizer import CONFIG_NAME, Stylizer, StylizerConfig, demo_dir
@@ -109,6 +110,11 @@ def bidirectional(dit, codec, text_enc, frames: np.ndarray, prompt: str, ref: np
     return out, time.perf_counter() - t0
 
 
+def manifest_rows(data: Path) -> list[dict]:
+    """The demo dataset's manifest rows as dicts."""
+    return [json.loads(line) for line in (data / "manifest.jsonl").read_text().splitlines() if line.strip()]
+
+
 def held_out(rows: list[dict], per_mode: int) -> list[dict]:
     """Up to `per_mode` val rows of each mode, evenly spread over the val clips (all styles, all sources)."""
     picked = []
@@ -126,7 +132,7 @@ TEACHER_ROW = "Bidirectional teacher (20 steps, CFG 3)"
 def table2(runs: Path, out: Path, cfg: StylizerConfig, max_clips: int) -> tuple[dict, dict]:
     """Table 2 rows keyed "MODE|model" and the final model's PSNR per style ("MODE|style")."""
     data = runs / "data"
-    rows = [json.loads(line) for line in (data / "manifest.jsonl").read_text().splitlines() if line.strip()]
+    rows = manifest_rows(data)
     val = held_out(rows, max_clips)
     codec = load_codec(str(out / "autoencoder"))
     text = CachedTextEncoder(load_text_encoder("minilm", max_tokens=32))
@@ -168,10 +174,6 @@ def table2(runs: Path, out: Path, cfg: StylizerConfig, max_clips: int) -> tuple[
     return table, {k: float(np.mean(v)) for k, v in per_style.items()}
 
 
-def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    return float(10 * np.log10(255.0**2 / max(float(np.mean((a.astype(np.float64) - b) ** 2)), 1e-10)))
-
-
 def following(runs: Path, out: Path, cfg: StylizerConfig, n_clips: int) -> dict:
     """Does the final model take the style it is asked for? On `n_clips` held-out clips, each built-in
     style through each of its prompts, through a reference that is the clip's first frame styled (the
@@ -185,7 +187,7 @@ def following(runs: Path, out: Path, cfg: StylizerConfig, n_clips: int) -> dict:
         return np.stack([cv2.GaussianBlur(f, (0, 0), 3) for f in x])
 
     data = runs / "data"
-    rows = [json.loads(line) for line in (data / "manifest.jsonl").read_text().splitlines() if line.strip()]
+    rows = manifest_rows(data)
     sources = sorted({r["source"] for r in rows if r.get("split") == "val"})
     picked = [sources[int(i)] for i in np.linspace(0, len(sources) - 1, min(n_clips, len(sources))).round()]
     side = round(cfg.area ** 0.5)
@@ -204,15 +206,15 @@ def following(runs: Path, out: Path, cfg: StylizerConfig, n_clips: int) -> dict:
             cases += [("ref_clip", None, styles[n].apply(src[:1])[0]), ("ref_other", None, styles[n].apply(other[:1])[0])]
             for kind, prompt, ref in cases:
                 pred, _ = streamed(st, src, prompt, ref)
-                scores = {m: _psnr(pred, targets[m]) for m in names}
+                scores = {m: psnr(pred, targets[m]) for m in names}
                 pred_b = blur(pred)
-                tone = {m: _psnr(pred_b, blurred[m]) for m in names}
+                tone = {m: psnr(pred_b, blurred[m]) for m in names}
                 r = res[n]
                 r.setdefault(f"{kind}_own", []).append(scores[n])
                 r.setdefault(f"{kind}_others", []).append(float(np.mean([v for m, v in scores.items() if m != n])))
                 r.setdefault(f"{kind}_hit", []).append(float(max(scores, key=scores.__getitem__) == n))
                 r.setdefault(f"{kind}_tonehit", []).append(float(max(tone, key=tone.__getitem__) == n))
-    return {"clips": picked, "source_psnr": float(np.mean([_psnr(c, styles[n].apply(c)) for c in clips for n in names])),
+    return {"clips": picked, "source_psnr": float(np.mean([psnr(c, styles[n].apply(c)) for c in clips for n in names])),
             "styles": {n: {k: float(np.mean(v)) for k, v in r.items()} | {k.replace("_hit", "_n"): len(v)
                                                                            for k, v in r.items() if k.endswith("_hit")}
                        for n, r in res.items()}}
@@ -221,7 +223,7 @@ def following(runs: Path, out: Path, cfg: StylizerConfig, n_clips: int) -> dict:
 def ablation(runs: Path, out: Path, cfg: StylizerConfig, seconds: float) -> dict:
     """Anchored vs naive cache on a long RV2V stream: a held-out clip played back and forth."""
     data = runs / "data"
-    rows = [json.loads(line) for line in (data / "manifest.jsonl").read_text().splitlines() if line.strip()]
+    rows = manifest_rows(data)
     row = next(r for r in rows if r.get("split") == "val" and r["mode"] == "rv2v")
     src = read_frames(data / row["source"])
     style = get_style(row["style"])
@@ -241,8 +243,7 @@ def ablation(runs: Path, out: Path, cfg: StylizerConfig, seconds: float) -> dict
             i += n
             if len(outp):
                 tgt = style.apply(src[[ping_pong_index(j, len(src)) for j in range(i - len(outp), i)]])
-                mse = np.mean((outp.astype(np.float64) - tgt) ** 2, axis=(1, 2, 3))
-                psnrs += (10 * np.log10(255.0**2 / np.maximum(mse, 1e-10))).tolist()
+                psnrs += [psnr(o, t) for o, t in zip(outp, tgt, strict=True)]
         k = max(1, len(psnrs) // 10)
         res[policy] = {"psnr_first_10pct": float(np.mean(psnrs[:k])), "psnr_last_10pct": float(np.mean(psnrs[-k:])),
                        "psnr_mean": float(np.mean(psnrs)), "frames": len(psnrs)}

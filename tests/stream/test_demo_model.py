@@ -10,6 +10,7 @@ from rtrdit import Stylizer
 from rtrdit.cli import main
 from rtrdit.codecs.video import probe, read_frames
 from rtrdit.data.stylizers import builtin_styles
+from rtrdit.eval.metrics.psnr import psnr
 
 
 def test_demo_command_writes_videos_and_sheet(tmp_path, capsys) -> None:
@@ -34,10 +35,6 @@ def _blur(x: np.ndarray) -> np.ndarray:
     return np.stack([cv2.GaussianBlur(f, (0, 0), 3) for f in x])
 
 
-def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    return float(10 * np.log10(255.0**2 / np.mean((a.astype(np.float64) - b) ** 2)))
-
-
 @pytest.mark.slow
 def test_demo_model_follows_prompts_and_references_at_256() -> None:
     """On a real clip the demo never saw in training (music.mp4, 256x256, native), each built-in style
@@ -52,7 +49,7 @@ def test_demo_model_follows_prompts_and_references_at_256() -> None:
     names = sorted(styles)
     targets = {n: styles[n].apply(frames) for n in names}
     tones = {n: _blur(t) for n, t in targets.items()}
-    source_psnr = np.mean([_psnr(frames, targets[n]) for n in names])
+    source_psnr = np.mean([psnr(frames, targets[n]) for n in names])
 
     def run(**style) -> np.ndarray:  # type: ignore[no-untyped-def]
         sess = st.session(seed=0, **style)
@@ -64,8 +61,8 @@ def test_demo_model_follows_prompts_and_references_at_256() -> None:
         own, others, hits, tone_hits = [], [], 0, 0
         for name, style in runs:
             out = run(**style)
-            scores = {m: _psnr(out, targets[m]) for m in names}
-            tone = {m: _psnr(_blur(out), tones[m]) for m in names}
+            scores = {m: psnr(out, targets[m]) for m in names}
+            tone = {m: psnr(_blur(out), tones[m]) for m in names}
             own.append(scores[name])
             others += [v for m, v in scores.items() if m != name]
             hits += max(scores, key=scores.__getitem__) == name
@@ -95,5 +92,5 @@ def test_demo_model_takes_the_new_style_at_a_switch_like_a_fresh_stream() -> Non
         before = sess.push(frames[:cut])
         sess.set_style(reference=ref)
         after = np.concatenate([before, sess.push(frames[cut:]), sess.flush()])[cut:]
-        assert _psnr(after, target) > _psnr(fresh_out, target) - 1.0, (first, name)
-        assert _psnr(after, target) > _psnr(after, styles["pencil_sketch" if "pencil" in first else "thermal"].apply(frames[cut:])) + 3.0
+        assert psnr(after, target) > psnr(fresh_out, target) - 1.0, (first, name)
+        assert psnr(after, target) > psnr(after, styles["pencil_sketch" if "pencil" in first else "thermal"].apply(frames[cut:])) + 3.0
