@@ -1,7 +1,12 @@
 """`rtrdit train autoencoder`: train the fast streaming autoencoder on video clips.
 
 Random short clips (1+4k frames, random crops and flips) are reconstructed with an L1 + MSE
-loss; latents are kept normalised by running per-channel statistics, with a little noise
+loss; with ``--styled`` a share of them are the clips restyled by the built-in stylizers, so the
+latent space also holds what the DiT must output (fine textures such as halftone dots and
+cartoon outlines, which an autoencoder trained on camera footage alone blurs away); with
+``--color-permute`` a share of them have their RGB channels permuted, so colours that a few
+training videos lack (the saturated greens and cyans of the cartoon and halftone styles) are
+still represented; latents are kept normalised by running per-channel statistics, with a little noise
 added during training so the decoder tolerates imperfect (diffusion-made) latents. Held-out
 clips are reconstructed whole at the end and their PSNR written to ``report.json``/``report.md``.
 Checkpoints are atomic, so a killed run resumes (``--resume``) losing at most one interval.
@@ -29,6 +34,7 @@ if TYPE_CHECKING:
 VIDEO_EXTS = {".mp4", ".mov", ".webm", ".mkv", ".avi", ".m4v"}
 CHECKPOINT_NAME = "checkpoint.pt"
 DEFAULT_HOLDOUT = "woman-running.mp4"
+_PERMUTATIONS = ((0, 2, 1), (1, 0, 2), (1, 2, 0), (2, 0, 1), (2, 1, 0))  # every RGB order but the identity
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,6 +56,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "when present, else the last clip)")
     parser.add_argument("--max-frames", type=int, default=300, help="frames read per clip at most")
     parser.add_argument("--eval-frames", type=int, default=117, help="frames of each held-out clip to evaluate (1 + 4k)")
+    parser.add_argument("--styled", type=float, default=0.0, metavar="FRACTION",
+                        help="share of training clips restyled by a random built-in style (default 0)")
+    parser.add_argument("--styled-frames", type=int, default=45, metavar="N",
+                        help="frames of each training clip restyled per style, once at the start (default 45)")
+    parser.add_argument("--color-permute", type=float, default=0.0, metavar="FRACTION",
+                        help="share of training clips with their RGB channels randomly permuted (default 0)")
     parser.add_argument("--init", default=None, help="start from this tiny-autoencoder folder")
     parser.add_argument("--resume", action="store_true", help=f"continue from OUT/{CHECKPOINT_NAME}")
     parser.add_argument("--checkpoint-every", type=float, default=120.0, help="seconds between checkpoints")
@@ -101,14 +113,35 @@ def to_video(frames: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(frames).permute(3, 0, 1, 2).unsqueeze(0).float().div_(127.5).sub_(1.0)
 
 
-def sample_batch(clips: list[Clip], batch: int, frames: int, crop: int, gen: torch.Generator) -> torch.Tensor:
-    """Random clips of ``frames`` frames, random crop and horizontal flip -> [B, 3, T, c, c]."""
+def styled_clips(clips: list[Clip], frames: int, gen: torch.Generator) -> list[Clip]:
+    """Each clip's random window of ``frames`` frames restyled by every built-in style (named
+    ``clip:style``); styled at the clip's full size, as the dataset's targets are."""
     import torch
 
-    weights = torch.tensor([float(len(c.frames) - frames + 1) for c in clips])
+    from rtrdit.data.stylizers import builtin_styles
+
     out = []
-    for i in torch.multinomial(weights, batch, replacement=True, generator=gen).tolist():
-        f = clips[i].frames
+    for clip in clips:
+        n = min(frames, len(clip.frames))
+        t0 = int(torch.randint(0, len(clip.frames) - n + 1, (1,), generator=gen))
+        window = clip.frames[t0:t0 + n]
+        out += [Clip(f"{clip.name}:{name}", style.apply(window)) for name, style in sorted(builtin_styles().items())]
+    return out
+
+
+def sample_batch(clips: list[Clip], batch: int, frames: int, crop: int, gen: torch.Generator,
+                 styled: list[Clip] | None = None, styled_fraction: float = 0.0,
+                 color_permute: float = 0.0) -> torch.Tensor:
+    """Random clips of ``frames`` frames, random crop and horizontal flip -> [B, 3, T, c, c];
+    each drawn from ``styled`` with probability ``styled_fraction``, and its RGB channels put in
+    another order with probability ``color_permute``."""
+    import torch
+
+    out = []
+    for _ in range(batch):
+        pool = styled if styled and bool(torch.rand((), generator=gen) < styled_fraction) else clips
+        weights = torch.tensor([float(len(c.frames) - frames + 1) for c in pool])
+        f = pool[int(torch.multinomial(weights, 1, generator=gen))].frames
         t0 = int(torch.randint(0, len(f) - frames + 1, (1,), generator=gen))
         h, w = f.shape[1:3]
         c = crop or h
@@ -117,6 +150,9 @@ def sample_batch(clips: list[Clip], batch: int, frames: int, crop: int, gen: tor
         v = to_video(f[t0:t0 + frames, y:y + c, x:x + c])
         if bool(torch.rand((), generator=gen) < 0.5):
             v = v.flip(-1)
+        if color_permute > 0 and bool(torch.rand((), generator=gen) < color_permute):
+            order = _PERMUTATIONS[int(torch.randint(0, len(_PERMUTATIONS), (1,), generator=gen))]
+            v = v[:, list(order)]
         out.append(v)
     return torch.cat(out)
 
@@ -171,6 +207,18 @@ def evaluate(model: TinyAutoencoder, clips: list[Clip], max_frames: int) -> list
     return results
 
 
+def evaluate_styled(model: TinyAutoencoder, clips: list[Clip], max_frames: int) -> dict[str, float]:
+    """Mean whole-clip reconstruction PSNR of the held-out clips restyled by each built-in style."""
+    from rtrdit.data.stylizers import builtin_styles
+
+    out = {}
+    for name, style in sorted(builtin_styles().items()):
+        restyled = [Clip(c.name, style.apply(c.frames[:max_frames])) for c in clips]
+        scores = [r["psnr"] for r in evaluate(model, restyled, max_frames)]
+        out[name] = round(sum(scores) / len(scores), 3) if scores else float("nan")
+    return out
+
+
 def _atomic_torch_save(obj: dict, path: Path) -> None:
     import torch
 
@@ -201,16 +249,23 @@ def write_report(out: Path, report: dict) -> None:
                          f"{r['latent_mean']:.3f} | {r['latent_std']:.3f} | {lo:.2f}-{hi:.2f} |")
     if report["heldout"]:
         lines += ["", f"Mean held-out PSNR: **{report['heldout_psnr']:.2f} dB**."]
-    lines += ["", f"Command: `{report['command']}`"]
+    if report.get("heldout_styled"):
+        lines += ["", "Held-out clips restyled by each built-in style (the DiT's outputs live there):", "",
+                  "| style | PSNR (dB) |", "| --- | --- |"]
+        lines += [f"| {name} | {v:.2f} |" for name, v in report["heldout_styled"].items()]
+    lines += [""] + [f"Starting weights made by: `{c}`" for c in report.get("init_commands", [])]
+    lines += [f"Command: `{report['command']}`"]
     _atomic_write(out / "report.md", lambda p: Path(p).write_text("\n".join(lines) + "\n"))
 
 
 def _argv(args: argparse.Namespace) -> list[str]:
     """The options of this run, for the report (paths as given)."""
     out = ["--videos", *args.videos, "--out", args.out]
-    for key in ("steps", "minutes", "size", "crop", "frames", "batch", "lr", "latent_noise", "seed"):
+    for key in ("steps", "minutes", "size", "crop", "frames", "batch", "lr", "latent_noise", "styled",
+                "styled_frames", "color_permute", "init", "seed"):
         value = getattr(args, key)
-        if value is not None:
+        unused = (key.startswith("styled") and not args.styled) or (key == "color_permute" and not value)
+        if value is not None and not unused:
             out += [f"--{key.replace('_', '-')}", str(value)]
     if args.holdout is not None:
         out += ["--holdout", *args.holdout]
@@ -229,6 +284,10 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError("--size and --crop must be positive multiples of 8, with --crop <= --size")
     if args.steps <= 0 or args.batch <= 0:
         raise CLIError("--steps and --batch must be positive")
+    if not 0.0 <= args.styled <= 1.0 or args.styled_frames < args.frames:
+        raise CLIError(f"--styled must be in [0, 1] and --styled-frames at least --frames ({args.frames})")
+    if not 0.0 <= args.color_permute <= 1.0:
+        raise CLIError(f"--color-permute must be in [0, 1], got {args.color_permute}")
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise CLIError(f"--out is not a folder: {out}")
@@ -250,6 +309,7 @@ def run(args: argparse.Namespace) -> int:
     train = [c for c in clips if c.name not in holdout and len(c.frames) >= args.frames]
     if not train:
         raise CLIError(f"no training clip has at least {args.frames} frames")
+    styled = styled_clips(train, args.styled_frames, gen) if args.styled > 0 else []
 
     if args.init:
         try:
@@ -289,7 +349,7 @@ def run(args: argparse.Namespace) -> int:
         warm = min(1.0, (step + 1) / 100)
         for g in opt.param_groups:
             g["lr"] = args.lr * warm * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * p)))
-        video = sample_batch(train, args.batch, args.frames, args.crop, gen)
+        video = sample_batch(train, args.batch, args.frames, args.crop, gen, styled, args.styled, args.color_permute)
         # running latent statistics: a plain average over the first 50 steps, then an EMA
         loss, ps = train_step(model, opt, video, args.latent_noise, momentum=max(0.02, 1 / (step + 1)))
         step += 1
@@ -315,6 +375,11 @@ def run(args: argparse.Namespace) -> int:
         "final_train_loss": round(ema_loss, 5) if ema_loss is not None else None,
         "command": "rtrdit train autoencoder " + " ".join(_argv(args)),
     }
+    if styled:
+        report["heldout_styled"] = evaluate_styled(model, held, args.eval_frames)
+    if args.init and (Path(args.init) / "report.json").is_file():  # how the starting weights were made
+        before = json.loads((Path(args.init) / "report.json").read_text())
+        report["init_commands"] = [*before.get("init_commands", []), before["command"]]
     write_report(out, report)
     print(f"saved {out} after {step} steps; held-out PSNR "
           + (", ".join(f"{r['clip']} {r['psnr']:.2f} dB" for r in heldout) or "(no held-out clip)"))
