@@ -23,10 +23,11 @@ def test_demo_command_writes_videos_and_sheet(tmp_path, capsys) -> None:
 
 
 # Measured for the shipped model on this clip: prompts 28/40 nearest own target (36/40 in tone),
-# references 6/10 (6/10); the old recipe's model (4 random styles per clip, one prompt per row) got 24/40
-# prompts. The thresholds leave a margin of about one style's prompts for platform numerics.
-HITS = {"prompt": 26, "reference": 5}
-TONE_HITS = {"prompt": 33, "reference": 5}
+# references 7/10 (8/10); the model on the codec before --styled/--color-permute got 6/10 references, the
+# old recipe's model (4 random styles per clip, one prompt per row) 24/40 prompts. The thresholds leave a
+# margin of about one style's prompts and one reference for platform numerics.
+HITS = {"prompt": 26, "reference": 6}
+TONE_HITS = {"prompt": 33, "reference": 7}
 
 
 def _blur(x: np.ndarray) -> np.ndarray:

@@ -1,13 +1,12 @@
 """`rtrdit train autoencoder`: train the fast streaming autoencoder on video clips.
 
 Random short clips (1+4k frames, random crops and flips) are reconstructed with an L1 + MSE
-loss; with ``--styled`` a share of them are the clips restyled by the built-in stylizers, so the
-latent space also holds what the DiT must output (fine textures such as halftone dots and
-cartoon outlines, which an autoencoder trained on camera footage alone blurs away); with
-``--color-permute`` a share of them have their RGB channels permuted, so colours that a few
-training videos lack (the saturated greens and cyans of the cartoon and halftone styles) are
-still represented; latents are kept normalised by running per-channel statistics, with a little noise
-added during training so the decoder tolerates imperfect (diffusion-made) latents. Held-out
+loss. With ``--styled`` a share of them are restyled by the built-in stylizers, so the latent
+space also holds what the DiT must output (the styles' palettes, edges and strokes); with
+``--color-permute`` a share have their RGB channels permuted, so colours that a few training
+videos lack (the saturated greens of a cartoon, the thermal palette) are still represented.
+Latents are kept normalised by running per-channel statistics, with a little noise added
+during training so the decoder tolerates imperfect (diffusion-made) latents. Held-out
 clips are reconstructed whole at the end and their PSNR written to ``report.json``/``report.md``.
 Checkpoints are atomic, so a killed run resumes (``--resume``) losing at most one interval.
 """
