@@ -182,7 +182,7 @@ def following(runs: Path, out: Path, cfg: StylizerConfig, n_clips: int) -> dict:
     PSNR of the output against that style's target, against the other styles' targets, and whether
     its own target is the nearest of all ("hit"), also after a Gaussian blur (sigma 3 px) of output
     and targets ("tone hit": the style's colours and tones, whatever its fine texture). The target
-    itself encoded and decoded by the codec ("codec") is the best any DiT can do through it."""
+    itself encoded and decoded by the codec ("codec") is about the best a DiT can do through it."""
     import cv2
 
     def blur(x: np.ndarray) -> np.ndarray:
@@ -273,7 +273,7 @@ def following_lines(fol: dict) -> list[str]:
         "style's target than to any other style's target; \"tone\": the same after a Gaussian blur (sigma",
         "3 px) of output and targets, i.e. the style's colours and tones whatever its fine texture (dots,",
         "outlines); PSNR own / mean over the other styles' targets.",
-        *(["\"codec round trip\": the target itself encoded and decoded by the autoencoder, the best any DiT",
+        *(["\"codec round trip\": the target itself encoded and decoded by the autoencoder, about the best a DiT",
            "could output through it (cartoon outlines and halftone dots do not survive 8x compression)."] * codec),
         f"The source itself scores {fol['source_psnr']:.2f} dB against the targets on average.",
         "",
