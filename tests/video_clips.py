@@ -92,3 +92,10 @@ def audio_duration(path: Path) -> float:
             if p.pts is not None and p.duration:
                 end = max(end, float((p.pts + p.duration) * s.time_base))
         return end
+
+
+def tone(frames: np.ndarray) -> np.ndarray:
+    """Frames blurred (Gaussian, sigma 3 px): a style's colours and tones, its fine texture set aside."""
+    import cv2
+
+    return np.stack([cv2.GaussianBlur(f, (0, 0), 3) for f in frames])

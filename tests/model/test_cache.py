@@ -122,7 +122,6 @@ def test_memory_is_bounded_by_the_window(tiny_cfg) -> None:
 
 
 @torch.no_grad()
-@torch.no_grad()
 @pytest.mark.parametrize("keep", [0, 1])
 def test_switch_keep_frames_decides_what_the_old_style_leaves(tiny_cfg, keep: int) -> None:
     """keep_frames=0 empties the self-attention cache: after the switch the output no longer depends on
@@ -143,6 +142,7 @@ def test_switch_keep_frames_decides_what_the_old_style_leaves(tiny_cfg, keep: in
         assert (after[0] - after[1]).abs().max() > 1e-3
 
 
+@torch.no_grad()
 def _stream_from(m: DiT, cache: KVCache, start: int, stop: int) -> None:
     x = randn(1, 16, 1, 4, 4)
     for c in range(start, stop):
