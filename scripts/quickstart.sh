@@ -19,6 +19,14 @@ setup() {
   local want
   want=$(cat pyproject.toml scripts/quickstart.sh | sha256sum | cut -c1-16)
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    # A fresh install takes about 7.5 GB (torch's CUDA build alone is 5.5 GB): say so up front
+    # rather than letting pip die half-way with "No space left on device".
+    local free_gb
+    free_gb=$(df -Pk "$root" | awk 'NR == 2 {print int($4 / 1048576)}')
+    if [ ! -f "$stamp" ] && [ "${free_gb:-0}" -lt 8 ]; then
+      echo "[setup] error: only ${free_gb} GB free on the disk of $root; installing the pinned dependencies into $venv needs about 8 GB" >&2
+      exit 1
+    fi
     echo "[setup] installing rtrdit and its pinned dependencies into $venv" >&2
     "$venv/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
     # torch and torchvision first, pinned: the CUDA build that lies on this machine's disk (no

@@ -225,6 +225,29 @@ def test_styled_training_draws_restyled_clips_and_reports_them(tmp_path: Path) -
         train_ae.run(_parse([*common, "--out", str(tmp_path / "o"), "--styled", "1.5"]))
 
 
+def test_freeze_encoder_trains_the_decoder_only(tmp_path: Path) -> None:
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    make_clip(videos / "a.mp4", frames=13, size=(40, 40))
+    make_clip(videos / "b.mp4", frames=13, size=(40, 40))
+    common = ["--videos", str(videos), "--size", "32", "--crop", "16", "--frames", "5", "--batch", "2",
+              "--eval-frames", "5", "--holdout", "b.mp4", "--threads", "1", "--lr", "1e-2"]
+    assert train_ae.run(_parse([*common, "--steps", "2", "--out", str(tmp_path / "base")])) == 0
+    assert train_ae.run(_parse([*common, "--steps", "3", "--out", str(tmp_path / "dec"), "--freeze-encoder",
+                                "--init", str(tmp_path / "base")])) == 0
+    base, dec = load_tiny_ae(tmp_path / "base"), load_tiny_ae(tmp_path / "dec")
+    # the latent space a DiT was trained on is untouched: same encoder, same latent statistics
+    for name, value in base.state_dict().items():
+        same = torch.equal(value, dec.state_dict()[name])
+        assert same != name.startswith("decoder."), name
+    video = train_ae.to_video(np.random.default_rng(1).integers(0, 256, (5, 32, 32, 3), dtype=np.uint8))
+    assert torch.equal(base.encode(video), dec.encode(video))
+    assert "--freeze-encoder" in json.loads((tmp_path / "dec" / "report.json").read_text())["command"]
+    with pytest.raises(CLIError, match="--freeze-encoder needs --init"):
+        train_ae.run(_parse([*common, "--steps", "1", "--out", str(tmp_path / "o"), "--freeze-encoder"]))
+    assert not (tmp_path / "o").exists()
+
+
 def test_missing_video_folder_is_a_clean_cli_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from rtrdit.cli import main
 

@@ -62,6 +62,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--color-permute", type=float, default=0.0, metavar="FRACTION",
                         help="share of training clips with their RGB channels randomly permuted (default 0)")
     parser.add_argument("--init", default=None, help="start from this tiny-autoencoder folder")
+    parser.add_argument("--freeze-encoder", action="store_true",
+                        help="train the decoder only: the encoder and latent statistics of --init stay as they "
+                             "are, so a DiT trained on its latents needs no retraining")
     parser.add_argument("--resume", action="store_true", help=f"continue from OUT/{CHECKPOINT_NAME}")
     parser.add_argument("--checkpoint-every", type=float, default=120.0, help="seconds between checkpoints")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
@@ -163,19 +166,22 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 def train_step(model: TinyAutoencoder, opt: torch.optim.Optimizer, video: torch.Tensor,
-               latent_noise: float, momentum: float = 0.02) -> tuple[float, float]:
+               latent_noise: float, momentum: float = 0.02, train_encoder: bool = True) -> tuple[float, float]:
     """One optimisation step; updates the running latent statistics (``momentum`` 1 replaces
-    them by this batch's). Returns (loss, psnr)."""
+    them by this batch's) unless the encoder is frozen (``train_encoder`` False: the latent
+    space stays fixed and only the decoder learns). Returns (loss, psnr)."""
     import torch
 
     frames = video.transpose(1, 2)
     frames = torch.cat([frames[:, :1].expand(-1, 3, -1, -1, -1), frames], 1)
-    raw = model.encoder(frames, {})
-    with torch.no_grad():
-        mean = raw.mean(dim=(0, 1, 3, 4))
-        std = raw.std(dim=(0, 1, 3, 4)).clamp_min(1e-3)
-        model.latents_mean.lerp_(mean, momentum)
-        model.latents_std.lerp_(std, momentum)
+    with torch.set_grad_enabled(train_encoder):
+        raw = model.encoder(frames, {})
+    if train_encoder:
+        with torch.no_grad():
+            mean = raw.mean(dim=(0, 1, 3, 4))
+            std = raw.std(dim=(0, 1, 3, 4)).clamp_min(1e-3)
+            model.latents_mean.lerp_(mean, momentum)
+            model.latents_std.lerp_(std, momentum)
     z = (raw - model.latents_mean.view(1, 1, -1, 1, 1)) / model.latents_std.view(1, 1, -1, 1, 1)
     if latent_noise > 0:
         z = z + latent_noise * torch.randn_like(z)
@@ -266,6 +272,8 @@ def _argv(args: argparse.Namespace) -> list[str]:
         unused = (key.startswith("styled") and not args.styled) or (key == "color_permute" and not value)
         if value is not None and not unused:
             out += [f"--{key.replace('_', '-')}", str(value)]
+    if args.freeze_encoder:
+        out.append("--freeze-encoder")
     if args.holdout is not None:
         out += ["--holdout", *args.holdout]
     return out
@@ -287,6 +295,8 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(f"--styled must be in [0, 1] and --styled-frames at least --frames ({args.frames})")
     if not 0.0 <= args.color_permute <= 1.0:
         raise CLIError(f"--color-permute must be in [0, 1], got {args.color_permute}")
+    if args.freeze_encoder and not args.init:
+        raise CLIError("--freeze-encoder needs --init: the trained autoencoder whose encoder to keep")
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise CLIError(f"--out is not a folder: {out}")
@@ -317,7 +327,7 @@ def run(args: argparse.Namespace) -> int:
             raise CLIError(str(exc)) from None
     else:
         model = TinyAutoencoder(TinyAEConfig())
-    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    opt = torch.optim.Adam((model.decoder if args.freeze_encoder else model).parameters(), lr=args.lr)
     step, spent = 0, 0.0
     ckpt = out / CHECKPOINT_NAME
     if args.resume and ckpt.is_file():
@@ -350,7 +360,8 @@ def run(args: argparse.Namespace) -> int:
             g["lr"] = args.lr * warm * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * p)))
         video = sample_batch(train, args.batch, args.frames, args.crop, gen, styled, args.styled, args.color_permute)
         # running latent statistics: a plain average over the first 50 steps, then an EMA
-        loss, ps = train_step(model, opt, video, args.latent_noise, momentum=max(0.02, 1 / (step + 1)))
+        loss, ps = train_step(model, opt, video, args.latent_noise, momentum=max(0.02, 1 / (step + 1)),
+                              train_encoder=not args.freeze_encoder)
         step += 1
         spent += time.monotonic() - t0
         ema_loss = loss if ema_loss is None else 0.95 * ema_loss + 0.05 * loss
