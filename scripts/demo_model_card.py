@@ -51,13 +51,24 @@ LIMITATIONS = [
     "output takes the asked style's tones for about 7 in 8 prompts, and its PSNR-nearest target is right",
     "for about 2 in 3. Cartoon outlines and halftone dots come out blurred, so a smooth grey style such",
     "as ink wash scores nearer; the codec cannot keep them either (its own round trip of those targets",
-    "is never nearest them, though right in tone). Watercolour, which the codec does keep, is the",
-    "model's weakest style (6 of 16 prompts). References are followed less reliably than prompts",
-    "(about 3 in 5; watercolour never), and a reference of other content (half of the training",
-    "references were, `data.reference_swap: 0.5`) can leak some of its content into the output.",
-    "Outputs flicker more than the source (warping error about 6x the source's). The distilled model",
+    "is never nearest them, though right in tone). Halftone's dots also lie on screens fixed to the",
+    "frame's pixel grid (6 px, at 15, 45 and 75 degrees): their phase under each 8x8 latent cell is",
+    "unknowable to a model that is translation-equivariant away from the borders, as this one is, so a",
+    "blur in the right tones is its best by PSNR and tone is its measure (16 of 16 prompts). Watercolour,",
+    "which the codec does keep, is the model's weakest style (6 of 16 prompts). References are followed",
+    "less reliably than prompts (about 3 in 5; watercolour never), and hardly better by the 20-step",
+    "teacher (26 of the 40 same-clip references, watercolour 0 of 4): most of the gap is in stage 1. A reference of",
+    "other content (half of the training references were, `data.reference_swap: 0.5`) can leak some",
+    "of its content into the output. Outputs flicker more than the source (warping error about 6x the",
+    "source's) but less than the built-in stylizers' own outputs (the target row). The distilled model",
     "stays within about 0.6 dB of the 20-step teacher at 6-8x its speed. The anchored cache keeps the reference",
     "style over a long stream better than the naive rolling cache (ablation above).",
+    "",
+    "Tried and not shipped: distillation 3x longer (2400 steps) followed more prompts (117 of 160,",
+    "watercolour 11 of 16) but fewer references (21 of 40), with 0.2 dB lower TV2V PSNR and 20% more",
+    "flicker; a decoder fine-tuned alone on restyled clips (`rtrdit train autoencoder --freeze-encoder`,",
+    "which keeps the latent space) gained 0.2 dB on its own round trip but lost 0.1 dB on the DiT's outputs;",
+    "the same noise for every chunk instead of fresh noise did not change the flicker (warp within 2%).",
 ]
 
 
@@ -128,6 +139,7 @@ def held_out(rows: list[dict], per_mode: int) -> list[dict]:
 
 SOURCE_ROW = "Source video as is (no stylization)"
 TARGET_ROW = "Built-in stylizer's target itself"
+STUDENT_ROW = "Causal student (before post-training)"
 TEACHER_ROW = "Bidirectional teacher (20 steps, CFG 3)"
 
 
@@ -141,7 +153,7 @@ def table2(runs: Path, out: Path, cfg: StylizerConfig, max_clips: int) -> tuple[
     teacher = load_dit(runs / "teacher" / "model").eval()
     side = round(cfg.area ** 0.5)
     models = {
-        "Causal student (before post-training)": Stylizer(load_dit(runs / "student" / "model"), codec, text, cfg),
+        STUDENT_ROW: Stylizer(load_dit(runs / "student" / "model"), codec, text, cfg),
         FINAL_ROW: Stylizer(load_dit(runs / "distill" / "model"), codec, text, cfg),
     }
     ctx = MetricContext()
@@ -334,9 +346,10 @@ def write_card(out: Path, t2: dict, per_style: dict, abl: dict, cfg: StylizerCon
         "| mode | model | PSNR | SSIM | warp | fps | clips |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for key, r in sorted(t2.items()):
+    order = [TEACHER_ROW, STUDENT_ROW, FINAL_ROW, SOURCE_ROW, TARGET_ROW]
+    for key, r in sorted(t2.items(), key=lambda kv: (kv[0].split("|")[0], order.index(kv[0].split("|")[1]))):
         mode, name = key.split("|")
-        fps, psnr_, ssim = ("-" if np.isnan(r[k]) else f"{r[k]:.{d}f}" for k, d in (("fps", 1), ("psnr", 2), ("ssim", 3)))
+        fps, psnr_, ssim = (_cell(r[k], d) for k, d in (("fps", 1), ("psnr", 2), ("ssim", 3)))
         lines.append(f"| {mode} | {name} | {psnr_} | {ssim} | {r['warp']:.4f} | {fps} | {r['clips']} |")
     styles = sorted({k.split("|")[1] for k in per_style})
     lines += ["", "Final model's PSNR per style (held-out clips; `-`: no clip of that style in the sample):", "",
@@ -359,8 +372,24 @@ def write_card(out: Path, t2: dict, per_style: dict, abl: dict, cfg: StylizerCon
         lines.append(f"| {policy} | {r['psnr_first_10pct']:.2f} | {r['psnr_last_10pct']:.2f} | {r['psnr_mean']:.2f} |")
     lines += ["", f"Fixed RV2V prompt: \"{RV2V_PROMPT}\".", "", *LIMITATIONS, ""]
     (out / "README.md").write_text("\n".join(lines))
-    (out / "model_card.json").write_text(json.dumps({"table2": t2, "psnr_per_style": per_style, "following": fol,
-                                                          "ablation": abl}, indent=2))
+    (out / "model_card.json").write_text(json.dumps(_no_nan({"table2": t2, "psnr_per_style": per_style,
+                                                                   "following": fol, "ablation": abl}), indent=2))
+
+
+def _cell(value: float | None, digits: int) -> str:
+    """A table cell: "-" where there is no number (null or NaN)."""
+    return "-" if value is None or np.isnan(value) else f"{value:.{digits}f}"
+
+
+def _no_nan(x: object) -> object:
+    """NaN -> null, so model_card.json is standard JSON."""
+    if isinstance(x, float) and np.isnan(x):
+        return None
+    if isinstance(x, dict):
+        return {k: _no_nan(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_no_nan(v) for v in x]
+    return x
 
 
 def main() -> None:
