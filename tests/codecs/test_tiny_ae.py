@@ -150,6 +150,15 @@ def test_a_few_training_steps_reduce_the_loss() -> None:
     assert abs(float(z.mean())) < 0.5 and 0.5 < float(z.std()) < 2.0
 
 
+def _two_clips(tmp_path: Path) -> Path:
+    """A folder of two short generated clips, a.mp4 (trained on) and b.mp4 (held out)."""
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    make_clip(videos / "a.mp4", frames=13, size=(40, 40))
+    make_clip(videos / "b.mp4", frames=13, size=(40, 40))
+    return videos
+
+
 def _parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     train_ae.add_arguments(parser)
@@ -157,10 +166,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 
 
 def test_train_command_writes_weights_and_report(tmp_path: Path) -> None:
-    videos = tmp_path / "videos"
-    videos.mkdir()
-    make_clip(videos / "a.mp4", frames=13, size=(40, 40))
-    make_clip(videos / "b.mp4", frames=13, size=(40, 40))
+    videos = _two_clips(tmp_path)
     out = tmp_path / "run"
     common = ["--videos", str(videos), "--out", str(out), "--size", "32", "--crop", "16", "--frames", "5",
               "--batch", "1", "--eval-frames", "9", "--holdout", "b.mp4", "--threads", "1"]
@@ -205,10 +211,7 @@ def test_styled_training_draws_restyled_clips_and_reports_them(tmp_path: Path) -
         assert not from_original(v)
         assert any(from_original(v[list(order)]) for order in ((0, 2, 1), (1, 0, 2), (1, 2, 0), (2, 0, 1), (2, 1, 0)))
 
-    videos = tmp_path / "videos"
-    videos.mkdir()
-    make_clip(videos / "a.mp4", frames=13, size=(40, 40))
-    make_clip(videos / "b.mp4", frames=13, size=(40, 40))
+    videos = _two_clips(tmp_path)
     common = ["--videos", str(videos), "--size", "32", "--crop", "16", "--frames", "5", "--batch", "1",
               "--eval-frames", "5", "--holdout", "b.mp4", "--threads", "1", "--steps", "2"]
     assert train_ae.run(_parse([*common, "--out", str(tmp_path / "plain")])) == 0
@@ -226,10 +229,7 @@ def test_styled_training_draws_restyled_clips_and_reports_them(tmp_path: Path) -
 
 
 def test_freeze_encoder_trains_the_decoder_only(tmp_path: Path) -> None:
-    videos = tmp_path / "videos"
-    videos.mkdir()
-    make_clip(videos / "a.mp4", frames=13, size=(40, 40))
-    make_clip(videos / "b.mp4", frames=13, size=(40, 40))
+    videos = _two_clips(tmp_path)
     common = ["--videos", str(videos), "--size", "32", "--crop", "16", "--frames", "5", "--batch", "2",
               "--eval-frames", "5", "--holdout", "b.mp4", "--threads", "1", "--lr", "1e-2"]
     assert train_ae.run(_parse([*common, "--steps", "2", "--out", str(tmp_path / "base")])) == 0
