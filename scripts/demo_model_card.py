@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from rtrdit.codecs import load_codec
+from rtrdit.codecs.base import frames_to_video, video_to_frames
 from rtrdit.codecs.text import CachedTextEncoder, load_text_encoder
 from rtrdit.codecs.video import read_frames, read_image
 from rtrdit.data.manifest import RV2V_PROMPT
@@ -111,16 +112,16 @@ def streamed(st: Stylizer, frames: np.ndarray, prompt: str | None, ref: np.ndarr
 def bidirectional(dit, codec, text_enc, frames: np.ndarray, prompt: str, ref: np.ndarray | None,  # type: ignore[no-untyped-def]
                   steps: int = 20, guidance: float = 3.0) -> tuple[np.ndarray, float]:
     t0 = time.perf_counter()
-    video = torch.from_numpy(frames).permute(3, 0, 1, 2)[None].float() / 127.5 - 1
+    video = frames_to_video(frames)
     src = codec.encode(video)
     text = text_enc.encode([prompt])
     ref_lat = None
     if ref is not None:
-        r = torch.from_numpy(ref).permute(2, 0, 1)[None, :, None].float() / 127.5 - 1
+        r = frames_to_video(ref[None])
         ref_lat = codec.encode(r)
     noise = torch.randn(src.shape, generator=torch.Generator().manual_seed(0))
     z = euler_sample(guided_velocity(dit, src, text, ref_lat, guidance), noise, time_grid(steps, 5.0))[-1]
-    out = ((codec.decode(z)[0].clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 3, 0).numpy()
+    out = video_to_frames(codec.decode(z)[0])
     return out, time.perf_counter() - t0
 
 
@@ -218,8 +219,8 @@ def following(runs: Path, out: Path, cfg: StylizerConfig, n_clips: int) -> dict:
 
     @torch.no_grad()
     def round_trip(x: np.ndarray) -> np.ndarray:
-        v = codec.decode(codec.encode(torch.from_numpy(x).permute(3, 0, 1, 2)[None].float() / 127.5 - 1))
-        return ((v[0].clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 3, 0).numpy()
+        v = codec.decode(codec.encode(frames_to_video(x)))
+        return video_to_frames(v[0])
 
     styles = builtin_styles()
     names = sorted(styles)

@@ -52,3 +52,20 @@ def test_errors_name_the_missing_thing(tmp_path: Path) -> None:
     (tmp_path / "weights.bin").write_bytes(b"x")
     with pytest.raises(CodecError, match="not a Wan2.1_VAE.pth-style checkpoint"):
         load_codec(str(tmp_path / "weights.bin"))
+
+
+def test_frames_and_codec_videos_convert_both_ways() -> None:
+    import numpy as np
+    import torch
+
+    from rtrdit.codecs.base import frames_to_video, video_to_frames
+
+    frames = np.random.default_rng(0).integers(0, 256, (5, 6, 7, 3), dtype=np.uint8)
+    video = frames_to_video(frames)
+    assert video.shape == (1, 3, 5, 6, 7) and video.dtype == torch.float32
+    assert float(video.min()) >= -1.0 and float(video.max()) <= 1.0
+    assert np.array_equal(video_to_frames(video[0]), frames)  # exact round trip
+    assert np.array_equal(video_to_frames(video)[0], frames)  # a batch dimension is kept
+    # out-of-range decoder output is clipped, and bfloat16 (a GPU decoder's dtype) converts too
+    assert video_to_frames(torch.full((3, 1, 1, 1), 1.7)).tolist() == [[[[255, 255, 255]]]]
+    assert video_to_frames(torch.full((3, 1, 1, 1), -1.0, dtype=torch.bfloat16)).tolist() == [[[[0, 0, 0]]]]

@@ -12,6 +12,7 @@ import torch
 from video_clips import SHARED_VIDEOS, make_clip, tone
 
 from rtrdit.cli import CLIError
+from rtrdit.codecs.base import frames_to_video, video_to_frames
 from rtrdit.codecs.tiny_ae import TinyAEConfig, TinyAutoencoder, load_tiny_ae
 from rtrdit.train import autoencoder as train_ae
 
@@ -128,7 +129,7 @@ def test_shipped_demo_codec_reconstructs_the_held_out_clip() -> None:
     assert isinstance(model, TinyAutoencoder) and isinstance(model, LatentCodec)
     assert isinstance(model.stream_encoder(), StreamEncoder) and isinstance(model.stream_decoder(), StreamDecoder)
     # woman-running.mp4 was held out of training; random weights give ~12 dB, the shipped ones ~23.4
-    v = train_ae.to_video(read_frames(SHARED_VIDEOS / "woman-running.mp4", size=(128, 128), count=9))
+    v = frames_to_video(read_frames(SHARED_VIDEOS / "woman-running.mp4", size=(128, 128), count=9))
     z = model.encode(v)
     assert z.shape == (1, 16, 3, 16, 16)
     assert abs(float(z.mean())) < 0.25 and 0.7 < float(z.std()) < 1.3  # normalised for diffusion
@@ -196,7 +197,7 @@ def test_styled_training_draws_restyled_clips_and_reports_them(tmp_path: Path) -
     assert len(starts) == 1  # a window of the clip, styled whole at its full size
     # fraction 1 draws only restyled clips, fraction 0 only the originals
     gen = torch.Generator().manual_seed(0)
-    originals = train_ae.to_video(frames)
+    originals = frames_to_video(frames)
     only_styled = train_ae.sample_batch([clip], 6, 5, 0, gen, styled, 1.0)
     only_plain = train_ae.sample_batch([clip], 6, 5, 0, gen, styled, 0.0)
 
@@ -240,7 +241,7 @@ def test_freeze_encoder_trains_the_decoder_only(tmp_path: Path) -> None:
     for name, value in base.state_dict().items():
         same = torch.equal(value, dec.state_dict()[name])
         assert same != name.startswith("decoder."), name
-    video = train_ae.to_video(np.random.default_rng(1).integers(0, 256, (5, 32, 32, 3), dtype=np.uint8))
+    video = frames_to_video(np.random.default_rng(1).integers(0, 256, (5, 32, 32, 3), dtype=np.uint8))
     assert torch.equal(base.encode(video), dec.encode(video))
     assert "--freeze-encoder" in json.loads((tmp_path / "dec" / "report.json").read_text())["command"]
     with pytest.raises(CLIError, match="--freeze-encoder needs --init"):
@@ -288,8 +289,8 @@ def test_shipped_demo_codec_keeps_every_builtin_style_apart() -> None:
     blurred = {name: tone(t) for name, t in targets.items()}
     for name, target in targets.items():
         with torch.no_grad():
-            rec = model.decode(model.encode(train_ae.to_video(target)))
-        rec_u8 = ((rec[0].clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 3, 0).numpy()
+            rec = model.decode(model.encode(frames_to_video(target)))
+        rec_u8 = video_to_frames(rec[0])
         tones = {other: psnr(tone(rec_u8), t) for other, t in blurred.items()}
         assert max(tones, key=tones.__getitem__) == name, (name, sorted(tones.items(), key=lambda kv: -kv[1])[:3])
         if name not in ("cartoon", "halftone"):

@@ -1,4 +1,5 @@
-"""The latent codec contract shared by the Wan VAE and our tiny autoencoder, and `load_codec`.
+"""The latent codec contract shared by the Wan VAE and our tiny autoencoder, `load_codec`, and the
+conversions between uint8 frames and the codecs' videos.
 
 Wan's causal layout: video ``[B,3,1+4k,H,W]`` in ``[-1,1]`` <-> normalised latents ``[B,16,1+k,H/8,W/8]``;
 the first frame alone makes latent frame 0, then every 4 frames make one latent frame.
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
     import torch
     from torch import Tensor
 
@@ -52,6 +54,22 @@ class LatentCodec(Protocol):
     def stream_encoder(self) -> StreamEncoder: ...
 
     def stream_decoder(self) -> StreamDecoder: ...
+
+
+def frames_to_video(frames: np.ndarray) -> Tensor:
+    """uint8 frames ``(T, H, W, 3)`` -> a codec's input video ``[1, 3, T, H, W]`` float in ``[-1, 1]``."""
+    import torch
+
+    return torch.from_numpy(frames).permute(3, 0, 1, 2).unsqueeze(0).float().div_(127.5).sub_(1.0)
+
+
+def video_to_frames(video: Tensor) -> np.ndarray:
+    """A decoded video ``[..., 3, T, H, W]`` in ``[-1, 1]`` -> uint8 frames ``[..., T, H, W, 3]`` (rounded,
+    clipped), the codec's output as the video files and metrics see it."""
+    import torch
+
+    v = ((video.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return v.movedim(-4, -1).cpu().numpy()
 
 
 def _read_json(path: Path) -> dict[str, Any]:

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from rtrdit.codecs.base import video_to_frames
 from rtrdit.data.manifest import RV2V_PROMPT
 from rtrdit.model.cache import KVCache
 from rtrdit.stream.sampler import sample_chunk
@@ -226,8 +227,7 @@ class Session:
         return x.to(self.stylizer.codec_dtype)
 
     def _from_model(self, video: Tensor) -> np.ndarray:
-        v = ((video[0].float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-        frames = v.permute(1, 2, 3, 0).cpu().numpy()
+        frames = video_to_frames(video[0])
         if self._proc_size != self._frame_size:
             assert self._frame_size is not None
             frames = _resize(frames, self._frame_size)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rtrdit.cli import CLIError
+from rtrdit.codecs.base import frames_to_video
 
 if TYPE_CHECKING:
     import numpy as np
@@ -108,13 +109,6 @@ def load_clips(paths: list[Path], size: int, max_frames: int) -> list[Clip]:
     return clips
 
 
-def to_video(frames: np.ndarray) -> torch.Tensor:
-    """(T, H, W, 3) uint8 -> [1, 3, T, H, W] float in [-1, 1]."""
-    import torch
-
-    return torch.from_numpy(frames).permute(3, 0, 1, 2).unsqueeze(0).float().div_(127.5).sub_(1.0)
-
-
 def styled_clips(clips: list[Clip], frames: int, gen: torch.Generator) -> list[Clip]:
     """Each clip's random window of ``frames`` frames restyled by every built-in style (named
     ``clip:style``); styled at the clip's full size, as the dataset's targets are."""
@@ -149,7 +143,7 @@ def sample_batch(clips: list[Clip], batch: int, frames: int, crop: int, gen: tor
         c = crop or h
         y = int(torch.randint(0, h - c + 1, (1,), generator=gen))
         x = int(torch.randint(0, w - c + 1, (1,), generator=gen))
-        v = to_video(f[t0:t0 + frames, y:y + c, x:x + c])
+        v = frames_to_video(f[t0:t0 + frames, y:y + c, x:x + c])
         if bool(torch.rand((), generator=gen) < 0.5):
             v = v.flip(-1)
         if color_permute > 0 and bool(torch.rand((), generator=gen) < color_permute):
@@ -202,7 +196,7 @@ def evaluate(model: TinyAutoencoder, clips: list[Clip], max_frames: int) -> list
     for clip in clips:
         t = min(len(clip.frames), max_frames)
         t = 1 + (t - 1) // 4 * 4
-        video = to_video(clip.frames[:t])
+        video = frames_to_video(clip.frames[:t])
         latent = model.encode(video)
         rec = model.decode(latent)
         ch_std = latent.std(dim=(0, 2, 3, 4))

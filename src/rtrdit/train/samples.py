@@ -15,7 +15,7 @@ log = logging.getLogger("rtrdit.train")
 def write_sample_videos(latents: Tensor, codec_spec: str, out_dir: Path, step: int, fps: float = 16.0) -> list[Path]:
     """Decode latents [B, 16, F, h, w] and write one MP4 per sample; returns the paths written."""
     try:
-        from rtrdit.codecs.base import load_codec
+        from rtrdit.codecs.base import load_codec, video_to_frames
         from rtrdit.codecs.video import VideoWriter
     except ImportError as exc:
         log.warning("sample videos skipped: codecs unavailable (%s)", exc)
@@ -27,7 +27,7 @@ def write_sample_videos(latents: Tensor, codec_spec: str, out_dir: Path, step: i
     except Exception as exc:  # noqa: BLE001 - a sample failure must not stop training
         log.warning("sample videos skipped: %s", exc)
         return []
-    frames = ((video.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 4, 1).cpu().numpy()
+    frames = video_to_frames(video)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     for i, clip in enumerate(frames):
