@@ -20,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from rtrdit.errors import first_line
+
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 # The shipped demo codec, trained by `rtrdit train autoencoder` on ../shared/videos.
@@ -298,8 +300,7 @@ class TinyAutoencoder(nn.Module):
             model = cls(cfg)
             model.load_state_dict(load_file(str(d / WEIGHTS_NAME)), strict=True)
         except (ValueError, TypeError, RuntimeError, OSError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise CodecError(f"tiny autoencoder {d}: cannot load ({first})") from None
+            raise CodecError(f"tiny autoencoder {d}: cannot load ({first_line(exc)})") from None
         return model.to(device).eval()
 
 

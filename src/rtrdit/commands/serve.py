@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from rtrdit.errors import first_line
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
@@ -97,7 +99,7 @@ def load_stylizers(model: str, devices: list[str], steps: int | None = None) -> 
         try:
             out[d] = Stylizer.from_pretrained(model, device=d, **overrides)
         except (ValueError, OSError) as exc:
-            raise CLIError(f"cannot load model {model!r}: {str(exc).splitlines()[0] if str(exc) else exc}") from None
+            raise CLIError(f"cannot load model {model!r}: {first_line(exc)}") from None
     return out
 
 

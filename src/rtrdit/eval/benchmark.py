@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from rtrdit.errors import first_line
 from rtrdit.eval.inputs import VIDEO_SUFFIXES, read_list
 from rtrdit.eval.metrics.base import EvalError
 from rtrdit.eval.report import Report, atomic_write
@@ -128,7 +129,7 @@ def load_stylizer(model: str, device: str) -> Any:
     try:
         return Stylizer.from_pretrained(model, device=device)
     except (ValueError, OSError) as exc:
-        raise EvalError(f"cannot load the model {model!r}: {str(exc).splitlines()[0]}") from None
+        raise EvalError(f"cannot load the model {model!r}: {first_line(exc)}") from None
 
 
 def stylize_timed(stylizer: Any, frames: np.ndarray, prompt: str | None, reference: np.ndarray | None,
@@ -216,7 +217,7 @@ def run_benchmark(cfg: BenchmarkConfig, stylizer: Any = None,
                 warm = True
             out, seconds = stylize_timed(stylizer, frames, task.prompt, reference, cfg.seed, cfg.steps)
         except ValueError as exc:  # StylizerError and friends: one line
-            raise EvalError(f"{task.name}: {str(exc).splitlines()[0]}") from None
+            raise EvalError(f"{task.name}: {first_line(exc)}") from None
         write_video(dirs["videos"] / f"{task.name}.mp4", out, cfg.fps)
         row.update(pred=f"videos/{task.name}.mp4", seconds=seconds)
         rows.append(row)

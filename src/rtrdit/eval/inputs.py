@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rtrdit.errors import first_line
 from rtrdit.eval.metrics.base import Chunk, EvalError
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v")
@@ -92,7 +93,7 @@ def read_list(path: Path) -> list[EvalItem]:
             if not isinstance(row, dict) or "pred" not in row:
                 raise ValueError("each line must be an object with a 'pred' path")
         except ValueError as exc:
-            raise EvalError(f"{path}:{n}: {str(exc).splitlines()[0]}") from None
+            raise EvalError(f"{path}:{n}: {first_line(exc)}") from None
 
         def rel(key: str) -> Path | None:
             value = row.get(key)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rtrdit.errors import first_line
 from rtrdit.eval.metrics.base import EvalError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -63,10 +64,6 @@ def require(weights: Path | None, file: WeightFile) -> Path:
     return path
 
 
-def _first_line(exc: BaseException) -> str:
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-
-
 def read_checkpoint(path: Path, what: str) -> Any:
     """The tensors of a weights file: safetensors, or a torch pickle read with ``weights_only=True``
     (never arbitrary objects); EvalError (one line naming ``what`` and the file) if unreadable."""
@@ -79,7 +76,7 @@ def read_checkpoint(path: Path, what: str) -> Any:
             return load_file(str(path))
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - damaged, foreign or unsafe file: one line for the user
-        raise EvalError(f"cannot read the {what} {path}: {_first_line(exc)}") from None
+        raise EvalError(f"cannot read the {what} {path}: {first_line(exc)}") from None
 
 
 def load_strict(module: torch.nn.Module, state: dict[str, torch.Tensor], what: str, prefix: str = "") -> None:

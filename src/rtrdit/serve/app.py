@@ -30,6 +30,7 @@ from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from rtrdit.errors import first_line
 from rtrdit.serve.scheduler import (
     Limits,
     LiveSession,
@@ -236,7 +237,7 @@ def create_app(scheduler: Scheduler, token: str | None = None, static_dir: Path 
                 except ServeError as exc:
                     await ws.send_json(_error(str(exc)))
                 except Exception as exc:  # the stylizer's own one-line errors (prompt, reference)
-                    await ws.send_json(_error(str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
+                    await ws.send_json(_error(first_line(exc)))
         except Exception:  # WebSocketDisconnect, or the socket vanished while we answered it
             pass
         finally:
@@ -358,7 +359,7 @@ async def _webrtc_answer(scheduler: Scheduler, sdp: str, params: dict[str, Any],
             try:
                 handle_text(session, message, limits)
             except Exception as exc:
-                send_text(_error(str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
+                send_text(_error(first_line(exc)))
 
     @pc.on("track")
     def on_track(track: Any) -> None:
@@ -377,7 +378,7 @@ async def _webrtc_answer(scheduler: Scheduler, sdp: str, params: dict[str, Any],
         await pc.setLocalDescription(answer)
     except Exception as exc:
         await shutdown()
-        raise ServeError(f"cannot answer the WebRTC offer: {str(exc).splitlines()[0] if str(exc) else exc}") from None
+        raise ServeError(f"cannot answer the WebRTC offer: {first_line(exc)}") from None
     return {"sdp": pc.localDescription.sdp, "type": pc.localDescription.type}
 
 

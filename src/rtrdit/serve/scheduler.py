@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from rtrdit.errors import first_line
+
 # Limits on what a client may send (bytes and pixels); see `Limits`.
 JPEG_MAGIC = b"\xff\xd8"
 
@@ -344,7 +346,7 @@ class Worker:
             try:
                 session._step()
             except Exception as exc:  # one bad frame or style must not stop the worker
-                msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                msg = first_line(exc)
                 session._stream = None
                 with contextlib.suppress(Exception):  # e.g. the server's event loop is already closed
                     session.emit({"type": "error", "message": msg})

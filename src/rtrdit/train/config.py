@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rtrdit.errors import first_line
+
 
 class ConfigError(ValueError):
     """A config file that cannot be used (one readable line)."""
@@ -189,7 +191,7 @@ def load_config(path: str | Path) -> TrainConfig:
     try:
         d = yaml.safe_load(p.read_text()) or {}
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{p}: not valid YAML ({str(exc).splitlines()[0]})") from None
+        raise ConfigError(f"{p}: not valid YAML ({first_line(exc)})") from None
     return config_from_dict(d)
 
 

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from rtrdit.errors import first_line
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """--config FILE [--max-steps N] [--out DIR] [--resume]."""
@@ -43,7 +45,7 @@ def session(args: argparse.Namespace, stage: str) -> Iterator[Any]:
     try:
         yield engine
     except user_errors() as exc:
-        raise CLIError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+        raise CLIError(first_line(exc)) from None
     finally:
         shutdown()
 
