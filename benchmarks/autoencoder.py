@@ -17,7 +17,7 @@ import os
 import platform
 import statistics
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
@@ -99,7 +99,7 @@ def main() -> None:
 
     params = sum(p.numel() for p in model.parameters())
     run = {
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{cpu_name()}, {os.cpu_count()} logical CPUs (shared with other jobs)",
         "torch": torch.__version__, "size": args.size, "frames": args.frames,
         "weights": "shipped demo" if shipped else "random init", "parameters": params, "results": rows,

@@ -12,7 +12,7 @@ import os
 import platform
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "videos"
@@ -30,7 +30,7 @@ def main() -> None:
     from rtrdit.data.stylizers import builtin_styles
 
     results: dict = {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()} {os.cpu_count()} cpus, torch threads {torch.get_num_threads()}",
         "load_average": os.getloadavg()[0],  # shared machine: numbers under load are pessimistic
         "style_ms_per_frame_256": {},

@@ -14,7 +14,7 @@ import os
 import platform
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -74,7 +74,7 @@ def main() -> None:
             print(json.dumps(row), flush=True)
     ms = {k: 1000 * float(np.median(v)) for k, v in timing.items() if v}
     result = {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()} {os.cpu_count()} cpus, load {os.getloadavg()[0]:.1f}",
         "threads": os.environ.get("OMP_NUM_THREADS"),
         "protocol": {"seconds": args.seconds, "fps": 24, "size": [w, h]},

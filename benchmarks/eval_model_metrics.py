@@ -15,7 +15,7 @@ import platform
 import sys
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -68,10 +68,10 @@ def measure(size: str, frames: np.ndarray, tmp: Path) -> dict[str, float]:
 
         clip = ClipModel(model=clip_from_state_dict(state), tokenizer=open_clip.tokenizer.SimpleTokenizer(), device="cpu")
         out["clip_t / clip_f (OpenAI preprocessing + image tower)"] = per_frame_ms(
-            lambda f: clip.embed_images(f, "openai", 4), frames)
+            lambda f: clip.embed_images(f, "openai", 4), frames)  # noqa: F821 - run before the del below
         head = torch.nn.Linear(clip.embed_dim, 1)
         out["aq (VBench preprocessing + image tower + head)"] = per_frame_ms(
-            lambda f: head(clip.embed_images(f, "vbench", 4)), frames)
+            lambda f: head(clip.embed_images(f, "vbench", 4)), frames)  # noqa: F821
         t0 = time.perf_counter()
         clip.embed_texts(["an ink wash painting"])
         out["clip_t text (once per video)"] = 1000 * (time.perf_counter() - t0)
@@ -81,7 +81,7 @@ def measure(size: str, frames: np.ndarray, tmp: Path) -> dict[str, float]:
         tower = vision_tower(shape, None)
         tower.load_state_dict(visual)
         csd = CSDModel(vision=tower.eval(), style_head=torch.randn(shape.width, 768 if size == "real" else 16), device="cpu")
-        out["csd (OpenAI preprocessing + tower + style head)"] = per_frame_ms(lambda f: csd.embed(f, 4), frames)
+        out["csd (OpenAI preprocessing + tower + style head)"] = per_frame_ms(lambda f: csd.embed(f, 4), frames)  # noqa: F821 - run before the del below
         del csd, tower, visual
         path = tmp / f"musiq_{size}.pth"
         torch.save(random_musiq(size).state_dict(), path)
@@ -103,7 +103,7 @@ def main() -> None:
         for size in args.sizes:
             results[size] = measure(size, frames, Path(tmp))
             print(size, json.dumps(results[size], indent=1), flush=True)
-    meta = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": platform.machine(),
+    meta = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": platform.machine(),
             "cpus": os.cpu_count(), "load": round(os.getloadavg()[0], 1), "threads": torch.get_num_threads(),
             "torch": torch.__version__, "frames": args.frames, "frame_size": "832x640"}
     (HERE / "eval_model_metrics.json").write_text(json.dumps({"meta": meta, "ms_per_frame": results}, indent=2) + "\n")

@@ -12,7 +12,7 @@ import json
 import os
 import platform
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
@@ -48,7 +48,7 @@ def main() -> None:
     max_diff_enc = (codec.encode(video) - z).abs().max().item()
     max_diff_dec = (codec.decode(z) - torch.cat(decoded, 2)).abs().max().item()
     result = {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": (f"{platform.machine()} {os.cpu_count()} cpus" if args.device == "cpu"
                     else torch.cuda.get_device_name()),
         "load_average": os.getloadavg()[0],

@@ -46,7 +46,7 @@ def make_clip(
         astream = None
         if audio is not None:
             astream = out.add_stream(audio, rate=48000)
-            astream.layout = "stereo" if audio != "libopus" else "stereo"
+            astream.layout = "stereo"
         src_fmt = {"gray": "gray", "rgba": "rgba", "yuva420p": "rgba"}.get(pix_fmt, "rgb24")
         for i in range(frames):
             img = pattern(i, width, height)

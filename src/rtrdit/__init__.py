@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "load_dit", "DiT", "DiTConfig", "KVCache", "Stylizer", "StylizerConfig"]
+__all__ = ["DiT", "DiTConfig", "KVCache", "Stylizer", "StylizerConfig", "__version__", "load_dit"]
 
 if TYPE_CHECKING:  # pragma: no cover
     from rtrdit.model.cache import KVCache

@@ -97,7 +97,7 @@ def _tokenizer_files(folder: Path) -> None:
     (folder / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": "T5Tokenizer", "extra_ids": 0}))
 
 
-def _tiny_umt5(vocab: int):  # noqa: ANN202 - transformers model
+def _tiny_umt5(vocab: int):
     from transformers import UMT5Config, UMT5EncoderModel
 
     torch.manual_seed(0)
@@ -111,7 +111,7 @@ def _tiny_umt5(vocab: int):  # noqa: ANN202 - transformers model
     return model
 
 
-def _to_original_layout(model) -> dict[str, torch.Tensor]:  # noqa: ANN001
+def _to_original_layout(model) -> dict[str, torch.Tensor]:
     """The inverse of Wan's key mapping (../shared/reference/wan-checkpoints.md), bf16 like the release."""
     sd = model.state_dict()
     out = {"token_embedding.weight": sd["shared.weight"], "norm.weight": sd["encoder.final_layer_norm.weight"]}
@@ -126,7 +126,7 @@ def _to_original_layout(model) -> dict[str, torch.Tensor]:  # noqa: ANN001
     return {k: v.to(torch.bfloat16).clone() for k, v in out.items()}
 
 
-def _reference(model, tokenizer, prompts: list[str], max_tokens: int) -> torch.Tensor:  # noqa: ANN001
+def _reference(model, tokenizer, prompts: list[str], max_tokens: int) -> torch.Tensor:
     batch = tokenizer(prompts, padding="max_length", max_length=max_tokens, truncation=True, return_tensors="pt")
     with torch.no_grad():
         hidden = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state

@@ -14,7 +14,7 @@ import pytest
 from rtrdit.cli import main
 from rtrdit.codecs.video import probe, read_frames
 from rtrdit.data.build import BuildConfig, animate_image, build_dataset, package_images
-from rtrdit.data.generators import (CommandGenerator, GeneratorError, TargetJob, make_generator, make_prompter)
+from rtrdit.data.generators import CommandGenerator, GeneratorError, TargetJob, make_generator, make_prompter
 from rtrdit.data.manifest import RV2V_PROMPT, read_manifest, validate_manifest
 from rtrdit.data.stylizers import get_style
 

@@ -10,8 +10,14 @@ import pytest
 from data_scenes import write_scene
 
 from rtrdit.cli import main
-from rtrdit.data.manifest import (RV2V_PROMPT, ManifestError, ManifestRow, read_manifest, validate_manifest,
-                                  write_manifest)
+from rtrdit.data.manifest import (
+    RV2V_PROMPT,
+    ManifestError,
+    ManifestRow,
+    read_manifest,
+    validate_manifest,
+    write_manifest,
+)
 
 
 @pytest.fixture

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from data_scenes import scene, write_scene
 
 from rtrdit.cli import main
 from rtrdit.data.stylizers import builtin_styles, get_style
-
-from data_scenes import scene, write_scene
 
 STYLES = list(builtin_styles())
 

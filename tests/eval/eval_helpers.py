@@ -32,10 +32,10 @@ def tiny_hf_clip(seed: int = 0) -> torch.nn.Module:
     from transformers import CLIPConfig, CLIPModel
 
     cfg = CLIPConfig(
-        text_config=dict(vocab_size=49408, hidden_size=64, intermediate_size=256, num_hidden_layers=2,
+        text_config=dict(vocab_size=49408, hidden_size=64, intermediate_size=256, num_hidden_layers=2,  # noqa: C408
                          num_attention_heads=1, max_position_embeddings=77, bos_token_id=49406,
                          eos_token_id=49407, pad_token_id=1, hidden_act="quick_gelu"),
-        vision_config=dict(hidden_size=64, intermediate_size=256, num_hidden_layers=2, num_attention_heads=1,
+        vision_config=dict(hidden_size=64, intermediate_size=256, num_hidden_layers=2, num_attention_heads=1,  # noqa: C408
                            image_size=32, patch_size=8, hidden_act="quick_gelu"),
         projection_dim=16,
     )

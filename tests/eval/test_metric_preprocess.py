@@ -7,9 +7,16 @@ import numpy as np
 import torch
 from PIL import Image
 
-from rtrdit.eval.metrics.preprocess import (CLIP_MEAN, CLIP_STD, center_crop_box, clip_pixels_pil,
-                                            clip_pixels_tensor, iq_pixels, longer_side_size,
-                                            shorter_side_size)
+from rtrdit.eval.metrics.preprocess import (
+    CLIP_MEAN,
+    CLIP_STD,
+    center_crop_box,
+    clip_pixels_pil,
+    clip_pixels_tensor,
+    iq_pixels,
+    longer_side_size,
+    shorter_side_size,
+)
 
 
 def test_iq_resize_rule_maps_640x832_to_393x512() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from eval_helpers import panning_clip
@@ -25,7 +27,7 @@ def test_warping_error_grows_with_injected_flicker() -> None:
         pred = np.clip(clip * gain[:, None, None, None], 0, 255).astype(np.uint8)
         errors.append(warping_error(pred, clip).value)
     assert errors[0] < 1e-4
-    assert all(a < b for a, b in zip(errors, errors[1:], strict=False))
+    assert all(a < b for a, b in itertools.pairwise(errors))
     assert errors[-1] > 100 * max(errors[0], 1e-6)
 
 

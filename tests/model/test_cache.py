@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from testing_helpers import randn, randomize_
 
 from rtrdit.model.cache import KVCache
 from rtrdit.model.dit import DiT
-from testing_helpers import randn, randomize_
 
 STEPS = (1000.0, 750.0, 375.0)  # several denoising steps per chunk, then the clean pass at 0
 

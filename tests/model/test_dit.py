@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from testing_helpers import randn, randomize_
 
 from rtrdit.model.dit import DiT
-from testing_helpers import randn, randomize_
 
 
 def _model(cfg, **kw) -> DiT:

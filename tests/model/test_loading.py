@@ -7,13 +7,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from testing_helpers import randn, randomize_
 
 from rtrdit import load_dit
 from rtrdit.model.config import get_config
 from rtrdit.model.dit import DiT
 from rtrdit.model.loading import CheckpointError
-
-from testing_helpers import randn, randomize_
 
 HEADS, HEAD_DIM, LAYERS, FFN, TEXT_DIM, FREQ = 2, 16, 2, 48, 24, 32
 

@@ -18,7 +18,7 @@ def write_y4m(path: Path, frames: np.ndarray, fps: int = 15) -> Path:
     """uint8 RGB frames (T, H, W, 3), even sizes, as a YUV4MPEG2 file (Chromium's fake camera input)."""
     import cv2
 
-    t, h, w, _ = frames.shape
+    _, h, w, _ = frames.shape
     with open(path, "wb") as f:
         f.write(f"YUV4MPEG2 W{w} H{h} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
         for frame in frames:

@@ -13,21 +13,19 @@ from typing import Any
 
 import pytest
 
-
 AE_SCALE = 0.1  # random autoencoder weights at this scale give varied frames that depend on the prompt
 
 
 def build_tiny_stylizer(path: Path) -> Path:
     """A random tiny stylizer (tiny block-causal DiT, tiny autoencoder, MiniLM) saved like a real model."""
     import torch
+    from testing_helpers import randomize_
 
     from rtrdit.codecs.text import CachedTextEncoder, load_text_encoder
     from rtrdit.codecs.tiny_ae import TinyAutoencoder
     from rtrdit.model.config import get_config
     from rtrdit.model.dit import DiT
     from rtrdit.stream.stylizer import Stylizer, StylizerConfig
-
-    from testing_helpers import randomize_
 
     torch.manual_seed(0)
     text = load_text_encoder("minilm")

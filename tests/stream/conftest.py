@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from testing_helpers import randomize_
 
 from rtrdit.codecs.text import CachedTextEncoder, load_text_encoder
 from rtrdit.codecs.tiny_ae import TinyAutoencoder
 from rtrdit.model.config import get_config
 from rtrdit.model.dit import DiT
 from rtrdit.stream.stylizer import Stylizer, StylizerConfig
-from testing_helpers import randomize_
 
 
 def build_tiny_stylizer(window: int = 4, area: int = 32 * 32) -> Stylizer:

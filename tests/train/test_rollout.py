@@ -75,8 +75,8 @@ def test_values_do_not_depend_on_grad_mode_and_checkpointing_gives_the_same_grad
     out2.square().sum().backward()
     ckpt = {n: p.grad for n, p in model.named_parameters() if p.grad is not None}
     assert plain.keys() == ckpt.keys() and plain
-    for n in plain:
-        torch.testing.assert_close(ckpt[n], plain[n], rtol=1e-4, atol=1e-6)
+    for n, value in plain.items():
+        torch.testing.assert_close(ckpt[n], value, rtol=1e-4, atol=1e-6)
 
 
 def test_full_rollout_equals_the_streaming_sampler() -> None:

@@ -13,8 +13,8 @@ from train_helpers import load_weights, tiny_config
 
 from rtrdit.model.loading import load_dit
 from rtrdit.train.batches import RandomLatentDataset, collate
-from rtrdit.train.engine import Engine
 from rtrdit.train.ema import EMA
+from rtrdit.train.engine import Engine
 from rtrdit.train.teacher import teacher_loss, train_teacher
 
 

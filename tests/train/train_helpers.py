@@ -54,7 +54,7 @@ def cli(args: list[str], nproc: int = 1, **kw: Any) -> subprocess.CompletedProce
     if kw.pop("background", False):
         return subprocess.Popen(cmd, env=env, cwd=kw.pop("cwd", None), stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True)
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, **kw)
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, check=False, **kw)
 
 
 def load_weights(model_dir: Path) -> dict[str, Any]:

@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 import numpy as np
 
@@ -111,11 +112,11 @@ def _indexed_end(container: Any) -> int:
     return end
 
 
-def _rotation_steps(degrees: float | int | None) -> int:
+def _rotation_steps(degrees: float | None) -> int:
     """Quarter turns (counter-clockwise, as ``np.rot90``) for a display-matrix rotation."""
     if not degrees:
         return 0
-    return int(round(float(degrees) / 90.0)) % 4
+    return round(float(degrees) / 90.0) % 4
 
 
 def _rate(stream: Any) -> float:
@@ -370,15 +371,16 @@ class VideoWriter:
         try:
             av = _av()
             self._container = av.open(str(self._tmp), mode="w", format="mp4")
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure to open the output: remove the temp file, one error
             self._discard()
             raise VideoError(f"{self.path}: cannot create output ({_describe(exc)})") from None
 
     # context manager --------------------------------------------------------
-    def __enter__(self) -> VideoWriter:
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         if exc_type is None:
             self.close()
         else:
@@ -388,7 +390,7 @@ class VideoWriter:
         try:
             if not self._closed:
                 self.abort()
-        except Exception:
+        except Exception:  # noqa: BLE001, S110 - cleanup after an earlier error must not hide it
             pass
 
     # frames -----------------------------------------------------------------
@@ -545,12 +547,12 @@ class VideoWriter:
         if self._container is not None:
             try:
                 self._container.close()
-            except Exception:
+            except Exception:  # noqa: BLE001, S110 - best-effort close of a writer being discarded
                 pass
             self._container = None
         try:
             self._close_audio()
-        except Exception:
+        except Exception:  # noqa: BLE001, S110 - best-effort close of a writer being discarded
             pass
         self._discard()
 

@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
         st = Stylizer.from_pretrained(args.model, device=args.device)
     except (StylizerError, ValueError) as exc:
         raise CLIError(str(exc)) from None
-    total = int(round(args.seconds * 24))
+    total = round(args.seconds * 24)
     with tqdm(total=total, unit="frame", desc="bench", disable=args.json) as bar:
         res = run_benchmark(st, size, args.seconds, progress=lambda i: bar.update(i - bar.n))
     if args.json:

@@ -37,7 +37,7 @@ def _sample_clip(out: Path, size: int, seconds: float, fps: float = SAMPLE_FPS) 
     images = package_images()
     if not images:
         raise CLIError("no sample photo found inside the installed packages (scikit-learn's china.jpg)")
-    frames = animate_image(read_image(images[0]), (size, size), int(round(seconds * fps)) | 1,
+    frames = animate_image(read_image(images[0]), (size, size), round(seconds * fps) | 1,
                            np.random.default_rng(0))
     path = out / "sample.mp4"
     write_video(path, frames, fps=fps)

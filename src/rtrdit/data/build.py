@@ -122,7 +122,7 @@ def video_clips(path: Path, size: tuple[int, int], frames: int, count: int, step
     if info.frames < span:
         return
     n = min(count, info.frames // span)
-    starts = [int(round(x)) for x in np.linspace(0, info.frames - span, n)] if n > 1 else [0]
+    starts = [round(x) for x in np.linspace(0, info.frames - span, n)] if n > 1 else [0]
     wanted = {s + i * step: (k, i) for k, s in enumerate(starts) for i in range(frames)}
     bufs: list[list[np.ndarray]] = [[] for _ in starts]
     last = max(wanted)

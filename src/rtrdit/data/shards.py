@@ -114,7 +114,7 @@ def read_shard_meta(path: Path) -> dict[str, Any] | None:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
         return {"fingerprint": meta.get("fingerprint"), "rows": json.loads(meta.get("rows", "null"))}
-    except Exception:
+    except Exception:  # noqa: BLE001 - an unreadable or foreign shard is simply not reusable
         return None
 
 

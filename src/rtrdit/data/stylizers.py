@@ -50,7 +50,7 @@ def _scale(frame: np.ndarray) -> float:
 
 
 def _odd(x: float, lo: int = 3) -> int:
-    k = max(lo, int(round(x)))
+    k = max(lo, round(x))
     return k if k % 2 else k + 1
 
 
@@ -121,7 +121,7 @@ _PIXEL_PALETTE = np.array(
 def pixel_art(frame: np.ndarray) -> np.ndarray:
     """8-bit pixel art: big square pixels snapped to a fixed 16-colour retro palette."""
     h, w = frame.shape[:2]
-    block = max(2, int(round(min(h, w) / 48)))
+    block = max(2, round(min(h, w) / 48))
     sw, sh = max(1, w // block), max(1, h // block)
     small = cv2.resize(frame, (sw, sh), interpolation=cv2.INTER_AREA).astype(np.float32)
     d = ((small[:, :, None, :] - _PIXEL_PALETTE[None, None]) ** 2).sum(-1)
@@ -206,7 +206,7 @@ def blueprint(frame: np.ndarray) -> np.ndarray:
     s = _scale(frame)
     h, w = frame.shape[:2]
     lines = _dark_edges(_gray(frame), s)
-    step = max(4, int(round(16 * s)))
+    step = max(4, round(16 * s))
     yy, xx = np.mgrid[0:h, 0:w]
     grid = ((xx % step == 0) | (yy % step == 0)).astype(np.float32)
     bg = np.array([18, 52, 120], np.float32)

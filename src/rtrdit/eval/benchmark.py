@@ -64,7 +64,7 @@ def resample_indices(src_frames: int, src_fps: float, fps: float, seconds: float
     """Source frame indices for ``seconds`` at ``fps`` (nearest earlier source frame in time),
     stopping at the end of the source."""
     out = []
-    for i in range(int(round(seconds * fps))):
+    for i in range(round(seconds * fps)):
         j = int(np.floor(i * src_fps / fps + 1e-6))
         if j >= src_frames:
             break

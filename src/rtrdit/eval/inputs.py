@@ -96,12 +96,12 @@ def read_list(path: Path) -> list[EvalItem]:
             raise EvalError(f"{path}:{n}: {first_line(exc)}") from None
 
         def rel(key: str) -> Path | None:
-            value = row.get(key)
+            value = row.get(key)  # noqa: B023 - rel() is called within this iteration only
             if value is None:
                 return None
             p = base / value
             if not p.exists():
-                raise EvalError(f"{path}:{n}: {key} {p} does not exist")
+                raise EvalError(f"{path}:{n}: {key} {p} does not exist")  # noqa: B023
             return p
 
         pred = rel("pred")

@@ -114,4 +114,4 @@ def get_config(name: str, **overrides: Any) -> DiTConfig:
     return cfg.replace(**overrides) if overrides else cfg
 
 
-__all__ = ["DiTConfig", "PRESETS", "get_config", "AttentionKind"]
+__all__ = ["PRESETS", "AttentionKind", "DiTConfig", "get_config"]

@@ -229,4 +229,4 @@ def parameter_summary(model: DiT) -> str:
     return f"{n} parameters"
 
 
-__all__ = ["load_dit", "save_pretrained", "config_from_dir", "detect_layout", "CheckpointError", "parameter_summary"]
+__all__ = ["CheckpointError", "config_from_dir", "detect_layout", "load_dit", "parameter_summary", "save_pretrained"]

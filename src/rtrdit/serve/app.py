@@ -236,9 +236,9 @@ def create_app(scheduler: Scheduler, token: str | None = None, static_dir: Path 
                         handle_text(session, msg["text"], limits)
                 except ServeError as exc:
                     await ws.send_json(_error(str(exc)))
-                except Exception as exc:  # the stylizer's own one-line errors (prompt, reference)
+                except Exception as exc:  # noqa: BLE001 - the stylizer's own one-line errors (prompt, reference)
                     await ws.send_json(_error(first_line(exc)))
-        except Exception:  # WebSocketDisconnect, or the socket vanished while we answered it
+        except Exception:  # noqa: BLE001, S110 - WebSocketDisconnect, or the socket vanished while we answered it
             pass
         finally:
             send_task.cancel()
@@ -358,7 +358,7 @@ async def _webrtc_answer(scheduler: Scheduler, sdp: str, params: dict[str, Any],
                 return
             try:
                 handle_text(session, message, limits)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - any bad message gets an error reply, never a dead session
                 send_text(_error(first_line(exc)))
 
     @pc.on("track")
@@ -376,7 +376,7 @@ async def _webrtc_answer(scheduler: Scheduler, sdp: str, params: dict[str, Any],
         await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
         answer = await pc.createAnswer()
         await pc.setLocalDescription(answer)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure to answer the offer: release the peer connection, one error
         await shutdown()
         raise ServeError(f"cannot answer the WebRTC offer: {first_line(exc)}") from None
     return {"sdp": pc.localDescription.sdp, "type": pc.localDescription.type}

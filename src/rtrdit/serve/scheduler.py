@@ -84,7 +84,7 @@ def decode_jpeg(data: bytes, max_pixels: int) -> np.ndarray:
             return np.asarray(im.convert("RGB"))
     except ServeError:
         raise
-    except Exception as exc:  # PIL raises many types for corrupt data
+    except Exception as exc:  # noqa: BLE001 - PIL raises many types for corrupt data
         raise ServeError(f"cannot decode the frame as an image: {exc}") from None
 
 
@@ -114,7 +114,7 @@ def decode_reference(data: bytes, limits: Limits) -> np.ndarray:
             return load_reference_image(im)
     except ServeError:
         raise
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - PIL raises many types for corrupt data
         raise ServeError(f"cannot decode the reference image: {exc}") from None
 
 
@@ -345,7 +345,7 @@ class Worker:
                     return
             try:
                 session._step()
-            except Exception as exc:  # one bad frame or style must not stop the worker
+            except Exception as exc:  # noqa: BLE001 - one bad frame or style must not stop the worker
                 msg = first_line(exc)
                 session._stream = None
                 with contextlib.suppress(Exception):  # e.g. the server's event loop is already closed

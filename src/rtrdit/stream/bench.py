@@ -77,7 +77,7 @@ def run_benchmark(stylizer: Stylizer, size: tuple[int, int], seconds: float, fps
                   prompt: str = "a traditional Chinese ink wash painting", progress=None) -> BenchResult:  # type: ignore[no-untyped-def]
     """Stream `seconds` of video at `fps` (as many frames; pushed as fast as the model goes)."""
     loop = camera_loop(size)
-    total = max(1, int(round(seconds * fps)))
+    total = max(1, round(seconds * fps))
     sess = stylizer.session(prompt=prompt, seed=0, size=None)
     latencies: list[float] = []
     first_latency = float("nan")

@@ -39,7 +39,7 @@ def contact_sheet(rows: list[list[np.ndarray]], path: str | os.PathLike[str], wi
     cols = max(len(r) for r in rows)
     h0, w0 = rows[0][0].shape[:2]
     tw = max(16, width // cols)
-    th = max(16, int(round(h0 * tw / w0)))
+    th = max(16, round(h0 * tw / w0))
     sheet = Image.new("RGB", (tw * cols, th * len(rows)), (0, 0, 0))
     for y, row in enumerate(rows):
         for x, frame in enumerate(row):

@@ -20,7 +20,7 @@ class StyleChange:
     reference: str | None = None
 
     def frame(self, fps: float) -> int:
-        return int(round(self.time * fps))
+        return round(self.time * fps)
 
 
 def load_schedule(path: str | os.PathLike[str]) -> list[StyleChange]:

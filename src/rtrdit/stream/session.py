@@ -40,8 +40,8 @@ def processing_size(width: int, height: int, area: int, multiple: int = 16) -> t
     if width <= 0 or height <= 0:
         raise StylizerError(f"frame size must be positive, got {width}x{height}")
     scale = math.sqrt(area / (width * height))
-    w = max(multiple, int(round(width * scale / multiple)) * multiple)
-    h = max(multiple, int(round(height * scale / multiple)) * multiple)
+    w = max(multiple, round(width * scale / multiple) * multiple)
+    h = max(multiple, round(height * scale / multiple) * multiple)
     return w, h
 
 

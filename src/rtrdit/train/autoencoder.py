@@ -233,9 +233,9 @@ def write_report(out: Path, report: dict) -> None:
     _atomic_write(out / "report.json", lambda p: Path(p).write_text(json.dumps(report, indent=2) + "\n"))
     lines = [
         "# Tiny autoencoder reconstruction report", "",
-        f"Trained {report['steps']} steps in {report['train_seconds'] / 60:.1f} min on "
-        f"{', '.join(report['train_clips'])} at {report['size']}x{report['size']} "
-        f"(crops {report['crop'] or report['size']}, {report['frames']} frames, batch {report['batch']}).", "",
+        (f"Trained {report['steps']} steps in {report['train_seconds'] / 60:.1f} min on "
+         f"{', '.join(report['train_clips'])} at {report['size']}x{report['size']} "
+         f"(crops {report['crop'] or report['size']}, {report['frames']} frames, batch {report['batch']})."), "",
         "Each clip is encoded and decoded whole at the training size (equal to streaming it); the latent",
         "columns describe the normalised latents (target: mean 0, std 1).", "",
         "| clip | split | frames | PSNR (dB) | latent mean | latent std | per-channel std (min-max) |",

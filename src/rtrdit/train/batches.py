@@ -249,5 +249,13 @@ def load_micro_batch(ds: SampleDataset, plan: BatchPlan, step: int, accum_i: int
     return collate([ds[indices[k]] for k in keys], device), keys
 
 
-__all__ = ["RandomLatentDataset", "SampleDataset", "BatchPlan", "open_dataset", "collate",
-           "load_micro_batch", "dataset_modes", "epoch_modes"]
+__all__ = [
+    "BatchPlan",
+    "RandomLatentDataset",
+    "SampleDataset",
+    "collate",
+    "dataset_modes",
+    "epoch_modes",
+    "load_micro_batch",
+    "open_dataset",
+]

@@ -195,5 +195,17 @@ def load_config(path: str | Path) -> TrainConfig:
     return config_from_dict(d)
 
 
-__all__ = ["TrainConfig", "ConfigError", "load_config", "config_from_dict", "validate", "ModelSection", "DataSection",
-           "OptimSection", "RunSection", "TeacherSection", "StudentSection", "DistillSection"]
+__all__ = [
+    "ConfigError",
+    "DataSection",
+    "DistillSection",
+    "ModelSection",
+    "OptimSection",
+    "RunSection",
+    "StudentSection",
+    "TeacherSection",
+    "TrainConfig",
+    "config_from_dict",
+    "load_config",
+    "validate",
+]

@@ -181,4 +181,4 @@ def train_distill(engine: Any) -> None:
     export_dit(engine, gen, ema, engine.out / "model")
 
 
-__all__ = ["add_arguments", "run", "train_distill", "sample_generator", "score_functions", "rollout_inputs"]
+__all__ = ["add_arguments", "rollout_inputs", "run", "sample_generator", "score_functions", "train_distill"]

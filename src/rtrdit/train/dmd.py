@@ -79,4 +79,4 @@ def critic_loss(fake: Tensor, real: Tensor | None, noise: Tensor, t: Tensor, cri
     return loss, {"fake_score": float(fm.detach()), "gan_d": float(d.detach())}
 
 
-__all__ = ["critic_times", "dmd_gradient", "generator_loss", "critic_loss", "RealFn", "CriticFn"]
+__all__ = ["CriticFn", "RealFn", "critic_loss", "critic_times", "dmd_gradient", "generator_loss"]

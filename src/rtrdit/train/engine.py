@@ -105,7 +105,7 @@ class Engine:
             mpp = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32) if self.bf16 \
                 else MixedPrecisionPolicy()
             targets = [model.blocks] if hasattr(model, "blocks") else []
-            targets += [getattr(model, "dit").blocks] if hasattr(model, "dit") else []
+            targets += [model.dit.blocks] if hasattr(model, "dit") else []
             for blocks in targets:
                 for blk in blocks:
                     # the DiT computes the prompt's cross-attention keys/values outside the block's
@@ -462,4 +462,4 @@ def shutdown() -> None:
         dist.destroy_process_group()
 
 
-__all__ = ["Engine", "DistInfo", "init_distributed", "setup_logging", "shutdown"]
+__all__ = ["DistInfo", "Engine", "init_distributed", "setup_logging", "shutdown"]

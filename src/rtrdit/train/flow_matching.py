@@ -65,4 +65,4 @@ def euler_sample(velocity_fn: VelocityFn, noise: Tensor, grid: Tensor) -> list[T
     return states
 
 
-__all__ = ["shift_time", "add_noise", "x0_from_flow", "flow_matching_loss", "time_grid", "euler_sample", "VelocityFn"]
+__all__ = ["VelocityFn", "add_noise", "euler_sample", "flow_matching_loss", "shift_time", "time_grid", "x0_from_flow"]

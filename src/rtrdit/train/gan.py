@@ -65,4 +65,4 @@ class FakeScore(nn.Module):
         return flow, self.gan_head(tokens)
 
 
-__all__ = ["GANHead", "FakeScore"]
+__all__ = ["FakeScore", "GANHead"]

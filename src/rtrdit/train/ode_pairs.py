@@ -118,4 +118,4 @@ def generate_ode_pairs(engine: Any) -> Path:
     return out
 
 
-__all__ = ["add_arguments", "run", "ODEPairDataset", "generate_ode_pairs", "trajectory_at"]
+__all__ = ["ODEPairDataset", "add_arguments", "generate_ode_pairs", "run", "trajectory_at"]

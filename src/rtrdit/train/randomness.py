@@ -41,4 +41,4 @@ def shared_randint(high: int, *parts: object) -> int:
     return int(torch.randint(high, (), generator=generator(*parts)).item())
 
 
-__all__ = ["derive_seed", "generator", "per_sample_randn", "per_sample_rand", "shared_randint"]
+__all__ = ["derive_seed", "generator", "per_sample_rand", "per_sample_randn", "shared_randint"]

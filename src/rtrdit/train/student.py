@@ -94,4 +94,4 @@ def train_student(engine: Any) -> None:
     export_dit(engine, model, ema, engine.out / "model")
 
 
-__all__ = ["add_arguments", "run", "train_student", "student_loss"]
+__all__ = ["add_arguments", "run", "student_loss", "train_student"]

@@ -74,8 +74,8 @@ def train_teacher(engine: Any) -> None:
                                              tc.text_dropout, tc.reference_dropout))
 
     def sample_fn(step: int) -> None:
-        from rtrdit.train.sampling import sample_teacher
         from rtrdit.train.samples import write_sample_videos
+        from rtrdit.train.sampling import sample_teacher
 
         batch, keys = load_micro_batch(ds, plan, 0, 0, d.rank, engine.device)
         lat = sample_teacher(model, batch, keys, cfg.run.seed, steps=20, shift=tc.shift, guidance=3.0)
@@ -86,4 +86,4 @@ def train_teacher(engine: Any) -> None:
     export_dit(engine, model, ema, engine.out / "model")
 
 
-__all__ = ["add_arguments", "run", "train_teacher", "teacher_loss", "drop_conditions"]
+__all__ = ["add_arguments", "drop_conditions", "run", "teacher_loss", "train_teacher"]

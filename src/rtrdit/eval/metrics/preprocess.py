@@ -36,7 +36,7 @@ def longer_side_size(height: int, width: int, limit: int = 512) -> tuple[int, in
 
 def center_crop_box(height: int, width: int, n: int) -> tuple[int, int]:
     """(top, left) of torchvision's ``CenterCrop(n)``."""
-    return int(round((height - n) / 2.0)), int(round((width - n) / 2.0))
+    return round((height - n) / 2.0), round((width - n) / 2.0)
 
 
 def _normalize(x: torch.Tensor) -> torch.Tensor:
