@@ -80,13 +80,26 @@ def test_bad_input_one_line_no_output(case, tiny_stylizer_dir, clip_file, tmp_pa
 
 
 def test_bench_reports_the_documented_keys(tiny_stylizer_dir, capsys) -> None:
-    assert main(["bench", "--model", tiny_stylizer_dir, "--size", "64x48", "--seconds", "1", "--json"]) == 0
+    assert main(["bench", "--model", tiny_stylizer_dir, "--size", "64x48", "--seconds", "2", "--json"]) == 0
     res = json.loads(capsys.readouterr().out)
     for key in ("fps", "first_frame_latency_ms", "latency_ms_p50", "latency_ms_p95", "latency_ms_p99",
                 "peak_rss_mb", "late_over_early"):
         assert isinstance(res[key], float) and res[key] > 0, key
-    assert res["frames"] == 24 and res["width"] == 64 and res["height"] == 48
+    assert res["frames"] == 48 and res["width"] == 64 and res["height"] == 48
     assert res["latency_ms_p50"] <= res["latency_ms_p95"] <= res["latency_ms_p99"]
+    tenths = res["latency_ms_by_tenth"]  # 12 chunks of output -> ten parts
+    assert len(tenths) == 10 and all(x > 0 for x in tenths)
+    assert main(["bench", "--model", tiny_stylizer_dir, "--size", "64x48", "--seconds", "1"]) == 0
+    assert capsys.readouterr().out.count("latency_ms_by_tenth") == 1
+
+
+def test_tenth_means() -> None:
+    from rtrdit.stream.bench import tenth_means
+
+    assert tenth_means(np.arange(20.0)) == [0.5 + 2 * i for i in range(10)]
+    assert tenth_means(np.array([1.0, 2.0, 3.0])) == [1.0, 2.0, 3.0]  # fewer values than tenths
+    step = tenth_means(np.r_[np.full(50, 70.0), np.full(50, 100.0)])  # a host slowing down half-way
+    assert step == [70.0] * 5 + [100.0] * 5
 
 
 def test_bench_bad_arguments(capsys) -> None:

@@ -43,5 +43,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(res.to_dict(), indent=2))
     else:
         for k, v in res.to_dict().items():
-            print(f"{k:24s} {v:.3f}" if isinstance(v, float) else f"{k:24s} {v}")
+            if isinstance(v, list):
+                print(f"{k:24s} {' '.join(f'{x:.1f}' for x in v)}")
+            else:
+                print(f"{k:24s} {v:.3f}" if isinstance(v, float) else f"{k:24s} {v}")
     return 0

@@ -33,8 +33,9 @@ class BenchResult:
     seconds: float
     width: int
     height: int
+    latency_ms_by_tenth: list[float]  # mean chunk latency in each tenth of the run: growth vs host noise
 
-    def to_dict(self) -> dict[str, float]:
+    def to_dict(self) -> dict[str, float | int | list[float]]:
         return asdict(self)
 
 
@@ -64,6 +65,12 @@ def camera_loop(size: tuple[int, int], frames: int = 96) -> np.ndarray:
     yy, xx = np.mgrid[0:h, 0:w]
     return np.stack([np.stack([(xx + 3 * i) % 256, (yy + 2 * i) % 256, (xx ^ yy) % 256], -1)
                      for i in range(frames)]).astype(np.uint8)
+
+
+def tenth_means(values: np.ndarray) -> list[float]:
+    """Means of `values` over ten consecutive, near-equal parts (fewer when there are fewer values):
+    a steady rise says the stylizer slows down, a step says the host did."""
+    return [float(part.mean()) for part in np.array_split(values, min(10, len(values))) if len(part)]
 
 
 def ping_pong_index(j: int, n: int) -> int:
@@ -110,4 +117,5 @@ def run_benchmark(stylizer: Stylizer, size: tuple[int, int], seconds: float, fps
         latency_ms_p99=float(np.percentile(lat_ms, 99)), peak_rss_mb=_peak_rss_mb(),
         late_over_early=float(lat_ms[-k:].mean() / lat_ms[:k].mean()),
         rss_start_mb=rss_start, rss_end_mb=current_rss_mb(), frames=done, seconds=secs, width=w, height=h,
+        latency_ms_by_tenth=tenth_means(lat_ms),
     )
