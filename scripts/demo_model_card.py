@@ -4,8 +4,9 @@ Reads the three stages' exports under --runs (teacher/model, student/model, dist
 writes --out/{stylizer.json, dit/} (the autoencoder is already shipped there), then evaluates
 on the held-out (val) clips of the demo dataset, which the model never saw in training:
 bidirectional teacher (20-step guided ODE over the whole clip) vs causal student before
-post-training vs the final model (both streamed, K=2), with PSNR/SSIM against the built-in
-stylizer's target, warping error and fps; prompt and reference following (every prompt of every
+post-training vs the final model (both streamed, K=2), beside a per-style linear map of the source
+latent fitted on the training clips, with PSNR/SSIM against the built-in stylizer's target, warping
+error and fps; prompt and reference following (every prompt of every
 built-in style, and references of the clip itself or of other content, scored against every
 style's target); and the reference-preserving cache ablation (anchored vs naive rolling) on a
 long looped RV2V stream whose target is known per frame.
