@@ -43,8 +43,6 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(res.to_dict(), indent=2))
     else:
         for k, v in res.to_dict().items():
-            if isinstance(v, list):
-                print(f"{k:24s} {' '.join(f'{x:.1f}' for x in v)}")
-            else:
-                print(f"{k:24s} {v:.3f}" if isinstance(v, float) else f"{k:24s} {v}")
+            text = " ".join(f"{x:.1f}" for x in v) if isinstance(v, list) else f"{v:.3f}" if isinstance(v, float) else v
+            print(f"{k:24s} {text}")
     return 0

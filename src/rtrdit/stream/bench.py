@@ -70,7 +70,7 @@ def camera_loop(size: tuple[int, int], frames: int = 96) -> np.ndarray:
 def tenth_means(values: np.ndarray) -> list[float]:
     """Means of `values` over ten consecutive, near-equal parts (fewer when there are fewer values):
     a steady rise says the stylizer slows down, a step says the host did."""
-    return [float(part.mean()) for part in np.array_split(values, min(10, len(values))) if len(part)]
+    return [float(part.mean()) for part in np.array_split(values, min(10, len(values)))]
 
 
 def ping_pong_index(j: int, n: int) -> int:
