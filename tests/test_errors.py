@@ -2,7 +2,7 @@
 
 import pytest
 
-from rtrdit.errors import first_line
+from rtrdit.errors import first_line, typed_line
 
 
 @pytest.mark.parametrize(
@@ -16,3 +16,8 @@ from rtrdit.errors import first_line
 )
 def test_first_line(exc: BaseException, line: str) -> None:
     assert first_line(exc) == line
+
+
+def test_typed_line_names_the_type_once() -> None:
+    assert typed_line(ImportError("No module named 'pyiqa'")) == "ImportError: No module named 'pyiqa'"
+    assert typed_line(ImportError()) == "ImportError"  # not "ImportError: ImportError"

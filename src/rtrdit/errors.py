@@ -11,4 +11,12 @@ def first_line(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-__all__ = ["first_line"]
+def typed_line(exc: BaseException) -> str:
+    """``"TypeName: first line"`` (just the type name when the message is empty), for errors whose type
+    says what went wrong, such as an ImportError inside an optional dependency."""
+    line = first_line(exc)
+    name = type(exc).__name__
+    return name if line == name else f"{name}: {line}"
+
+
+__all__ = ["first_line", "typed_line"]

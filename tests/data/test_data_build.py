@@ -180,3 +180,34 @@ def test_unreadable_input_is_skipped_with_a_note(videos: Path, tmp_path: Path,
     assert "skipped:" in captured.err and "broken.mp4" in captured.err
     assert "2 rows from 2 clips" in captured.out
     assert {r["split"] for r in _rows(out / "manifest.jsonl")} == {"train"}
+
+
+def test_photos_become_camera_moves_and_holdout_names_the_val_sources(
+        videos: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Photo files (any mode) given or found in a folder become --clips-per-image camera moves over the
+    photo; an unreadable one is skipped with a note; --holdout puts exactly the named sources in val."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    texture = rng.integers(0, 256, (120, 160), np.uint8)
+    Image.fromarray(texture, "L").save(videos / "grey.png")
+    Image.fromarray(np.dstack([texture] * 3 + [np.full_like(texture, 128)]), "RGBA").save(tmp_path / "alpha.png")
+    (videos / "broken.jpg").write_bytes(b"not a photo" * 50)
+    out = tmp_path / "ds"
+    base = ["data", "build", str(videos), str(tmp_path / "alpha.png"), "--size", "64x64", "--frames", "5",
+            "--clips-per-video", "1", "--clips-per-image", "2", "--no-rv2v"]
+    assert main([*base, "-o", str(out), "--holdout", "walk.mp4", "grey"]) == 0
+    captured = capsys.readouterr()
+    assert "skipped:" in captured.err and "broken.jpg" in captured.err and "not a readable image" in captured.err
+    rows = _rows(out / "manifest.jsonl")
+    split = {Path(r["source"]).name: r["split"] for r in rows}
+    assert split == {"pan-f00000.mp4": "train", "walk-f00000.mp4": "val", "img-grey-m00.mp4": "val",
+                     "img-grey-m01.mp4": "val", "img-alpha-m00.mp4": "train", "img-alpha-m01.mp4": "train"}
+    moves = [read_frames(out / "clips" / f"img-grey-m0{k}.mp4") for k in (0, 1)]
+    assert moves[0].shape == (5, 64, 64, 3) and np.abs(moves[0][0].astype(int) - moves[0][-1]).mean() > 2
+    assert np.abs(moves[0].astype(int) - moves[1]).mean() > 2  # two different camera moves
+    # a held-out name that is no input: one line, no manifest
+    assert main([*base, "-o", str(tmp_path / "bad"), "--holdout", "nosuch"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "nosuch" in err and "no input of that name" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "bad" / "manifest.jsonl").exists()

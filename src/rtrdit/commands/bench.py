@@ -22,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from rtrdit.commands.stylize import parse_size
-    from rtrdit.stream.bench import run_benchmark
+    from rtrdit.stream.bench import benchmark_frames, run_benchmark
     from rtrdit.stream.session import StylizerError
     from rtrdit.stream.stylizer import Stylizer
 
@@ -36,8 +36,7 @@ def run(args: argparse.Namespace) -> int:
         st = Stylizer.from_pretrained(args.model, device=args.device)
     except (StylizerError, ValueError) as exc:
         raise CLIError(str(exc)) from None
-    total = round(args.seconds * 24)
-    with tqdm(total=total, unit="frame", desc="bench", disable=args.json) as bar:
+    with tqdm(total=benchmark_frames(args.seconds), unit="frame", desc="bench", disable=args.json) as bar:
         res = run_benchmark(st, size, args.seconds, progress=lambda i: bar.update(i - bar.n))
     if args.json:
         print(json.dumps(res.to_dict(), indent=2))

@@ -1,7 +1,7 @@
-"""Build a stylization dataset: cut 1+4k-frame source clips from videos (and from images shipped
-inside installed packages, animated with pans and zooms), make a target per clip with a pluggable
-generator and prompter, add RV2V rows whose reference is a random target frame (paper, section 3.1),
-and write a manifest with a train/val split. Every choice is drawn from a seed.
+"""Build a stylization dataset: cut 1+4k-frame source clips from videos (and from photos, the user's or
+those shipped inside installed packages, animated with pans and zooms), make a target per clip with a
+pluggable generator and prompter, add RV2V rows whose reference is a random target frame (paper,
+section 3.1), and write a manifest with a train/val split. Every choice is drawn from a seed.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import numpy as np
 
 from rtrdit.data.generators import GeneratorError, Prompter, TargetGenerator, TargetJob
 from rtrdit.data.manifest import RV2V_PROMPT, ManifestRow, write_manifest
+from rtrdit.errors import first_line
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
@@ -33,7 +34,7 @@ class BuildConfig:
     """What ``rtrdit data build`` makes; sizes are ``(width, height)``, ``frames`` is 1+4k."""
 
     out: Path
-    videos: list[Path] = field(default_factory=list)
+    videos: list[Path] = field(default_factory=list)  # video or photo files, or folders of them
     size: tuple[int, int] = (256, 256)
     frames: int = 33
     frame_step: int = 1
@@ -44,6 +45,7 @@ class BuildConfig:
     styles_per_clip: int = 1
     rv2v: bool = True
     val_fraction: float = 0.1
+    holdout: list[str] = field(default_factory=list)  # input names held out as val (replaces val_fraction)
     seed: int = 0
 
     def check(self) -> None:
@@ -79,17 +81,21 @@ class _Clip:
 # ----------------------------------------------------------------------------- sources
 
 
-def find_videos(paths: Sequence[Path]) -> list[Path]:
-    """Video files named directly or found (non-recursively, sorted) in the given folders."""
-    found: list[Path] = []
+def find_inputs(paths: Sequence[Path]) -> tuple[list[Path], list[Path]]:
+    """``(videos, photos)`` named directly or found (non-recursively, sorted) in the given folders; a
+    named file is a photo when its suffix is an image one, otherwise it is read as a video."""
+    videos: list[Path] = []
+    photos: list[Path] = []
     for p in paths:
         if p.is_dir():
-            found.extend(sorted(q for q in p.iterdir() if q.suffix.lower() in VIDEO_EXTENSIONS and q.is_file()))
+            files = sorted(q for q in p.iterdir() if q.is_file())
+            videos.extend(q for q in files if q.suffix.lower() in VIDEO_EXTENSIONS)
+            photos.extend(q for q in files if q.suffix.lower() in IMAGE_EXTENSIONS)
         elif p.is_file():
-            found.append(p)
+            (photos if p.suffix.lower() in IMAGE_EXTENSIONS else videos).append(p)
         else:
             raise FileNotFoundError(f"{p}: no such file or folder")
-    return found
+    return videos, photos
 
 
 def package_images() -> list[Path]:
@@ -182,11 +188,17 @@ def animate_image(image: np.ndarray, size: tuple[int, int], frames: int, rng: np
 
 
 def image_clips(path: Path, size: tuple[int, int], frames: int, count: int, seed: int) -> Iterator[np.ndarray]:
-    """``count`` animated clips (pans/zooms drawn from ``seed``) over one still image."""
-    from PIL import Image
+    """``count`` animated clips (pans/zooms drawn from ``seed``) over one still image (any mode: grey
+    and alpha become RGB); ``VideoError`` when it cannot be read."""
+    from PIL import Image, UnidentifiedImageError
 
-    with Image.open(path) as im:
-        image = np.asarray(im.convert("RGB"))
+    from rtrdit.codecs.video import VideoError
+
+    try:
+        with Image.open(path) as im:
+            image = np.asarray(im.convert("RGB"))
+    except (UnidentifiedImageError, OSError) as exc:
+        raise VideoError(f"{path}: not a readable image ({first_line(exc)})") from None
     for k in range(count):
         rng = np.random.default_rng([seed, k, sum(path.name.encode())])
         yield animate_image(image, size, frames, rng)
@@ -226,9 +238,14 @@ def _conform_target(target: Path, frames: int, size: tuple[int, int], fps: float
             writer.write(frame)
 
 
-def _assign_splits(clip_groups: list[str], val_fraction: float, seed: int) -> list[str]:
+def _assign_splits(clip_groups: list[str], val_fraction: float, seed: int, holdout: Sequence[str] = ()) -> list[str]:
     """Split per clip: whole source videos/images go to val when there are several (no clip of a val
-    video is trained on); with a single source the clips themselves are split."""
+    video is trained on); with a single source the clips themselves are split. ``holdout`` names the
+    val sources instead (a file name, its stem or the clip prefix: ``music.mp4``, ``music``, ``img-china``)."""
+    if holdout:
+        wanted = {_slug(Path(h).stem) for h in holdout}
+        val_groups = {g for g in clip_groups if g in wanted or g.removeprefix("img-") in wanted}
+        return ["val" if g in val_groups else "train" for g in clip_groups]
     if val_fraction <= 0 or not clip_groups:
         return ["train"] * len(clip_groups)
     rng = random.Random(f"split:{seed}")
@@ -279,7 +296,8 @@ def _build(cfg: BuildConfig, generator: TargetGenerator, prompter: Prompter,
     say = progress or (lambda _msg: None)
 
     sources: list[tuple[str, Callable[[], Iterator[_Clip]]]] = []
-    for video in find_videos(cfg.videos):
+    videos, photos = find_inputs(cfg.videos)
+    for video in videos:
         group = _slug(video.stem)
 
         def from_video(video: Path = video, group: str = group) -> Iterator[_Clip]:
@@ -287,21 +305,24 @@ def _build(cfg: BuildConfig, generator: TargetGenerator, prompter: Prompter,
                 yield _Clip(f"{group}-f{start:05d}", group, frames, fps)
 
         sources.append((group, from_video))
-    if cfg.package_images:
-        for image in package_images():
-            group = "img-" + _slug(image.stem)
+    for image in photos + (package_images() if cfg.package_images else []):
+        group = "img-" + _slug(image.stem)
 
-            def from_image(image: Path = image, group: str = group) -> Iterator[_Clip]:
-                for k, frames in enumerate(image_clips(image, cfg.size, cfg.frames, cfg.clips_per_image, cfg.seed)):
-                    yield _Clip(f"{group}-m{k:02d}", group, frames, cfg.image_fps)
+        def from_image(image: Path = image, group: str = group) -> Iterator[_Clip]:
+            for k, frames in enumerate(image_clips(image, cfg.size, cfg.frames, cfg.clips_per_image, cfg.seed)):
+                yield _Clip(f"{group}-m{k:02d}", group, frames, cfg.image_fps)
 
-            sources.append((group, from_image))
+        sources.append((group, from_image))
     if not sources:
-        raise ValueError("no input: give video files/folders or --package-images")
+        raise ValueError("no input: give video/photo files or folders, or --package-images")
 
     groups = [g for g, _ in sources]
     if len(set(groups)) != len(groups):
         raise ValueError(f"two inputs share a name ({', '.join(sorted({g for g in groups if groups.count(g) > 1}))})")
+    unknown = [h for h in cfg.holdout if not any(g in (_slug(Path(h).stem), "img-" + _slug(Path(h).stem))
+                                                 for g in groups)]
+    if unknown:
+        raise ValueError(f"--holdout {', '.join(unknown)}: no input of that name (inputs: {', '.join(groups)})")
 
     rows: list[ManifestRow] = []
     clip_rows: list[tuple[str, list[ManifestRow]]] = []
@@ -322,7 +343,7 @@ def _build(cfg: BuildConfig, generator: TargetGenerator, prompter: Prompter,
         if report.clips == made_before:
             report.skipped.append(f"{group}: shorter than {cfg.frames} frames (x{cfg.frame_step} step)")
 
-    splits = _assign_splits([g for g, _ in clip_rows], cfg.val_fraction, cfg.seed)
+    splits = _assign_splits([g for g, _ in clip_rows], cfg.val_fraction, cfg.seed, cfg.holdout)
     for (group, made), split in zip(clip_rows, splits):
         for r in made:
             rows.append(ManifestRow(r.source, r.target, r.mode, r.prompt, r.reference, split, r.extra))

@@ -80,11 +80,16 @@ def ping_pong_index(j: int, n: int) -> int:
     return r if r < n else period - r
 
 
+def benchmark_frames(seconds: float, fps: float = 24.0) -> int:
+    """How many frames a benchmark of ``seconds`` at ``fps`` streams (at least one)."""
+    return max(1, round(seconds * fps))
+
+
 def run_benchmark(stylizer: Stylizer, size: tuple[int, int], seconds: float, fps: float = 24.0,
                   prompt: str = "a traditional Chinese ink wash painting", progress=None) -> BenchResult:  # type: ignore[no-untyped-def]
     """Stream `seconds` of video at `fps` (as many frames; pushed as fast as the model goes)."""
     loop = camera_loop(size)
-    total = max(1, round(seconds * fps))
+    total = benchmark_frames(seconds, fps)
     sess = stylizer.session(prompt=prompt, seed=0, size=None)
     latencies: list[float] = []
     first_latency = float("nan")

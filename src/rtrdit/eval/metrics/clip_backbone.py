@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from rtrdit.errors import first_line
+from rtrdit.errors import typed_line
 from rtrdit.eval.metrics.base import EvalError, MetricContext
 from rtrdit.eval.metrics.preprocess import clip_pixels_pil, clip_pixels_tensor
 from rtrdit.eval.weights import OPENAI_CLIP_L14_HF, OPENCLIP_L14, load_strict, read_checkpoint
@@ -55,7 +55,7 @@ def import_open_clip() -> Any:
         import open_clip
     except Exception as exc:  # noqa: BLE001 - ImportError or a broken torchvision: one line
         raise EvalError("CLIP metrics need open_clip (pip install 'rtrdit[eval]'): "
-                        f"{type(exc).__name__}: {first_line(exc)}") from None
+                        f"{typed_line(exc)}") from None
     return open_clip
 
 

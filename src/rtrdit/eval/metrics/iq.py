@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from rtrdit.errors import first_line
+from rtrdit.errors import typed_line
 from rtrdit.eval.metrics.base import Chunk, Conditions, EvalError, MetricContext, MetricResult, mean_result
 from rtrdit.eval.metrics.preprocess import iq_pixels
 from rtrdit.eval.weights import MUSIQ_SPAQ, load_strict, read_checkpoint, require
@@ -36,7 +36,7 @@ def import_musiq() -> type:
     except Exception as exc:  # noqa: BLE001 - ImportError, or a dependency failing inside pyiqa
         raise EvalError(
             "iq needs the optional pyiqa package (MUSIQ; non-commercial licence): pip install 'rtrdit[eval]' "
-            f"({type(exc).__name__}: {first_line(exc)})"
+            f"({typed_line(exc)})"
         ) from None
     return MUSIQ  # type: ignore[no-any-return]
 
