@@ -101,7 +101,8 @@ def _render(args: argparse.Namespace, info, schedule, size) -> int:  # type: ign
                              size=size, compare=args.compare, progress=progress)
     finally:
         bar.close()
-    print(f"wrote {result.output} ({result.frames} frames, {result.fps:.1f} fps)")
+    noun = "frame" if result.frames == 1 else "frames"
+    print(f"wrote {result.output} ({result.frames} {noun}, {result.fps:.1f} fps)")
     if result.compare:
         print(f"wrote {result.compare}")
         print(f"wrote {result.contact_sheet}")
