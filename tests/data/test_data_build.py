@@ -210,4 +210,7 @@ def test_photos_become_camera_moves_and_holdout_names_the_val_sources(
     assert main([*base, "-o", str(tmp_path / "bad"), "--holdout", "nosuch"]) == 2
     err = capsys.readouterr().err.strip()
     assert "nosuch" in err and "no input of that name" in err and len(err.splitlines()) == 1
-    assert not (tmp_path / "bad" / "manifest.jsonl").exists()
+    assert not (tmp_path / "bad").exists()
+    assert main([*base, "-o", str(tmp_path / "bad"), "--holdout", "walk", "pan", "grey", "alpha"]) == 2
+    assert "nothing would be left to train on" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()

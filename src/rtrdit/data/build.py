@@ -238,13 +238,28 @@ def _conform_target(target: Path, frames: int, size: tuple[int, int], fps: float
             writer.write(frame)
 
 
+def _held_out(holdout: Sequence[str], groups: Sequence[str]) -> set[str]:
+    """The source groups ``holdout`` names (a file name, its stem or the clip prefix: ``music.mp4``,
+    ``music``, ``china.jpg``, ``img-china``); ValueError for a name that matches no group, or when
+    nothing would be left to train on."""
+    matched: set[str] = set()
+    for name in holdout:
+        slug = _slug(Path(name).stem)
+        hits = {g for g in groups if g in (slug, "img-" + slug)}
+        if not hits:
+            raise ValueError(f"holdout {name!r}: no input of that name (inputs: {', '.join(groups)})")
+        matched |= hits
+    if groups and matched >= set(groups):
+        raise ValueError("holdout names every input: nothing would be left to train on")
+    return matched
+
+
 def _assign_splits(clip_groups: list[str], val_fraction: float, seed: int, holdout: Sequence[str] = ()) -> list[str]:
     """Split per clip: whole source videos/images go to val when there are several (no clip of a val
     video is trained on); with a single source the clips themselves are split. ``holdout`` names the
-    val sources instead (a file name, its stem or the clip prefix: ``music.mp4``, ``music``, ``img-china``)."""
+    val sources instead (see ``_held_out``)."""
     if holdout:
-        wanted = {_slug(Path(h).stem) for h in holdout}
-        val_groups = {g for g in clip_groups if g in wanted or g.removeprefix("img-") in wanted}
+        val_groups = _held_out(holdout, sorted(set(clip_groups)))
         return ["val" if g in val_groups else "train" for g in clip_groups]
     if val_fraction <= 0 or not clip_groups:
         return ["train"] * len(clip_groups)
@@ -319,10 +334,7 @@ def _build(cfg: BuildConfig, generator: TargetGenerator, prompter: Prompter,
     groups = [g for g, _ in sources]
     if len(set(groups)) != len(groups):
         raise ValueError(f"two inputs share a name ({', '.join(sorted({g for g in groups if groups.count(g) > 1}))})")
-    unknown = [h for h in cfg.holdout if not any(g in (_slug(Path(h).stem), "img-" + _slug(Path(h).stem))
-                                                 for g in groups)]
-    if unknown:
-        raise ValueError(f"--holdout {', '.join(unknown)}: no input of that name (inputs: {', '.join(groups)})")
+    _held_out(cfg.holdout, groups)  # a misspelt name fails before any clip is made
 
     rows: list[ManifestRow] = []
     clip_rows: list[tuple[str, list[ManifestRow]]] = []
