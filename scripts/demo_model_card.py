@@ -17,7 +17,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -37,7 +39,6 @@ from rtrdit.model.loading import load_dit
 from rtrdit.stream.bench import ping_pong_index
 from rtrdit.stream.stylizer import CONFIG_NAME, Stylizer, StylizerConfig, demo_dir
 from rtrdit.train.flow_matching import euler_sample, time_grid
-from rtrdit.train.rollout import generator_times
 from rtrdit.train.sampling import guided_velocity
 
 METRICS = ("psnr", "ssim", "warp")
@@ -99,20 +100,26 @@ LIMITATIONS = [
 
 
 def export(runs: Path, out: Path, window: int, size: int) -> StylizerConfig:
-    """stylizer.json + dit/ from the distilled generator (autoencoder copied if absent)."""
-    import yaml
+    """stylizer.json + dit/ from the distilled generator, written by `rtrdit train export`'s function; the
+    card files and an autoencoder already in `out` stay."""
+    from rtrdit.train.config import load_config
+    from rtrdit.train.export import export_stylizer, trained_defaults
 
-    dc = yaml.safe_load(Path("configs/demo/distill.yaml").read_text())["distill"]
-    cfg = StylizerConfig(area=size * size, timesteps=tuple(generator_times(dc["timesteps"], dc["shift"])),
-                         window_frames=window, codec="autoencoder", text_encoder="minilm",
+    found = trained_defaults(load_config("configs/demo/distill.yaml"))
+    cfg = StylizerConfig(area=size * size, steps=found["steps"], shift=found["shift"], timesteps=found["timesteps"],
+                         window_frames=window, codec=str(demo_dir() / "autoencoder"), text_encoder="minilm",
                          switch_keep_frames=0)  # a kept frame carries the old style over (see tests/stream)
     out.mkdir(parents=True, exist_ok=True)
-    # shipped in float16 (half the size); from_pretrained casts to float32 on a CPU, bfloat16 on a GPU
-    load_dit(runs / "distill" / "model", attention="block_causal", dtype=torch.float16).save_pretrained(str(out / "dit"))
-    if not (out / "autoencoder").exists():
-        shutil.copytree(demo_dir() / "autoencoder", out / "autoencoder")
-    (out / CONFIG_NAME).write_text(json.dumps(cfg.to_dict(), indent=2))
-    return cfg
+    with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
+        # shipped in float16 (half the size); from_pretrained casts to float32 on a CPU, bfloat16 on a GPU
+        staged = export_stylizer(runs / "distill" / "model", Path(tmp) / "stylizer", cfg, torch.float16)
+        for name in ("dit", CONFIG_NAME, "autoencoder"):
+            if (out / name).exists():
+                if name == "autoencoder":
+                    continue
+                shutil.rmtree(out / name) if (out / name).is_dir() else (out / name).unlink()
+            os.replace(staged / name, out / name)
+    return StylizerConfig.from_dict(json.loads((out / CONFIG_NAME).read_text()))
 
 
 def score(pred: np.ndarray, source: np.ndarray, target: np.ndarray, ctx: MetricContext) -> dict[str, float]:

@@ -53,3 +53,40 @@ def test_unusable_checkpoint_is_one_line(tmp_path: Path, capsys: pytest.CaptureF
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "empty-dit" in err, err
     assert not (tmp_path / "o").exists()
+
+
+def test_export_errors_are_one_line_and_leave_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`rtrdit train export`: no trained model, no codec named, a text width MiniLM cannot give, an
+    existing output: one line each, exit 2, and no stylizer directory (or half of one) left."""
+    import torch
+
+    from rtrdit.model.config import get_config
+    from rtrdit.model.dit import DiT
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"data:\n  synthetic: 2\nrun:\n  out: {tmp_path / 'run'}\n")
+    out = tmp_path / "st"
+    base = ["train", "export", "--config", str(cfg), "-o", str(out)]
+
+    def fails(args: list[str], words: str) -> None:
+        assert main(args) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and words in err, err
+        assert not out.exists() and not (tmp_path / "st.partial").exists()
+
+    fails(base, "no --codec given")
+    fails([*base, "--codec", "tiny", "--text-encoder", "minilm"], "no DiT here")
+    torch.manual_seed(0)
+    DiT(get_config("tiny")).save_pretrained(str(tmp_path / "run" / "model"))  # 16-d text
+    fails([*base, "--codec", "tiny", "--text-encoder", "minilm"], "minilm gives 384-d")
+    fails([*base, "--codec", str(tmp_path / "nowhere"), "--text-encoder", "minilm"], "nowhere")
+    fails([*base, "--codec", "tiny", "--text-encoder", str(tmp_path / "no-umt5")], "no-umt5")
+    out.mkdir()
+    assert main([*base, "--codec", "tiny", "--text-encoder", str(tmp_path)]) == 2
+    assert "already exists" in capsys.readouterr().err and not any(out.iterdir())
+    assert main([*base, "--codec", "tiny", "--text-encoder", str(tmp_path), "--overwrite", "--size", "96x64"]) == 0
+    assert (out / "dit" / "config.json").is_file() and (out / "autoencoder" / "config.json").is_file()
+    import json
+
+    saved = json.loads((out / "stylizer.json").read_text())
+    assert saved["area"] == 96 * 64 and saved["text_encoder"] == str(tmp_path.resolve())

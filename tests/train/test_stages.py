@@ -139,6 +139,38 @@ def test_shipped_tiny_configs_run_from_nothing(tmp_path: Path, monkeypatch: pyte
     assert (tmp_path / "runs/tiny/data/shards/index.json").is_file()
     assert any((tmp_path / "runs/tiny/teacher/tensorboard").iterdir())
     assert load_dit(tmp_path / "runs/tiny/distill/model").config.attention == "block_causal"
+    _exported_stylizer_streams_like_the_distilled_dit(configs / "distill.yaml", tmp_path)
+
+
+def _exported_stylizer_streams_like_the_distilled_dit(config: Path, root: Path) -> None:
+    """`rtrdit train export` packages stage 3's generator with what the config and its shards say (K
+    timesteps, codec, MiniLM, 64x64 area, 3-frame window); the packaged stylizer streams exactly what a
+    stylizer built by hand from the distilled DiT streams."""
+    import numpy as np
+
+    from rtrdit.cli import main
+    from rtrdit.codecs import load_codec
+    from rtrdit.codecs.text import CachedTextEncoder, load_text_encoder
+    from rtrdit.stream.stylizer import Stylizer
+    from rtrdit.train.rollout import generator_times
+
+    assert main(["train", "export", "--config", str(config), "-o", "stylizer", "--dtype", "float32"]) == 0
+    st = Stylizer.from_pretrained(root / "stylizer")
+    assert st.config.timesteps == tuple(generator_times([1000.0, 500.0], 5.0))
+    assert (st.config.area, st.config.window_frames, st.config.switch_keep_frames) == (64 * 64, 3, 1)
+    assert st.config.codec == "autoencoder" and (root / "stylizer" / "autoencoder" / "config.json").is_file()
+    by_hand = Stylizer(load_dit(root / "runs/tiny/distill/model"), load_codec("tiny"),
+                       CachedTextEncoder(load_text_encoder("minilm", max_tokens=32)), st.config)
+    yy, xx = np.mgrid[0:64, 0:64]
+    frames = np.stack([np.stack([(xx * 4 + 9 * i) % 256, (yy * 4) % 256, (xx + yy + 5 * i) % 256], -1)
+                       for i in range(9)]).astype(np.uint8)
+
+    def stream(s: Stylizer) -> np.ndarray:
+        sess = s.session(prompt="ink wash painting", seed=0)
+        return np.concatenate([sess.push(frames), sess.flush()])
+
+    a, b = stream(st), stream(by_hand)
+    assert a.shape == frames.shape and np.array_equal(a, b)
 
 
 @pytest.mark.parametrize("stage", ["teacher", "distill"])

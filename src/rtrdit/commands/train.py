@@ -1,4 +1,4 @@
-"""`rtrdit train STAGE`: the autoencoder and the paper's three training stages."""
+"""`rtrdit train STAGE`: the autoencoder, the paper's three training stages, and the export of the result."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ STAGES: dict[str, tuple[str, str]] = {
     "ode": ("rtrdit.train.ode_pairs", "sample teacher ODE trajectories into shards for stage 2"),
     "student": ("rtrdit.train.student", "stage 2: causal few-step student regressed onto teacher ODE pairs"),
     "distill": ("rtrdit.train.distill", "stage 3: Self Forcing + DMD + adversarial post-training"),
+    "export": ("rtrdit.train.export", "package the trained generator as a stylizer directory (--model DIR)"),
 }
 
 

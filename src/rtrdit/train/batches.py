@@ -132,7 +132,7 @@ def build_small_dataset(cfg: DataSection) -> None:
                                   frames=cfg.build_frames, clips_per_image=cfg.build_clips_per_image,
                                   val_fraction=0.0, seed=cfg.seed), BuiltinStylizer(), StylePrompter())
     encode_manifest(raw / "manifest.jsonl", shards, load_codec("tiny"), load_text_encoder("minilm"),
-                    EncodeConfig(), progress=False)
+                    EncodeConfig(codec="tiny", text_encoder="minilm"), progress=False)
 
 
 @dataclass(frozen=True)
