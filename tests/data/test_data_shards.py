@@ -269,3 +269,31 @@ def test_tv2v_samples_draw_among_their_styles_prompts(videos: Path, codec_dir: P
     bad.write_text(manifest.read_text().replace('"prompts": [', '"prompts": ["", ', 1))
     assert main(["data", "encode", str(bad), "-o", str(tmp_path / "o"), "--codec", str(codec_dir)]) == 2
     assert "bad.jsonl:1: 'prompts' must be a list of non-empty strings" in capsys.readouterr().err
+
+
+def test_torchrun_encode_equals_one_process(dataset: Path, codec_dir: Path, tmp_path: Path) -> None:
+    """Two processes under torchrun (gloo) each encode every other shard and the first writes the index:
+    the shards and the index are those of a single process."""
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR",
+                                                             "MASTER_PORT")}
+    env["OMP_NUM_THREADS"] = "1"
+    args = ["data", "encode", str(dataset), "--codec", str(codec_dir), "--text-encoder", "minilm",
+            "--shard-size", "2", "--no-progress"]
+    runs = {
+        "one": [sys.executable, "-m", "rtrdit.cli", *args, "-o", str(tmp_path / "one")],
+        "two": [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                "-m", "rtrdit.cli", *args, "-o", str(tmp_path / "two")],
+    }
+    done = {name: subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, check=False)
+            for name, cmd in runs.items()}
+    for name, proc in done.items():
+        assert proc.returncode == 0, (name, proc.stderr[-2000:])
+    assert "8 rows in 4 shards (2 encoded now, 0 already done by this process of 2)" in done["two"].stdout
+    assert done["two"].stdout.count("rows in") == 1  # one report, from the first process
+    one, two = (json.loads((tmp_path / n / "index.json").read_text()) for n in ("one", "two"))
+    assert one == two and len(one["shards"]) == 4
+    for k in range(4):
+        meta_a, a = _tensors(tmp_path / "one" / shard_name(k))
+        meta_b, b = _tensors(tmp_path / "two" / shard_name(k))
+        assert meta_a == meta_b and a.keys() == b.keys()
+        assert all(torch.equal(a[key], b[key]) for key in a), k

@@ -1,5 +1,7 @@
 """`rtrdit data encode MANIFEST -o DIR`: precompute VAE latents and text embeddings into safetensors
-shards with a progress bar; rerunning after a kill skips the shards already finished."""
+shards with a progress bar; rerunning after a kill skips the shards already finished. Under torchrun
+(`torchrun --nproc_per_node 8 -m rtrdit.cli data encode ... --device cuda`) every process takes its share
+of the shards on its own GPU, and the result is the same as one process's."""
 
 from __future__ import annotations
 
@@ -27,6 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import torch.distributed
+
     from rtrdit.cli import CLIError
     from rtrdit.codecs import CodecError, load_codec
     from rtrdit.codecs.text import CachedTextEncoder, load_text_encoder
@@ -34,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from rtrdit.commands.data_build import parse_size
     from rtrdit.data.manifest import ManifestError, read_manifest
     from rtrdit.data.shards import EncodeConfig, encode_manifest
+    from rtrdit.train.engine import init_distributed, shutdown
 
     cfg = EncodeConfig(size=parse_size(args.size) if args.size else None, clip_frames=args.clip_frames,
                        window_stride=args.window_stride, shard_size=args.shard_size, dtype=args.dtype,
@@ -41,12 +46,23 @@ def run(args: argparse.Namespace) -> int:
     try:
         cfg.check()
         read_manifest(args.manifest)  # schema errors before loading any model
-        codec = load_codec(args.codec, device=args.device)
-        text = CachedTextEncoder(load_text_encoder(args.text_encoder, device=args.device))
-        report = encode_manifest(args.manifest, args.out, codec, text, cfg, device=args.device,
-                                 progress=not args.no_progress, overwrite=args.overwrite)
+        dist = init_distributed("cuda" if str(args.device).startswith("cuda") else "cpu")
+        device = str(dist.device) if dist.world > 1 else args.device  # torchrun: one GPU per process
+        codec = load_codec(args.codec, device=device)
+        text = CachedTextEncoder(load_text_encoder(args.text_encoder, device=device))
+        report = encode_manifest(args.manifest, args.out, codec, text, cfg, device=device,
+                                 progress=not args.no_progress, overwrite=args.overwrite, rank=dist.rank,
+                                 world=dist.world, barrier=torch.distributed.barrier if dist.world > 1 else _no_wait)
     except (ManifestError, CodecError, VideoError, ValueError, FileNotFoundError) as exc:
         raise CLIError(" ".join(str(exc).split())) from None
-    print(f"{report.index}: {report.rows} rows in {report.shards} shards "
-          f"({len(report.encoded)} encoded now, {len(report.skipped)} already done)")
+    finally:
+        shutdown()
+    if dist.is_main:
+        print(f"{report.index}: {report.rows} rows in {report.shards} shards "
+              f"({len(report.encoded)} encoded now, {len(report.skipped)} already done"
+              f"{f' by this process of {dist.world}' if dist.world > 1 else ''})")
     return 0
+
+
+def _no_wait() -> None:
+    """The barrier of a single process."""

@@ -237,10 +237,15 @@ def encode_manifest(
     progress: bool = True,
     overwrite: bool = False,
     on_shard: Callable[[int], None] | None = None,
+    rank: int = 0,
+    world: int = 1,
+    barrier: Callable[[], None] = lambda: None,
 ) -> EncodeReport:
     """Encode every row of ``manifest`` into shards under ``out``; shards already finished by an
     earlier run with the same manifest and settings are skipped. ``codec`` is a LatentCodec and
-    ``text_encoder`` a TextEncoder (see docs/architecture.md)."""
+    ``text_encoder`` a TextEncoder (see docs/architecture.md). Under torchrun each of the ``world``
+    processes encodes every world-th shard and process 0 writes the index once all are done
+    (``barrier`` waits for them), which gives the same shards and index as one process."""
     from tqdm import tqdm
 
     cfg.check()
@@ -258,34 +263,34 @@ def encode_manifest(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     fp = _fingerprint(manifest, cfg)
-    for stale in out.glob(".shard-*.part"):  # leftovers of a killed run
-        stale.unlink(missing_ok=True)
     n_shards = (len(rows) + cfg.shard_size - 1) // cfg.shard_size
-    existing = sorted(out.glob("shard-*.safetensors"))
-    if overwrite:
-        for p in existing:
-            p.unlink()
-        (out / INDEX).unlink(missing_ok=True)
-    else:
-        for p in existing:
-            meta = read_shard_meta(p)
-            if meta is None or meta["fingerprint"] != fp:
-                raise ValueError(f"{out} holds shards from a different manifest or settings ({p.name}); "
-                                 "use another output folder or --overwrite")
+    if rank == 0:  # the folder is checked and cleaned once, before any process writes to it
+        for stale in out.glob(".shard-*.part"):  # leftovers of a killed run
+            stale.unlink(missing_ok=True)
+        existing = sorted(out.glob("shard-*.safetensors"))
+        if overwrite:
+            for p in existing:
+                p.unlink()
+            (out / INDEX).unlink(missing_ok=True)
+        else:
+            for p in existing:
+                meta = read_shard_meta(p)
+                if meta is None or meta["fingerprint"] != fp:
+                    raise ValueError(f"{out} holds shards from a different manifest or settings ({p.name}); "
+                                     "use another output folder or --overwrite")
+    barrier()
     report = EncodeReport(out / INDEX, rows=len(rows), shards=n_shards)
-    index_shards: list[dict[str, Any]] = []
-    done_rows = 0
-    bar = tqdm(total=len(rows), unit="row", desc="encode", disable=not progress, dynamic_ncols=True)
+    mine = range(rank, n_shards, world)
+    total = sum(len(rows[k * cfg.shard_size:(k + 1) * cfg.shard_size]) for k in mine)
+    bar = tqdm(total=total, unit="row", desc="encode", disable=not progress or rank != 0, dynamic_ncols=True)
     try:
-        for k in range(n_shards):
+        for k in mine:
             chunk = rows[k * cfg.shard_size:(k + 1) * cfg.shard_size]
             path = out / shard_name(k)
             meta = read_shard_meta(path) if path.exists() else None
             if meta is not None and meta["fingerprint"] == fp:
                 report.skipped.append(k)
-                index_shards.append({"file": path.name, "rows": meta["rows"]})
                 bar.update(len(chunk))
-                done_rows += len(chunk)
                 continue
             writer = _ShardWriter(codec, text_encoder, cfg, base, device)
             for line, row in chunk:
@@ -296,11 +301,19 @@ def encode_manifest(
                 bar.update(1)
             _save_shard(path, writer.tensors, {"fingerprint": fp, "rows": json.dumps(writer.rows)})
             report.encoded.append(k)
-            index_shards.append({"file": path.name, "rows": writer.rows})
             if on_shard is not None:
                 on_shard(k)
     finally:
         bar.close()
+    barrier()  # every shard is on disk
+    if rank != 0:
+        return report
+    index_shards: list[dict[str, Any]] = []
+    for k in range(n_shards):
+        meta = read_shard_meta(out / shard_name(k))
+        if meta is None or meta["fingerprint"] != fp:
+            raise ValueError(f"{out / shard_name(k)}: missing or unreadable after encoding")
+        index_shards.append({"file": shard_name(k), "rows": meta["rows"]})
     first = _first_tensors(out / index_shards[0]["file"])
     index = {
         "version": 1,
