@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         text = CachedTextEncoder(load_text_encoder(args.text_encoder, device=device))
         report = encode_manifest(args.manifest, args.out, codec, text, cfg, device=device,
                                  progress=not args.no_progress, overwrite=args.overwrite, rank=dist.rank,
-                                 world=dist.world, barrier=torch.distributed.barrier if dist.world > 1 else _no_wait)
+                                 world=dist.world, barrier=torch.distributed.barrier if dist.world > 1 else None)
     except (ManifestError, CodecError, VideoError, ValueError, FileNotFoundError) as exc:
         raise CLIError(" ".join(str(exc).split())) from None
     finally:
@@ -62,7 +62,3 @@ def run(args: argparse.Namespace) -> int:
               f"({len(report.encoded)} encoded now, {len(report.skipped)} already done"
               f"{f' by this process of {dist.world}' if dist.world > 1 else ''})")
     return 0
-
-
-def _no_wait() -> None:
-    """The barrier of a single process."""

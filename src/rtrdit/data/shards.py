@@ -239,7 +239,7 @@ def encode_manifest(
     on_shard: Callable[[int], None] | None = None,
     rank: int = 0,
     world: int = 1,
-    barrier: Callable[[], None] = lambda: None,
+    barrier: Callable[[], None] | None = None,
 ) -> EncodeReport:
     """Encode every row of ``manifest`` into shards under ``out``; shards already finished by an
     earlier run with the same manifest and settings are skipped. ``codec`` is a LatentCodec and
@@ -263,6 +263,7 @@ def encode_manifest(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     fp = _fingerprint(manifest, cfg)
+    wait = barrier or (lambda: None)
     n_shards = (len(rows) + cfg.shard_size - 1) // cfg.shard_size
     if rank == 0:  # the folder is checked and cleaned once, before any process writes to it
         for stale in out.glob(".shard-*.part"):  # leftovers of a killed run
@@ -278,7 +279,7 @@ def encode_manifest(
                 if meta is None or meta["fingerprint"] != fp:
                     raise ValueError(f"{out} holds shards from a different manifest or settings ({p.name}); "
                                      "use another output folder or --overwrite")
-    barrier()
+    wait()
     report = EncodeReport(out / INDEX, rows=len(rows), shards=n_shards)
     mine = range(rank, n_shards, world)
     total = sum(len(rows[k * cfg.shard_size:(k + 1) * cfg.shard_size]) for k in mine)
@@ -305,7 +306,7 @@ def encode_manifest(
                 on_shard(k)
     finally:
         bar.close()
-    barrier()  # every shard is on disk
+    wait()  # every shard is on disk
     if rank != 0:
         return report
     index_shards: list[dict[str, Any]] = []

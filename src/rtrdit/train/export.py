@@ -124,8 +124,7 @@ def run(args: argparse.Namespace) -> int:
         for key, flag in (("codec", "--codec"), ("text_encoder", "--text-encoder")):
             if key not in settings:
                 raise ExportError(f"no {flag} given and {cfg.data.shards}/index.json does not name one")
-        config = StylizerConfig(switch_keep_frames=args.switch_keep,
-                                **{k: v for k, v in settings.items() if k != "switch_keep_frames"})
+        config = StylizerConfig(switch_keep_frames=args.switch_keep, **settings)
         out = export_stylizer(args.model or Path(cfg.run.out) / "model", args.out, config, DTYPES[args.dtype],
                               overwrite=args.overwrite)
     except ValueError as exc:  # ConfigError, CodecError, CheckpointError and ExportError are ValueErrors
