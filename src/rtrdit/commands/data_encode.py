@@ -29,6 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
+
     import torch.distributed
 
     from rtrdit.cli import CLIError
@@ -46,19 +48,21 @@ def run(args: argparse.Namespace) -> int:
     try:
         cfg.check()
         read_manifest(args.manifest)  # schema errors before loading any model
-        dist = init_distributed("cuda" if str(args.device).startswith("cuda") else "cpu")
-        device = str(dist.device) if dist.world > 1 else args.device  # torchrun: one GPU per process
+        rank, world, device = 0, int(os.environ.get("WORLD_SIZE", "1")), args.device
+        if world > 1:  # under torchrun: one process group, one GPU per process
+            dist = init_distributed("cuda" if str(args.device).startswith("cuda") else "cpu")
+            rank, device = dist.rank, str(dist.device)
         codec = load_codec(args.codec, device=device)
         text = CachedTextEncoder(load_text_encoder(args.text_encoder, device=device))
         report = encode_manifest(args.manifest, args.out, codec, text, cfg, device=device,
-                                 progress=not args.no_progress, overwrite=args.overwrite, rank=dist.rank,
-                                 world=dist.world, barrier=torch.distributed.barrier if dist.world > 1 else None)
+                                 progress=not args.no_progress, overwrite=args.overwrite, rank=rank,
+                                 world=world, barrier=torch.distributed.barrier if world > 1 else None)
     except (ManifestError, CodecError, VideoError, ValueError, FileNotFoundError) as exc:
         raise CLIError(" ".join(str(exc).split())) from None
     finally:
         shutdown()
-    if dist.is_main:
+    if rank == 0:
         print(f"{report.index}: {report.rows} rows in {report.shards} shards "
               f"({len(report.encoded)} encoded now, {len(report.skipped)} already done"
-              f"{f' by this process of {dist.world}' if dist.world > 1 else ''})")
+              f"{f' by this process of {world}' if world > 1 else ''})")
     return 0
