@@ -2,7 +2,7 @@
 
 import pytest
 
-from rtrdit.errors import first_line, typed_line
+from rtrdit.errors import first_line, one_line, typed_line
 
 
 @pytest.mark.parametrize(
@@ -21,3 +21,10 @@ def test_first_line(exc: BaseException, line: str) -> None:
 def test_typed_line_names_the_type_once() -> None:
     assert typed_line(ImportError("No module named 'pyiqa'")) == "ImportError: No module named 'pyiqa'"
     assert typed_line(ImportError()) == "ImportError"  # not "ImportError: ImportError"
+
+
+def test_one_line_keeps_every_line_on_one() -> None:
+    exc = RuntimeError("Error(s) in loading:\n\tUnexpected key(s)   in state_dict: \"a.b\"")
+    assert one_line(exc) == 'Error(s) in loading: Unexpected key(s) in state_dict: "a.b"'
+    assert one_line(exc, 8) == "Error(s)"
+    assert one_line(OSError()) == "OSError"

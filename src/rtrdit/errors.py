@@ -19,4 +19,11 @@ def typed_line(exc: BaseException) -> str:
     return name if line == name else f"{name}: {line}"
 
 
-__all__ = ["first_line", "typed_line"]
+def one_line(exc: BaseException, limit: int | None = None) -> str:
+    """The whole message with its line breaks and runs of spaces collapsed (cut to ``limit`` characters),
+    or the type name when empty: for errors whose useful words are not all on the first line."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if limit is None else text[:limit]
+
+
+__all__ = ["first_line", "one_line", "typed_line"]

@@ -90,3 +90,41 @@ def test_export_errors_are_one_line_and_leave_nothing(tmp_path: Path, capsys: py
 
     saved = json.loads((out / "stylizer.json").read_text())
     assert saved["area"] == 96 * 64 and saved["text_encoder"] == str(tmp_path.resolve())
+    assert not (tmp_path / "st.old").exists() and not (tmp_path / "st.partial").exists()
+
+
+def test_export_overwrite_keeps_the_old_directory_when_the_swap_fails(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--overwrite` renames the old stylizer aside and removes it only once the new one is in place."""
+    import os
+
+    from rtrdit.train import export
+
+    out, part = tmp_path / "st", tmp_path / "st.partial"
+    out.mkdir()
+    (out / "stylizer.json").write_text("old")
+    part.mkdir()
+    (part / "stylizer.json").write_text("new")
+    real = os.replace
+
+    def flaky(src: os.PathLike[str], dst: os.PathLike[str]) -> None:
+        if Path(src) == part:
+            raise OSError("disk went away")
+        real(src, dst)
+
+    monkeypatch.setattr(export.os, "replace", flaky)
+    with pytest.raises(OSError, match="disk went away"):
+        export._swap_in(part, out)
+    assert (out / "stylizer.json").read_text() == "old" and not (tmp_path / "st.old").exists()
+    monkeypatch.setattr(export.os, "replace", real)
+    export._swap_in(part, out)
+    assert (out / "stylizer.json").read_text() == "new" and sorted(p.name for p in tmp_path.iterdir()) == ["st"]
+
+
+def test_export_area_uses_both_codecs_spatial_factor() -> None:
+    """`trained_defaults` turns latent sizes into pixels with one factor; both codecs must have it."""
+    from rtrdit.codecs.tiny_ae import TinyAEConfig
+    from rtrdit.codecs.wan_vae import WanVAE
+    from rtrdit.train.export import SPATIAL_FACTOR
+
+    assert TinyAEConfig.spatial_factor == WanVAE.spatial_factor == SPATIAL_FACTOR

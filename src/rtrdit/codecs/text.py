@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from rtrdit.codecs.base import CodecError, load_state_dict_file
+from rtrdit.errors import one_line
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -181,7 +182,7 @@ def _load_umt5_pth(pth: Path, device: str | torch.device, dtype: torch.dtype) ->
     try:
         state = load_state_dict_file(pth)
     except Exception as exc:  # noqa: BLE001 - any unreadable checkpoint is one line for the user
-        raise CodecError(f"{pth}: cannot read umT5 checkpoint ({' '.join(str(exc).split())[:200]})") from None
+        raise CodecError(f"{pth}: cannot read umT5 checkpoint ({one_line(exc, 200)})") from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     config = umt5_config_from_state(state)

@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 from rtrdit.codecs.base import WAN_VAE_PTH, CodecError, load_state_dict_file
+from rtrdit.errors import one_line
 
 DIFFUSERS_WEIGHTS = ("diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.bin")
 
@@ -195,7 +196,7 @@ def _load_pth(path: Path, dtype: torch.dtype) -> Any:
     try:
         state = load_state_dict_file(path)
     except Exception as exc:  # noqa: BLE001 - an unreadable checkpoint is one line for the user
-        raise CodecError(f"{path}: cannot read Wan VAE checkpoint ({' '.join(str(exc).split())[:200]})") from None
+        raise CodecError(f"{path}: cannot read Wan VAE checkpoint ({one_line(exc, 200)})") from None
     if not isinstance(state, dict):
         raise CodecError(f"{path}: not a Wan2.1 VAE checkpoint (not a state dict)")
     if "state_dict" in state and isinstance(state["state_dict"], dict):

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rtrdit.errors import one_line
+
 MODES = ("tv2v", "rv2v")
 # The guiding text of every RV2V sample, as in the paper (section 3.1).
 RV2V_PROMPT = "Transfer the video style to match the reference image style"
@@ -142,7 +144,7 @@ def _check_image(path: Path) -> str | None:
         with Image.open(path) as im:
             im.verify()
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        return f"reference: unreadable image {path} ({' '.join(str(exc).split()) or type(exc).__name__})"
+        return f"reference: unreadable image {path} ({one_line(exc)})"
     return None
 
 

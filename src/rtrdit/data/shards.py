@@ -23,6 +23,7 @@ import torch
 from torch import Tensor
 
 from rtrdit.data.manifest import ManifestError, ManifestRow, read_manifest
+from rtrdit.errors import one_line
 
 INDEX = "index.json"
 _DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
@@ -298,7 +299,7 @@ def encode_manifest(
                 try:
                     writer.add(line, row)
                 except (ValueError, OSError) as exc:
-                    raise ManifestError(f"{manifest}:{line}: {' '.join(str(exc).split())}") from None
+                    raise ManifestError(f"{manifest}:{line}: {one_line(exc)}") from None
                 bar.update(1)
             _save_shard(path, writer.tensors, {"fingerprint": fp, "rows": json.dumps(writer.rows)})
             report.encoded.append(k)

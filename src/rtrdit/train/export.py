@@ -19,7 +19,7 @@ from rtrdit.stream.stylizer import CONFIG_NAME, StylizerConfig, demo_dir
 
 DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
 MINILM_DIM = 384  # the text width of the "minilm" encoder
-SPATIAL_FACTOR = 8  # pixels per latent cell of both codecs (Wan VAE and our autoencoder)
+SPATIAL_FACTOR = 8  # pixels per latent cell of both codecs (Wan VAE and our autoencoder; a test holds them to it)
 
 
 class ExportError(ValueError):
@@ -61,13 +61,27 @@ def export_stylizer(model: str | os.PathLike[str], out: str | os.PathLike[str], 
             codec = str(Path(config.codec).resolve())
         final = StylizerConfig.from_dict({**config.to_dict(), "codec": codec, "text_encoder": text})
         (part / CONFIG_NAME).write_text(json.dumps(final.to_dict(), indent=2) + "\n")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(part, out)
+        _swap_in(part, out)
     except BaseException:
         shutil.rmtree(part, ignore_errors=True)
         raise
     return out
+
+
+def _swap_in(part: Path, out: Path) -> None:
+    """Rename the finished ``part`` to ``out``; an old ``out`` is renamed aside first and removed only after,
+    so a failed rename puts it back and ``out`` is never half-written."""
+    old = out.with_name(out.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if out.exists():
+        os.replace(out, old)
+    try:
+        os.replace(part, out)
+    except BaseException:
+        if old.exists():
+            os.replace(old, out)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def trained_defaults(cfg: Any) -> dict[str, Any]:
