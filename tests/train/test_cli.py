@@ -114,10 +114,10 @@ def test_export_overwrite_keeps_the_old_directory_when_the_swap_fails(tmp_path: 
 
     monkeypatch.setattr(export.os, "replace", flaky)
     with pytest.raises(OSError, match="disk went away"):
-        export._swap_in(part, out)
+        export.replace_directory(part, out)
     assert (out / "stylizer.json").read_text() == "old" and not (tmp_path / "st.old").exists()
     monkeypatch.setattr(export.os, "replace", real)
-    export._swap_in(part, out)
+    export.replace_directory(part, out)
     assert (out / "stylizer.json").read_text() == "new" and sorted(p.name for p in tmp_path.iterdir()) == ["st"]
 
 
@@ -128,3 +128,29 @@ def test_export_area_uses_both_codecs_spatial_factor() -> None:
     from rtrdit.train.export import SPATIAL_FACTOR
 
     assert TinyAEConfig.spatial_factor == WanVAE.spatial_factor == SPATIAL_FACTOR
+
+
+def test_decoder_errors_are_one_line_and_leave_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`rtrdit train decoder`: no dataset, no stylizer, an existing output: one line each, exit 2."""
+    data = tmp_path / "data"
+    data.mkdir()
+    out = tmp_path / "dec"
+    base = ["train", "decoder", "--model", "demo", "--data", str(data), "--out", str(out)]
+
+    def fails(args: list[str], words: str) -> None:
+        assert main(args) == 2
+        err = capsys.readouterr().err.strip()  # a corrupt clip is found mid-stream, under a progress bar
+        assert "Traceback" not in err and words in err.splitlines()[-1], err
+        assert not (tmp_path / "dec.partial").exists()
+
+    fails(base, "manifest.jsonl: no such file")
+    (data / "manifest.jsonl").write_text('{"source": "a.mp4", "target": "b.mp4", "mode": "tv2v", "prompt": "x", '
+                                         '"split": "train"}\n')
+    fails(base, "a.mp4: no such file")
+    for name in ("a.mp4", "b.mp4"):
+        (data / name).write_bytes(b"not a video")
+    fails([*base[:3], str(tmp_path / "nowhere"), *base[4:]], "cannot load the stylizer")
+    fails(base, "cannot stream a row")
+    assert not out.exists()
+    out.mkdir()
+    fails(base, "already exists")

@@ -7,6 +7,7 @@ import logging
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from train_helpers import load_weights, tiny_config
@@ -171,6 +172,35 @@ def _exported_stylizer_streams_like_the_distilled_dit(config: Path, root: Path) 
 
     a, b = stream(st), stream(by_hand)
     assert a.shape == frames.shape and np.array_equal(a, b)
+    _tuned_decoder_fits_the_generators_latents(root, frames)
+
+
+def _tuned_decoder_fits_the_generators_latents(root: Path, frames: np.ndarray) -> None:
+    """`rtrdit train decoder` on the exported stylizer: the encoder (so the latent space) is bit-identical,
+    the decoder turns the generator's own latents into frames nearer the targets than before, and a
+    second run into the same folder is refused."""
+    import json
+
+    from rtrdit.cli import main
+    from rtrdit.codecs import load_codec
+    from rtrdit.codecs.base import frames_to_video
+    from rtrdit.stream.stylizer import Stylizer
+    from rtrdit.train.decoder import evaluate, stream_examples
+
+    args = ["train", "decoder", "--model", "stylizer", "--data", "runs/tiny/data/shards-raw", "--out", "decoder",
+            "--steps", "40", "--lr", "1e-3", "--crop", "0"]
+    assert main(args) == 0
+    assert main(args) == 2 and not (root / "decoder.partial").exists()
+    old, new = load_codec(str(root / "stylizer" / "autoencoder")), load_codec(str(root / "decoder"))
+    video = frames_to_video(frames)
+    assert torch.equal(old.encode(video), new.encode(video))
+    st = Stylizer.from_pretrained(root / "stylizer")
+    rows = [json.loads(line) for line in (root / "runs/tiny/data/shards-raw/manifest.jsonl").read_text().splitlines()][:6]
+    examples = stream_examples(st, root / "runs/tiny/data/shards-raw", rows, seed=0)
+    before, after = evaluate(old, examples)["all"], evaluate(new, examples)["all"]
+    assert after > before + 0.5, (before, after)
+    report = json.loads((root / "decoder" / "decoder_report.json").read_text())
+    assert report["steps"] == 40 and report["train_rows"] > 0
 
 
 @pytest.mark.parametrize("stage", ["teacher", "distill"])

@@ -12,6 +12,7 @@ STAGES: dict[str, tuple[str, str]] = {
     "ode": ("rtrdit.train.ode_pairs", "sample teacher ODE trajectories into shards for stage 2"),
     "student": ("rtrdit.train.student", "stage 2: causal few-step student regressed onto teacher ODE pairs"),
     "distill": ("rtrdit.train.distill", "stage 3: Self Forcing + DMD + adversarial post-training"),
+    "decoder": ("rtrdit.train.decoder", "fine-tune our autoencoder's decoder on the trained generator's latents"),
     "export": ("rtrdit.train.export", "package the trained generator as a stylizer directory (--model DIR)"),
 }
 

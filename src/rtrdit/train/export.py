@@ -61,14 +61,14 @@ def export_stylizer(model: str | os.PathLike[str], out: str | os.PathLike[str], 
             codec = str(Path(config.codec).resolve())
         final = StylizerConfig.from_dict({**config.to_dict(), "codec": codec, "text_encoder": text})
         (part / CONFIG_NAME).write_text(json.dumps(final.to_dict(), indent=2) + "\n")
-        _swap_in(part, out)
+        replace_directory(part, out)
     except BaseException:
         shutil.rmtree(part, ignore_errors=True)
         raise
     return out
 
 
-def _swap_in(part: Path, out: Path) -> None:
+def replace_directory(part: Path, out: Path) -> None:
     """Rename the finished ``part`` to ``out``; an old ``out`` is renamed aside first and removed only after,
     so a failed rename puts it back and ``out`` is never half-written."""
     old = out.with_name(out.name + ".old")
@@ -147,4 +147,4 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["ExportError", "add_arguments", "export_stylizer", "run", "trained_defaults"]
+__all__ = ["ExportError", "add_arguments", "export_stylizer", "replace_directory", "run", "trained_defaults"]

@@ -1,0 +1,214 @@
+"""`rtrdit train decoder`: fine-tune our autoencoder's decoder on the latents the trained generator makes.
+
+The generator was trained on latents from the encoder, but what the decoder meets in a stream are the
+generator's own outputs, a little off that manifold (blurred strokes, seams on the 8 px latent cells).
+Every train row of a dataset (`rtrdit data build`) is streamed through the stylizer exactly as a user's
+video would be, its latents are kept, and the decoder alone learns to turn them into the row's target
+(L1 + MSE on random crops). The encoder is frozen, so the latent space, the encoded shards and the DiT
+stay valid. The result is an autoencoder folder for `rtrdit train export --codec DIR`; val rows, when
+the dataset has them, give `report.json` its PSNR before and after (the whole decoder, whole frames).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from rtrdit.cli import CLIError
+
+REPORT_NAME = "decoder_report.json"  # beside the autoencoder's own report.json
+
+
+@dataclass
+class Example:
+    """One streamed row: the generator's latent [C, F, h, w] and the target frames (T, H, W, 3) uint8."""
+
+    latent: torch.Tensor
+    target: np.ndarray
+    mode: str
+
+
+class _LatentTap:
+    """A codec that is ``codec`` in every way, except that its stream decoders also keep what they decode."""
+
+    def __init__(self, codec: Any) -> None:
+        self._codec = codec
+        self.latents: list[torch.Tensor] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._codec, name)
+
+    def stream_decoder(self) -> Any:
+        inner, kept = self._codec.stream_decoder(), self.latents
+
+        class Tap:
+            def push(self, latent: torch.Tensor) -> torch.Tensor:
+                kept.append(latent.detach().float().cpu())
+                return inner.push(latent)
+
+        return Tap()
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, help="stylizer directory (rtrdit train export) whose codec is ours")
+    parser.add_argument("--data", required=True, help="dataset folder with manifest.jsonl (rtrdit data build)")
+    parser.add_argument("--out", required=True, help="autoencoder folder to write (must not exist)")
+    parser.add_argument("--steps", type=int, default=3000, help="optimisation steps (default 3000)")
+    parser.add_argument("--minutes", type=float, default=None, help="stop earlier after this many minutes")
+    parser.add_argument("--batch", type=int, default=4, help="rows per step (default 4)")
+    parser.add_argument("--crop", type=int, default=16, help="random latent crop, in latent cells (0 = whole)")
+    parser.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate (default 1e-4)")
+    parser.add_argument("--max-val", type=int, default=64, help="val rows of the report at most")
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def stream_examples(stylizer: Any, data: Path, rows: list[dict], seed: int) -> list[Example]:
+    """Stream each manifest row through ``stylizer`` (a random paraphrase of a TV2V row's prompt, the row's
+    reference for RV2V) and pair the latents it decoded with the row's target at the processing size."""
+    from tqdm import tqdm
+
+    from rtrdit.codecs.video import read_frames, read_image
+    from rtrdit.stream.session import processing_size
+    from rtrdit.stream.stylizer import Stylizer
+
+    tap = _LatentTap(stylizer.codec)
+    tapped = Stylizer(stylizer.dit, tap, stylizer.text_encoder, stylizer.config)
+    rng = np.random.default_rng(seed)
+    out = []
+    for row in tqdm(rows, desc="streaming rows", unit="row", dynamic_ncols=True, leave=False):
+        source = read_frames(data / row["source"])
+        size = processing_size(source.shape[2], source.shape[1], stylizer.config.area)
+        target = read_frames(data / row["target"], size)
+        if row["mode"] == "rv2v":
+            sess = tapped.session(reference=read_image(data / row["reference"]), seed=seed)
+        else:
+            prompts = row.get("prompts") or [row["prompt"]]
+            sess = tapped.session(prompt=prompts[int(rng.integers(len(prompts)))], seed=seed)
+        tap.latents.clear()
+        sess.push(source)
+        sess.flush()
+        out.append(Example(torch.cat(tap.latents, 2)[0], target, row["mode"]))
+    return out
+
+
+def _frames(video: torch.Tensor) -> np.ndarray:
+    return ((video[0].clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 3, 0).numpy()
+
+
+@torch.no_grad()
+def evaluate(model: Any, examples: list[Example]) -> dict[str, float]:
+    """Mean PSNR (dB) of the decoded latents against the targets, per mode and over all."""
+    from rtrdit.eval.metrics.psnr import psnr
+
+    scores: dict[str, list[float]] = {}
+    for ex in examples:
+        value = psnr(_frames(model.decode(ex.latent[None])), ex.target[: 1 + 4 * (ex.latent.shape[1] - 1)])
+        scores.setdefault(ex.mode, []).append(value)
+        scores.setdefault("all", []).append(value)
+    return {k: round(float(np.mean(v)), 3) for k, v in scores.items()}
+
+
+def decoder_step(model: Any, opt: torch.optim.Optimizer, batch: list[Example], crop: int,
+                 gen: torch.Generator) -> float:
+    """One L1 + MSE step of the decoder on the same random crop of each example; returns the loss."""
+    _, f, h, w = batch[0].latent.shape
+    ch, cw = (min(crop, h), min(crop, w)) if crop else (h, w)
+    y = int(torch.randint(0, h - ch + 1, (1,), generator=gen))
+    x = int(torch.randint(0, w - cw + 1, (1,), generator=gen))
+    s = model.spatial_factor
+    lat = torch.stack([ex.latent[:, :, y:y + ch, x:x + cw] for ex in batch])
+    frames = 1 + 4 * (f - 1)
+    tgt = torch.stack([torch.from_numpy(ex.target[:frames, y * s:(y + ch) * s, x * s:(x + cw) * s]) for ex in batch])
+    tgt = tgt.permute(0, 4, 1, 2, 3).float() / 127.5 - 1
+    err = model._decode(lat) - tgt
+    loss = err.abs().mean() + err.pow(2).mean()
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return float(loss.item())
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from rtrdit.codecs.tiny_ae import TinyAutoencoder
+    from rtrdit.errors import first_line
+    from rtrdit.stream.stylizer import Stylizer
+    from rtrdit.train.export import replace_directory
+
+    out, data = Path(args.out), Path(args.data)
+    if out.exists():
+        raise CLIError(f"{out} already exists (give a new --out)")
+    if args.steps <= 0 or args.batch <= 0 or args.crop < 0:
+        raise CLIError("--steps and --batch must be positive and --crop at least 0")
+    manifest = data / "manifest.jsonl"
+    if not manifest.is_file():
+        raise CLIError(f"{manifest}: no such file (build the dataset with `rtrdit data build`)")
+    rows = [json.loads(line) for line in manifest.read_text(encoding="utf-8").splitlines() if line.strip()]
+    train_rows = [r for r in rows if r.get("split", "train") == "train"]
+    val_rows = [r for r in rows if r.get("split") == "val"]
+    if not train_rows:
+        raise CLIError(f"{manifest}: no train rows")
+    for row in rows:
+        for key in ("source", "target", "reference"):
+            if row.get(key) and not (data / row[key]).is_file():
+                raise CLIError(f"{manifest}: row's {key} {data / row[key]}: no such file")
+    try:
+        stylizer = Stylizer.from_pretrained(args.model)
+    except (OSError, ValueError) as exc:
+        raise CLIError(f"cannot load the stylizer {args.model}: {first_line(exc)}") from None
+    if not isinstance(stylizer.codec, TinyAutoencoder):
+        raise CLIError(f"{args.model}: its codec is not our autoencoder (only that decoder can be tuned here)")
+    torch.manual_seed(args.seed)
+    gen = torch.Generator().manual_seed(args.seed)
+    val_rows = [val_rows[int(i)] for i in np.linspace(0, len(val_rows) - 1, min(args.max_val, len(val_rows))).round()] \
+        if val_rows else []
+    try:
+        train = stream_examples(stylizer, data, train_rows, args.seed)
+        val = stream_examples(stylizer, data, val_rows, args.seed)
+    except (OSError, ValueError, KeyError) as exc:
+        raise CLIError(f"{data}: cannot stream a row ({first_line(exc)})") from None
+    model = stylizer.codec.float().train()
+    model.encoder.requires_grad_(False)
+    before = evaluate(model, val) if val else {}
+    opt = torch.optim.Adam(model.decoder.parameters(), lr=args.lr)
+    bar = tqdm(total=args.steps, desc="decoder", unit="step", dynamic_ncols=True)
+    t0, step, ema = time.monotonic(), 0, None
+    while step < args.steps and (args.minutes is None or time.monotonic() - t0 < args.minutes * 60):
+        idx = torch.randint(len(train), (args.batch,), generator=gen).tolist()
+        loss = decoder_step(model, opt, [train[i] for i in idx], args.crop, gen)
+        ema = loss if ema is None else 0.98 * ema + 0.02 * loss
+        step += 1
+        bar.update(1)
+        bar.set_postfix(loss=f"{ema:.4f}")
+    bar.close()
+    model.eval()
+    report = {"steps": step, "train_seconds": round(time.monotonic() - t0, 1), "train_rows": len(train),
+              "val_rows": len(val), "val_psnr_before": before, "val_psnr_after": evaluate(model, val) if val else {},
+              "model": str(args.model), "data": str(data), "lr": args.lr, "batch": args.batch, "crop": args.crop}
+    part = out.with_name(out.name + ".partial")
+    shutil.rmtree(part, ignore_errors=True)
+    try:
+        model.config.extra = {**model.config.extra, "decoder_tuned_steps": step}
+        model.save_pretrained(part)
+        (part / REPORT_NAME).write_text(json.dumps(report, indent=2) + "\n")
+        replace_directory(part, out)
+    except BaseException:
+        shutil.rmtree(part, ignore_errors=True)
+        raise
+    if val:
+        print(f"saved {out} after {step} steps; val PSNR {before['all']:.2f} -> {report['val_psnr_after']['all']:.2f} dB")
+    else:
+        print(f"saved {out} after {step} steps (no val rows to report)")
+    return 0
+
+
+__all__ = ["Example", "add_arguments", "decoder_step", "evaluate", "run", "stream_examples"]
