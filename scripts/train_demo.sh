@@ -4,7 +4,8 @@
 #   2. latents (the shipped fast autoencoder) and MiniLM text embeddings in shards, at SIZE and at SIZE/2
 #   3. stage 1 teacher (a SIZE/2 phase, then SIZE), stage 2 student (ODE pairs from the teacher),
 #      stage 3 distillation, all at SIZE
-#   4. export to src/rtrdit/weights/demo and write its model card (held-out evaluation)
+#   4. the autoencoder's decoder fine-tuned on the final model's own latents (encoder frozen)
+#   5. export to src/rtrdit/weights/demo and write its model card (held-out evaluation)
 # Usage: bash scripts/train_demo.sh [--smoke]   (--smoke: a few steps of each stage, to check the pipeline)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,12 +16,13 @@ runs=runs/demo
 steps_teacher=${STEPS_TEACHER:-}
 steps_student=${STEPS_STUDENT:-}
 steps_distill=${STEPS_DISTILL:-}
+steps_decoder=${STEPS_DECODER:-6000}
 clips=8
 styles=10  # every built-in style on every clip (balanced; `rtrdit data styles` lists them)
 size=${SIZE:-256}
 card_args=()
 if [ "${1:-}" = "--smoke" ]; then
-  steps_teacher=2; steps_student=2; steps_distill=2; clips=1; styles=2
+  steps_teacher=2; steps_student=2; steps_distill=2; steps_decoder=2; clips=1; styles=2
   card_args=(--max-clips 2 --ablation-seconds 4)
 else
   card_args=(--ablation-seconds 120)
@@ -39,4 +41,11 @@ $rtrdit train teacher --config configs/demo/teacher_lowres.yaml $(max "$steps_te
 $rtrdit train teacher --config configs/demo/teacher.yaml $(max "$steps_teacher") --resume
 $rtrdit train student --config configs/demo/student.yaml $(max "$steps_student") --resume
 $rtrdit train distill --config configs/demo/distill.yaml $(max "$steps_distill") --resume
-.venv/bin/python scripts/demo_model_card.py --runs "$runs" --out "${DEMO_OUT:-src/rtrdit/weights/demo}" --size "$size" "${card_args[@]}"
+# the stylizer as it will ship (float16 weights), so the decoder learns the latents users will get
+$rtrdit train export --config configs/demo/distill.yaml -o "$runs/stylizer" --dtype float16 --switch-keep 0 \
+  --overwrite
+if [ ! -f "$runs/decoder/config.json" ]; then
+  $rtrdit train decoder --model "$runs/stylizer" --data "$runs/data" --out "$runs/decoder" --steps "$steps_decoder"
+fi
+.venv/bin/python scripts/demo_model_card.py --runs "$runs" --out "${DEMO_OUT:-src/rtrdit/weights/demo}" --size "$size" \
+  --codec "$runs/decoder" "${card_args[@]}"
