@@ -66,8 +66,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch", type=int, default=4, help="rows per step (default 4)")
     parser.add_argument("--crop", type=int, default=16, help="random latent crop, in latent cells (0 = whole)")
     parser.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate (default 1e-4)")
-    parser.add_argument("--max-val", type=int, default=64, help="val rows of the report at most")
+    parser.add_argument("--max-val", type=int, default=None, help="val rows of the report at most (default all)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (the stylizer streams and the decoder trains there)")
 
 
 def stream_examples(stylizer: Any, data: Path, rows: list[dict], seed: int) -> list[Example]:
@@ -80,7 +81,7 @@ def stream_examples(stylizer: Any, data: Path, rows: list[dict], seed: int) -> l
     from rtrdit.stream.stylizer import Stylizer
 
     tap = _LatentTap(stylizer.codec)
-    tapped = Stylizer(stylizer.dit, tap, stylizer.text_encoder, stylizer.config)
+    tapped = Stylizer(stylizer.dit, tap, stylizer.text_encoder, stylizer.config, stylizer.device)
     rng = np.random.default_rng(seed)
     out = []
     for row in tqdm(rows, desc="streaming rows", unit="row", dynamic_ncols=True, leave=False):
@@ -127,8 +128,9 @@ def decoder_step(model: Any, opt: torch.optim.Optimizer, batch: list[Example], c
     lat = torch.stack([ex.latent[:, :, y:y + ch, x:x + cw] for ex in batch])
     frames = 1 + 4 * (f - 1)
     tgt = torch.stack([torch.from_numpy(ex.target[:frames, y * s:(y + ch) * s, x * s:(x + cw) * s]) for ex in batch])
-    tgt = tgt.permute(0, 4, 1, 2, 3).float() / 127.5 - 1
-    err = model._decode(lat) - tgt
+    device = model.latents_mean.device
+    tgt = tgt.to(device).permute(0, 4, 1, 2, 3).float() / 127.5 - 1
+    err = model._decode(lat.to(device)) - tgt
     loss = err.abs().mean() + err.pow(2).mean()
     opt.zero_grad(set_to_none=True)
     loss.backward()
@@ -181,15 +183,16 @@ def run(args: argparse.Namespace) -> int:
             if row.get(key) and not (data / row[key]).is_file():
                 raise CLIError(f"{manifest}: row's {key} {data / row[key]}: no such file")
     try:
-        stylizer = Stylizer.from_pretrained(args.model)
+        stylizer = Stylizer.from_pretrained(args.model, device=args.device)
     except (OSError, ValueError) as exc:
         raise CLIError(f"cannot load the stylizer {args.model}: {first_line(exc)}") from None
     if not isinstance(stylizer.codec, TinyAutoencoder):
         raise CLIError(f"{args.model}: its codec is not our autoencoder (only that decoder can be tuned here)")
     torch.manual_seed(args.seed)
     gen = torch.Generator().manual_seed(args.seed)
-    val_rows = [val_rows[int(i)] for i in np.linspace(0, len(val_rows) - 1, min(args.max_val, len(val_rows))).round()] \
-        if val_rows else []
+    if val_rows and args.max_val is not None:  # evenly spread over the val rows
+        keep = min(args.max_val, len(val_rows))
+        val_rows = [val_rows[int(i)] for i in np.linspace(0, len(val_rows) - 1, keep).round()] if keep else []
     try:
         train = stream_examples(stylizer, data, train_rows, args.seed)
         val = stream_examples(stylizer, data, val_rows, args.seed)
