@@ -6,7 +6,7 @@ Every train row of a dataset (`rtrdit data build`) is streamed through the styli
 video would be, its latents are kept, and the decoder alone learns to turn them into the row's target
 (L1 + MSE on random crops). The encoder is frozen, so the latent space, the encoded shards and the DiT
 stay valid. The result is an autoencoder folder for `rtrdit train export --codec DIR`; val rows, when
-the dataset has them, give `report.json` its PSNR before and after (the whole decoder, whole frames).
+the dataset has them, give `decoder_report.json` (and README.md) their PSNR before and after (whole frames).
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ def stream_examples(stylizer: Any, data: Path, rows: list[dict], seed: int) -> l
 
 
 def _frames(video: torch.Tensor) -> np.ndarray:
-    return ((video[0].clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 3, 0).numpy()
+    return ((video[0].clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 3, 0).cpu().numpy()
 
 
 @torch.no_grad()
