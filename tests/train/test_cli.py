@@ -131,7 +131,8 @@ def test_export_area_uses_both_codecs_spatial_factor() -> None:
 
 
 def test_decoder_errors_are_one_line_and_leave_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """`rtrdit train decoder`: no dataset, no stylizer, an existing output: one line each, exit 2."""
+    """`rtrdit train decoder`: no dataset, a bad row, no stylizer, a missing or corrupt clip (found before
+    any streaming), an existing output: one line each, exit 2."""
     data = tmp_path / "data"
     data.mkdir()
     out = tmp_path / "dec"
@@ -139,18 +140,20 @@ def test_decoder_errors_are_one_line_and_leave_nothing(tmp_path: Path, capsys: p
 
     def fails(args: list[str], words: str) -> None:
         assert main(args) == 2
-        err = capsys.readouterr().err.strip()  # a corrupt clip is found mid-stream, under a progress bar
-        assert "Traceback" not in err and words in err.splitlines()[-1], err
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and words in err, err
         assert not (tmp_path / "dec.partial").exists()
 
     fails(base, "manifest.jsonl: no such file")
+    (data / "manifest.jsonl").write_text('{"source": "a.mp4", "target": "b.mp4", "mode": "t2v", "prompt": "x"}\n')
+    fails(base, "manifest.jsonl:1:")
     (data / "manifest.jsonl").write_text('{"source": "a.mp4", "target": "b.mp4", "mode": "tv2v", "prompt": "x", '
                                          '"split": "train"}\n')
-    fails(base, "a.mp4: no such file")
+    fails([*base[:3], str(tmp_path / "nowhere"), *base[4:]], "cannot load the stylizer")
+    fails(base, "manifest.jsonl:1: source: no such file")
     for name in ("a.mp4", "b.mp4"):
         (data / name).write_bytes(b"not a video")
-    fails([*base[:3], str(tmp_path / "nowhere"), *base[4:]], "cannot load the stylizer")
-    fails(base, "cannot stream a row")
+    fails(base, "manifest.jsonl:1: source: unreadable video")
     assert not out.exists()
     out.mkdir()
     fails(base, "already exists")

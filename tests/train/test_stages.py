@@ -184,6 +184,7 @@ def _tuned_decoder_fits_the_generators_latents(root: Path, frames: np.ndarray) -
     from rtrdit.cli import main
     from rtrdit.codecs import load_codec
     from rtrdit.codecs.base import frames_to_video
+    from rtrdit.data.manifest import read_manifest
     from rtrdit.stream.stylizer import Stylizer
     from rtrdit.train.decoder import evaluate, stream_examples
 
@@ -195,7 +196,7 @@ def _tuned_decoder_fits_the_generators_latents(root: Path, frames: np.ndarray) -
     video = frames_to_video(frames)
     assert torch.equal(old.encode(video), new.encode(video))
     st = Stylizer.from_pretrained(root / "stylizer")
-    rows = [json.loads(line) for line in (root / "runs/tiny/data/shards-raw/manifest.jsonl").read_text().splitlines()][:6]
+    rows = [row for _, row in read_manifest(root / "runs/tiny/data/shards-raw/manifest.jsonl")][:6]
     examples = stream_examples(st, root / "runs/tiny/data/shards-raw", rows, seed=0)
     before, after = evaluate(old, examples)["all"], evaluate(new, examples)["all"]
     assert after > before + 0.5, (before, after)

@@ -17,12 +17,15 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from rtrdit.cli import CLIError
+
+if TYPE_CHECKING:
+    from rtrdit.data.manifest import ManifestRow
 
 REPORT_NAME = "decoder_report.json"  # beside the autoencoder's own report.json
 
@@ -71,7 +74,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", help="cpu or cuda (the stylizer streams and the decoder trains there)")
 
 
-def stream_examples(stylizer: Any, data: Path, rows: list[dict], seed: int) -> list[Example]:
+def stream_examples(stylizer: Any, data: Path, rows: list[ManifestRow], seed: int) -> list[Example]:
     """Stream each manifest row through ``stylizer`` (a random paraphrase of a TV2V row's prompt, the row's
     reference for RV2V) and pair the latents it decoded with the row's target at the processing size."""
     from tqdm import tqdm
@@ -85,33 +88,31 @@ def stream_examples(stylizer: Any, data: Path, rows: list[dict], seed: int) -> l
     rng = np.random.default_rng(seed)
     out = []
     for row in tqdm(rows, desc="streaming rows", unit="row", dynamic_ncols=True, leave=False):
-        source = read_frames(data / row["source"])
+        paths = row.resolve(data)
+        source = read_frames(paths["source"])
         size = processing_size(source.shape[2], source.shape[1], stylizer.config.area)
-        target = read_frames(data / row["target"], size)
-        if row["mode"] == "rv2v":
-            sess = tapped.session(reference=read_image(data / row["reference"]), seed=seed)
+        target = read_frames(paths["target"], size)
+        if row.mode == "rv2v":
+            sess = tapped.session(reference=read_image(paths["reference"]), seed=seed)
         else:
-            prompts = row.get("prompts") or [row["prompt"]]
+            prompts = row.extra.get("prompts") or [row.prompt]
             sess = tapped.session(prompt=prompts[int(rng.integers(len(prompts)))], seed=seed)
         tap.latents.clear()
         sess.push(source)
         sess.flush()
-        out.append(Example(torch.cat(tap.latents, 2)[0], target, row["mode"]))
+        out.append(Example(torch.cat(tap.latents, 2)[0], target, row.mode))
     return out
-
-
-def _frames(video: torch.Tensor) -> np.ndarray:
-    return ((video[0].clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 3, 0).cpu().numpy()
 
 
 @torch.no_grad()
 def evaluate(model: Any, examples: list[Example]) -> dict[str, float]:
     """Mean PSNR (dB) of the decoded latents against the targets, per mode and over all."""
+    from rtrdit.codecs.base import video_to_frames
     from rtrdit.eval.metrics.psnr import psnr
 
     scores: dict[str, list[float]] = {}
     for ex in examples:
-        value = psnr(_frames(model.decode(ex.latent[None])), ex.target[: 1 + 4 * (ex.latent.shape[1] - 1)])
+        value = psnr(video_to_frames(model.decode(ex.latent[None])[0]), ex.target[: 1 + 4 * (ex.latent.shape[1] - 1)])
         scores.setdefault(ex.mode, []).append(value)
         scores.setdefault("all", []).append(value)
     return {k: round(float(np.mean(v)), 3) for k, v in scores.items()}
@@ -120,6 +121,8 @@ def evaluate(model: Any, examples: list[Example]) -> dict[str, float]:
 def decoder_step(model: Any, opt: torch.optim.Optimizer, batch: list[Example], crop: int,
                  gen: torch.Generator) -> float:
     """One L1 + MSE step of the decoder on the same random crop of each example; returns the loss."""
+    from rtrdit.codecs.base import frames_to_video
+
     _, f, h, w = batch[0].latent.shape
     ch, cw = (min(crop, h), min(crop, w)) if crop else (h, w)
     y = int(torch.randint(0, h - ch + 1, (1,), generator=gen))
@@ -127,10 +130,9 @@ def decoder_step(model: Any, opt: torch.optim.Optimizer, batch: list[Example], c
     s = model.spatial_factor
     lat = torch.stack([ex.latent[:, :, y:y + ch, x:x + cw] for ex in batch])
     frames = 1 + 4 * (f - 1)
-    tgt = torch.stack([torch.from_numpy(ex.target[:frames, y * s:(y + ch) * s, x * s:(x + cw) * s]) for ex in batch])
+    tgt = torch.cat([frames_to_video(ex.target[:frames, y * s:(y + ch) * s, x * s:(x + cw) * s]) for ex in batch])
     device = model.latents_mean.device
-    tgt = tgt.to(device).permute(0, 4, 1, 2, 3).float() / 127.5 - 1
-    err = model._decode(lat.to(device)) - tgt
+    err = model._decode(lat.to(device)) - tgt.to(device)
     loss = err.abs().mean() + err.pow(2).mean()
     opt.zero_grad(set_to_none=True)
     loss.backward()
@@ -161,6 +163,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from rtrdit.codecs.tiny_ae import TinyAutoencoder
+    from rtrdit.data.manifest import ManifestError, check_row, read_manifest
     from rtrdit.errors import first_line
     from rtrdit.stream.stylizer import Stylizer
     from rtrdit.train.export import replace_directory
@@ -173,21 +176,24 @@ def run(args: argparse.Namespace) -> int:
     manifest = data / "manifest.jsonl"
     if not manifest.is_file():
         raise CLIError(f"{manifest}: no such file (build the dataset with `rtrdit data build`)")
-    rows = [json.loads(line) for line in manifest.read_text(encoding="utf-8").splitlines() if line.strip()]
-    train_rows = [r for r in rows if r.get("split", "train") == "train"]
-    val_rows = [r for r in rows if r.get("split") == "val"]
+    try:
+        numbered = read_manifest(manifest)
+    except ManifestError as exc:
+        raise CLIError(first_line(exc)) from None
+    train_rows = [r for _, r in numbered if (r.split or "train") == "train"]
+    val_rows = [r for _, r in numbered if r.split == "val"]
     if not train_rows:
         raise CLIError(f"{manifest}: no train rows")
-    for row in rows:
-        for key in ("source", "target", "reference"):
-            if row.get(key) and not (data / row[key]).is_file():
-                raise CLIError(f"{manifest}: row's {key} {data / row[key]}: no such file")
     try:
         stylizer = Stylizer.from_pretrained(args.model, device=args.device)
     except (OSError, ValueError) as exc:
         raise CLIError(f"cannot load the stylizer {args.model}: {first_line(exc)}") from None
     if not isinstance(stylizer.codec, TinyAutoencoder):
         raise CLIError(f"{args.model}: its codec is not our autoencoder (only that decoder can be tuned here)")
+    for line, row in numbered:  # every clip readable before minutes of streaming
+        problems = check_row(row, data)
+        if problems:
+            raise CLIError(f"{manifest}:{line}: {problems[0]}")
     torch.manual_seed(args.seed)
     gen = torch.Generator().manual_seed(args.seed)
     if val_rows and args.max_val is not None:  # evenly spread over the val rows
