@@ -33,6 +33,16 @@ class CLIError(Exception):
     """A user-facing error: printed as one line, exit code 2, no traceback."""
 
 
+def device_arg(spec: str, flag: str = "--device") -> str:
+    """A command's device option checked before anything heavy loads ("auto": a GPU if any)."""
+    from rtrdit.devices import DeviceError, resolve_device
+
+    try:
+        return str(resolve_device(spec))
+    except DeviceError as exc:
+        raise CLIError(f"{flag} {exc}") from None
+
+
 def add_group(parser: argparse.ArgumentParser, members: dict[str, tuple[str, str]]) -> None:
     """Add nested subcommands ``name -> (module, help)``; each module has
     ``add_arguments``/``run`` like a top-level command. Modules are imported here,

@@ -17,7 +17,7 @@ from rtrdit.cli import main
     (["--steps", "20"], "--steps"),
     (["--certfile", "cert.pem"], "both --certfile and --keyfile"),
     (["--devices", "cuda:7"], "not available"),
-    (["--devices", "warp-drive"], "unknown device"),
+    (["--devices", "warp-drive"], "not a torch device"),
     (["--model", "/nonexistent/model"], "cannot load model"),
 ])
 def test_bad_settings_fail_with_one_line(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -22,6 +22,25 @@ def test_demo_command_writes_videos_and_sheet(tmp_path, capsys) -> None:
     assert probe(tmp_path / "stylized.mp4").frames == probe(tmp_path / "sample.mp4").frames == 25
 
 
+@pytest.mark.parametrize(("args", "message"), [
+    (["--size", "0"], "--size must be at least 32"),
+    (["--seconds", "0"], "--seconds must be positive"),
+    (["--prompt", " "], "--prompt is empty"),
+    (["--ref-style", "cubism"], "unknown --ref-style"),
+    (["--model", "/nonexistent/model"], "missing stylizer.json"),
+    (["--device", "cuda:99"], "--device cuda:99"),
+    (["--out", "{file}"], "is not a folder"),
+])
+def test_demo_bad_options_are_one_line_and_write_nothing(args, message, tmp_path, capsys) -> None:
+    (tmp_path / "file").write_text("x")
+    out = tmp_path / "out"
+    argv = ["demo", "--out", str(out), *[a.replace("{file}", str(tmp_path / "file")) for a in args]]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("rtrdit demo: error:") and message in err and "\n" not in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
 # Measured for the shipped model on this clip: prompts 28/40 nearest own target (36/40 in tone),
 # references 7/10 (8/10); the model on the codec before --styled/--color-permute got 6/10 references, the
 # old recipe's model (4 random styles per clip, one prompt per row) 24/40 prompts. The thresholds leave a

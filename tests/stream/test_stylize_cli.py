@@ -41,7 +41,8 @@ def test_schedule_switches_style(tiny_stylizer_dir, clip_file, tmp_path) -> None
 
 
 @pytest.mark.parametrize("case", ["missing-input", "empty-input", "corrupt-input", "no-style", "bad-ref",
-                                  "missing-ref", "size-zero", "no-folder", "bad-schedule", "missing-model"])
+                                  "missing-ref", "size-zero", "no-folder", "bad-schedule", "missing-model",
+                                  "missing-device"])
 def test_bad_input_one_line_no_output(case, tiny_stylizer_dir, clip_file, tmp_path, capsys) -> None:
     out = tmp_path / "out.mp4"
     args = [clip_file, "-o", str(out), "--prompt", "x", "--model", tiny_stylizer_dir]
@@ -70,6 +71,8 @@ def test_bad_input_one_line_no_output(case, tiny_stylizer_dir, clip_file, tmp_pa
         args = [clip_file, "-o", str(out), "--schedule", str(tmp_path / "s.json"), "--model", tiny_stylizer_dir]
     elif case == "missing-model":
         args[-1] = str(tmp_path / "no-model")
+    elif case == "missing-device":
+        args += ["--device", "cuda:99"]
     rc = main(["stylize", *args])
     err = capsys.readouterr().err.strip()
     assert rc == 2
@@ -77,6 +80,15 @@ def test_bad_input_one_line_no_output(case, tiny_stylizer_dir, clip_file, tmp_pa
     assert not out.exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".") or p.suffix == ".mp4" and p.name != "bad.mp4"
                 and p.name != "empty.mp4"]
+
+
+def test_stylize_refuses_to_overwrite_its_input(tiny_stylizer_dir, clip_file, tmp_path, capsys) -> None:
+    video = tmp_path / "in.mp4"
+    video.write_bytes(Path(clip_file).read_bytes())
+    before = video.read_bytes()
+    rc = main(["stylize", str(video), "-o", str(tmp_path / "." / "in.mp4"), "--prompt", "x", "--model", tiny_stylizer_dir])
+    assert rc == 2 and "is the input video" in capsys.readouterr().err
+    assert video.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
 
 
 def test_bench_reports_the_documented_keys(tiny_stylizer_dir, capsys) -> None:
@@ -105,4 +117,5 @@ def test_tenth_means() -> None:
 def test_bench_bad_arguments(capsys) -> None:
     assert main(["bench", "--size", "0x0"]) == 2
     assert main(["bench", "--model", "/nonexistent", "--seconds", "1"]) == 2
+    assert main(["bench", "--device", "cuda:99", "--seconds", "1"]) == 2
     assert all(line.startswith("rtrdit bench: error:") for line in capsys.readouterr().err.strip().splitlines())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from rtrdit.cli import CLIError
+from rtrdit.cli import CLIError, device_arg
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -13,7 +13,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--size", default="256x256", help="frame size WxH of the generated camera stream")
     p.add_argument("--seconds", type=float, default=20.0, help="seconds of 24 fps video to stream")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", help="torch device: cpu (default), cuda, cuda:1, auto (a GPU if any)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
@@ -28,12 +28,13 @@ def run(args: argparse.Namespace) -> int:
 
     size = parse_size(args.size)
     assert size is not None
+    device = device_arg(args.device)
     if args.seconds <= 0:
         raise CLIError(f"--seconds must be positive, got {args.seconds}")
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
-        st = Stylizer.from_pretrained(args.model, device=args.device)
+        st = Stylizer.from_pretrained(args.model, device=device)
     except (StylizerError, ValueError) as exc:
         raise CLIError(str(exc)) from None
     with tqdm(total=benchmark_frames(args.seconds), unit="frame", desc="bench", disable=args.json) as bar:

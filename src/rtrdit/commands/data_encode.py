@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
 
     import torch.distributed
 
-    from rtrdit.cli import CLIError
+    from rtrdit.cli import CLIError, device_arg
     from rtrdit.codecs import CodecError, load_codec
     from rtrdit.codecs.text import CachedTextEncoder, load_text_encoder
     from rtrdit.codecs.video import VideoError
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         cfg.check()
         read_manifest(args.manifest)  # schema errors before loading any model
-        rank, world, device = 0, int(os.environ.get("WORLD_SIZE", "1")), args.device
+        rank, world, device = 0, int(os.environ.get("WORLD_SIZE", "1")), device_arg(args.device)
         if world > 1:  # under torchrun: one process group, one GPU per process
             dist = init_distributed("cuda" if str(args.device).startswith("cuda") else "cpu")
             rank, device = dist.rank, str(dist.device)

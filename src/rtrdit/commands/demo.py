@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rtrdit.cli import CLIError
+from rtrdit.cli import CLIError, device_arg
 
 SAMPLE_FPS = 24.0  # frame rate of the generated sample clip
 
@@ -24,7 +24,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--prompt", default="a pencil sketch", help="text style of the first half (a built-in style's prompt)")
     p.add_argument("--ref-style", default="blueprint",
                    help="built-in style that makes the reference image from a frame of the sample")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", help="torch device: cpu (default), cuda, cuda:1, auto (a GPU if any)")
 
 
 def _sample_clip(out: Path, size: int, seconds: float, fps: float = SAMPLE_FPS) -> Path:
@@ -53,10 +53,7 @@ def _reference(out: Path, style: str, sample: Path, frame: int) -> Path:
     from rtrdit.data.stylizers import get_style
 
     photo = read_frames(sample, start=frame, count=1)[0]
-    try:
-        styled = get_style(style).apply(photo[None])[0]
-    except ValueError:
-        raise CLIError(f"unknown built-in style {style!r} (see `rtrdit data styles`)") from None
+    styled = get_style(style).apply(photo[None])[0]
     path = out / "reference.png"
     Image.fromarray(styled).save(path)
     return path
@@ -78,25 +75,54 @@ def _smoke_stylizer(device: str):  # type: ignore[no-untyped-def]
     return Stylizer(dit, load_codec("tiny", device=device), text, StylizerConfig(), device)
 
 
+def _check_args(args: argparse.Namespace) -> None:
+    """Refuse bad options in one line before any model loads or any file is written."""
+    from rtrdit.data.stylizers import get_style
+
+    if args.size < 32:
+        raise CLIError(f"--size must be at least 32 (pixels, square), got {args.size}")
+    if not args.seconds > 0:
+        raise CLIError(f"--seconds must be positive, got {args.seconds}")
+    if not args.prompt.strip():
+        raise CLIError("--prompt is empty")
+    try:
+        get_style(args.ref_style)
+    except ValueError:
+        raise CLIError(f"unknown --ref-style {args.ref_style!r} (see `rtrdit data styles`)") from None
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise CLIError(f"--out {out} exists and is not a folder")
+
+
 def run(args: argparse.Namespace) -> int:
+    from rtrdit.codecs import CodecError
+    from rtrdit.codecs.video import VideoError
+    from rtrdit.model.loading import CheckpointError
     from rtrdit.stream.render import render_file
     from rtrdit.stream.schedule import StyleChange
-    from rtrdit.stream.stylizer import CONFIG_NAME, Stylizer, demo_dir
+    from rtrdit.stream.stylizer import CONFIG_NAME, Stylizer, StylizerError, demo_dir
 
+    _check_args(args)
+    device = device_arg(args.device)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    if args.model == "demo" and not (demo_dir() / CONFIG_NAME).is_file():
-        print("SMOKE RUN: the trained demo model is not in this checkout yet; running the same streaming")
-        print("pipeline with an UNTRAINED DiT (random weights). The output is NOT a real stylization.")
-        stylizer = _smoke_stylizer(args.device)
-    else:
-        stylizer = Stylizer.from_pretrained(args.model, device=args.device)
-    sample = _sample_clip(out, args.size, args.seconds)
-    ref = _reference(out, args.ref_style, sample, round(args.seconds / 2 * SAMPLE_FPS))
-    schedule = [StyleChange(0.0, prompt=args.prompt), StyleChange(args.seconds / 2, reference=str(ref))]
-    print(f"sample clip: {sample}")
-    print(f"style: '{args.prompt}', then the reference {ref} from {args.seconds / 2:.1f} s")
-    result = render_file(stylizer, sample, out / "stylized.mp4", schedule, compare=True)
+    try:
+        if args.model == "demo" and not (demo_dir() / CONFIG_NAME).is_file():
+            print("SMOKE RUN: the trained demo model is not in this checkout yet; running the same streaming")
+            print("pipeline with an UNTRAINED DiT (random weights). The output is NOT a real stylization.")
+            stylizer = _smoke_stylizer(device)
+        else:
+            stylizer = Stylizer.from_pretrained(args.model, device=device)
+        out.mkdir(parents=True, exist_ok=True)
+        sample = _sample_clip(out, args.size, args.seconds)
+        ref = _reference(out, args.ref_style, sample, round(args.seconds / 2 * SAMPLE_FPS))
+        schedule = [StyleChange(0.0, prompt=args.prompt), StyleChange(args.seconds / 2, reference=str(ref))]
+        print(f"sample clip: {sample}")
+        print(f"style: '{args.prompt}', then the reference {ref} from {args.seconds / 2:.1f} s")
+        result = render_file(stylizer, sample, out / "stylized.mp4", schedule, compare=True)
+    except (StylizerError, CheckpointError, CodecError, VideoError) as exc:
+        raise CLIError(str(exc)) from None
+    except OSError as exc:
+        raise CLIError(f"cannot write to {out}: {exc.strerror or exc}") from None
     print(f"stylized:      {result.output}  ({result.frames} frames at {result.fps:.1f} fps)")
     print(f"side by side:  {result.compare}")
     print(f"contact sheet: {result.contact_sheet}")

@@ -75,23 +75,6 @@ def add_benchmark_arguments(p: argparse.ArgumentParser) -> None:
     _common(p)
 
 
-def _device(spec: str) -> str:
-    """'auto' -> cuda when present; a CUDA device without CUDA is a one-line error."""
-    import torch
-
-    from rtrdit.cli import CLIError
-
-    if spec == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        dev = torch.device(spec)
-    except (RuntimeError, ValueError):
-        raise CLIError(f"--device {spec!r} is not a torch device") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise CLIError(f"--device {spec}: CUDA is not available on this machine")
-    return spec
-
-
 def _write_outputs(args: argparse.Namespace, report: object, json_out: Path | None) -> None:
     from rtrdit.eval.report import to_markdown, write_json, write_markdown, write_plots
 
@@ -137,7 +120,7 @@ def default_metrics(items: list[EvalItem], has_weights: bool) -> str:
 
 
 def _run_eval(args: argparse.Namespace) -> int:
-    from rtrdit.cli import CLIError
+    from rtrdit.cli import CLIError, device_arg
     from rtrdit.eval.evaluate import check_needs, evaluate
     from rtrdit.eval.inputs import collect_items, read_list
     from rtrdit.eval.metrics import build_metrics, metric_class, parse_metric_names
@@ -156,7 +139,7 @@ def _run_eval(args: argparse.Namespace) -> int:
     chosen = args.metrics if args.metrics is not None else default_metrics(items, args.weights is not None)
     names = parse_metric_names(chosen)
     check_needs(items, [metric_class(n) for n in names])  # before any weights are loaded
-    ctx = MetricContext(weights=args.weights, device=_device(args.device), batch_size=args.batch_size)
+    ctx = MetricContext(weights=args.weights, device=device_arg(args.device), batch_size=args.batch_size)
     metrics = build_metrics(names, ctx)
     report = evaluate(items, metrics, method=args.name, max_frames=args.max_frames,
                       progress=lambda s: print(s, file=sys.stderr))
@@ -165,7 +148,7 @@ def _run_eval(args: argparse.Namespace) -> int:
 
 
 def _run_benchmark(args: argparse.Namespace) -> int:
-    from rtrdit.cli import CLIError
+    from rtrdit.cli import CLIError, device_arg
     from rtrdit.eval.benchmark import BenchmarkConfig, run_benchmark
 
     try:
@@ -178,7 +161,7 @@ def _run_benchmark(args: argparse.Namespace) -> int:
         clips=args.clips, out=args.out, model=args.model, mode=args.mode,
         styles=None if not args.styles else [s.strip() for s in args.styles.split(",") if s.strip()],
         metrics=args.metrics, seconds=args.seconds, fps=args.fps, size=(w, h), max_clips=args.max_clips,
-        seed=args.seed, method=args.name, weights=args.weights, device=_device(args.device),
+        seed=args.seed, method=args.name, weights=args.weights, device=device_arg(args.device),
         batch_size=args.batch_size, steps=args.steps,
     )
     report = run_benchmark(cfg, progress=lambda s: print(s, file=sys.stderr))

@@ -36,21 +36,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _devices(spec: str) -> list[str]:
     import torch
 
-    from rtrdit.cli import CLIError
+    from rtrdit.cli import CLIError, device_arg
 
     if spec == "auto":
         n = torch.cuda.device_count() if torch.cuda.is_available() else 0
         return [f"cuda:{i}" for i in range(n)] or ["cpu"]
-    devices = [d.strip() for d in spec.split(",") if d.strip()]
+    devices = [device_arg(d.strip(), flag="--devices") for d in spec.split(",") if d.strip()]
     if not devices:
         raise CLIError("--devices is empty")
-    for d in devices:
-        try:
-            dev = torch.device(d)
-        except (RuntimeError, ValueError):
-            raise CLIError(f"unknown device {d!r} in --devices") from None
-        if dev.type == "cuda" and (not torch.cuda.is_available() or (dev.index or 0) >= torch.cuda.device_count()):
-            raise CLIError(f"device {d} is not available on this machine")
     if len(set(devices)) != len(devices):
         raise CLIError("--devices lists a device twice")
     return devices

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rtrdit.cli import CLIError
+from rtrdit.cli import CLIError, device_arg
 
 
 def parse_size(text: str | None) -> tuple[int, int] | None:
@@ -34,7 +34,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, help="denoising steps per chunk (default: the model's, K=2)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--compare", action="store_true", help="also write OUTPUT_compare.mp4 and OUTPUT_sheet.png")
-    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ...")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, auto (a GPU if any) ...")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from rtrdit.stream.session import StylizerError, load_reference_image
 
     size = parse_size(args.size)
+    args.device = device_arg(args.device)
     if args.steps is not None and args.steps < 1:
         raise CLIError(f"--steps must be >= 1, got {args.steps}")
     out = Path(args.output)
@@ -50,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(f"output must be an .mp4 file, got {out}")
     if not out.parent.is_dir():
         raise CLIError(f"output folder does not exist: {out.parent}")
+    if out.resolve() == Path(args.input).resolve():
+        raise CLIError(f"the output {out} is the input video; write it elsewhere")
     try:
         info = probe(args.input)
         if info.frames == 0:

@@ -85,11 +85,17 @@ class Stylizer:
     @classmethod
     def from_pretrained(cls, name_or_path: str | os.PathLike[str] = "demo", device: str | torch.device = "cpu",
                         **overrides: Any) -> Stylizer:
-        """Load "demo" or a stylizer directory; `overrides` replace StylizerConfig fields."""
+        """Load "demo" or a stylizer directory on `device` ("cpu", "cuda", "auto", ...); `overrides`
+        replace StylizerConfig fields. A device this machine lacks is a StylizerError."""
         from rtrdit.codecs import load_codec
         from rtrdit.codecs.text import CachedTextEncoder, load_text_encoder
+        from rtrdit.devices import DeviceError, resolve_device
         from rtrdit.model.loading import load_dit
 
+        try:
+            device = resolve_device(device)
+        except DeviceError as exc:
+            raise StylizerError(str(exc)) from None
         path = demo_dir() if str(name_or_path) == "demo" else Path(name_or_path)
         cfg_file = path / CONFIG_NAME
         if not cfg_file.is_file():
@@ -98,7 +104,7 @@ class Stylizer:
         config = StylizerConfig.from_dict(json.loads(cfg_file.read_text()))
         if overrides:
             config = dataclasses.replace(config, **overrides)
-        dtype = torch.bfloat16 if torch.device(device).type == "cuda" else torch.float32
+        dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
         dit = load_dit(path / "dit", device=device, dtype=dtype, attention="block_causal")
         codec = load_codec(_resolve(path, config.codec), device=device)
         text = CachedTextEncoder(load_text_encoder(_resolve(path, config.text_encoder), device=device,
