@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shard-size", type=int, default=64, help="manifest rows per shard (default 64)")
     parser.add_argument("--dtype", default="float16", choices=["float16", "bfloat16", "float32"],
                         help="storage dtype (default float16)")
-    parser.add_argument("--device", default="cpu", help="torch device for the encoders (default cpu)")
+    parser.add_argument("--device", default="cpu", help="torch device for the encoders: cpu (default), cuda, auto (a GPU if any)")
     parser.add_argument("--overwrite", action="store_true", help="discard shards made with other settings")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         read_manifest(args.manifest)  # schema errors before loading any model
         rank, world, device = 0, int(os.environ.get("WORLD_SIZE", "1")), device_arg(args.device)
         if world > 1:  # under torchrun: one process group, one GPU per process
-            dist = init_distributed("cuda" if str(args.device).startswith("cuda") else "cpu")
+            dist = init_distributed("cuda" if device.startswith("cuda") else "cpu")
             rank, device = dist.rank, str(dist.device)
         codec = load_codec(args.codec, device=device)
         text = CachedTextEncoder(load_text_encoder(args.text_encoder, device=device))
