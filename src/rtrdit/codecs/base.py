@@ -29,14 +29,18 @@ class CodecError(ValueError):
 class StreamEncoder(Protocol):
     """Encodes a live stream: each push returns the latent frames finished so far (maybe none)."""
 
-    def push(self, video: Tensor) -> Tensor: ...  # [B,3,t,H,W] -> [B,16,f,H/8,W/8]
+    def push(self, video: Tensor) -> Tensor:
+        """Video ``[B,3,t,H,W]`` in [-1, 1] -> the latent frames ``[B,16,f,H/8,W/8]`` it completes."""
+        ...
 
 
 @runtime_checkable
 class StreamDecoder(Protocol):
     """Decodes a live stream: latent frame 0 gives 1 video frame, each later one gives 4."""
 
-    def push(self, latent: Tensor) -> Tensor: ...  # [B,16,f,h,w] -> [B,3,t,8h,8w] in [-1,1]
+    def push(self, latent: Tensor) -> Tensor:
+        """Latent frames ``[B,16,f,h,w]`` -> their video frames ``[B,3,t,8h,8w]`` in [-1, 1]."""
+        ...
 
 
 @runtime_checkable
@@ -47,13 +51,21 @@ class LatentCodec(Protocol):
     temporal_factor: int
     spatial_factor: int
 
-    def encode(self, video: Tensor) -> Tensor: ...
+    def encode(self, video: Tensor) -> Tensor:
+        """A whole video ``[B,3,1+4k,H,W]`` -> normalised latents ``[B,16,1+k,H/8,W/8]`` (equal to streaming it)."""
+        ...
 
-    def decode(self, latent: Tensor) -> Tensor: ...
+    def decode(self, latent: Tensor) -> Tensor:
+        """Normalised latents ``[B,16,1+k,h,w]`` -> video ``[B,3,1+4k,8h,8w]`` in [-1, 1]."""
+        ...
 
-    def stream_encoder(self) -> StreamEncoder: ...
+    def stream_encoder(self) -> StreamEncoder:
+        """A fresh encoder state for one live stream."""
+        ...
 
-    def stream_decoder(self) -> StreamDecoder: ...
+    def stream_decoder(self) -> StreamDecoder:
+        """A fresh decoder state for one live stream."""
+        ...
 
 
 def frames_to_video(frames: np.ndarray) -> Tensor:

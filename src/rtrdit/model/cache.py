@@ -86,6 +86,7 @@ class KVCache:
             model.prefill_reference(reference_latent, self)
 
     def anchor_reference(self, kvs: list[tuple[Tensor, Tensor]]) -> None:
+        """Store the reference tokens' keys/values per block: the cache's fixed front, never evicted."""
         self.reference = [(k.detach(), v.detach()) for k, v in kvs]
 
     def switch(self, model: DiT, text: Tensor, reference_latent: Tensor | None, keep_frames: int = 1) -> None:

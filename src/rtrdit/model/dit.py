@@ -232,6 +232,8 @@ class DiT(nn.Module):
         return x.reshape(x.shape[0], c, f * pt, h * ph, w * pw)
 
     def embed_reference(self, reference_latent: Tensor, grid_hw: tuple[int, int]) -> Tensor:
+        """Reference latent ``[B,16,1,h,w]`` -> one frame of adapter tokens ``[B, 1, L, dim]`` (L = the video's
+        tokens per frame), prepended to the video tokens at a fixed position."""
         if self.ref_adapter is None:
             raise ValueError("this DiT has no reference adapter (reference_adapter=False)")
         r = self.ref_adapter(reference_latent)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import resource
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -86,7 +87,8 @@ def benchmark_frames(seconds: float, fps: float = 24.0) -> int:
 
 
 def run_benchmark(stylizer: Stylizer, size: tuple[int, int], seconds: float, fps: float = 24.0,
-                  prompt: str = "a traditional Chinese ink wash painting", progress=None) -> BenchResult:  # type: ignore[no-untyped-def]
+                  prompt: str = "a traditional Chinese ink wash painting",
+                  progress: Callable[[int], None] | None = None) -> BenchResult:
     """Stream `seconds` of video at `fps` (as many frames; pushed as fast as the model goes)."""
     loop = camera_loop(size)
     total = benchmark_frames(seconds, fps)

@@ -132,6 +132,7 @@ class Stylizer:
         return Session(self, prompt, reference, seed, steps, size)
 
     def timesteps(self, steps: int | None = None) -> list[float]:
+        """The denoising times per chunk: the model's distilled ones, or a shifted grid of ``steps``."""
         if steps is None and self.config.timesteps is not None:
             return list(self.config.timesteps)
         return default_timesteps(steps or self.config.steps, self.config.shift)

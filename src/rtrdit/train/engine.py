@@ -310,6 +310,7 @@ class Engine:
             shutil.rmtree(p, ignore_errors=True)
 
     def latest_checkpoint(self) -> Path | None:
+        """The newest complete checkpoint (the ``latest`` pointer, else the highest step), or None."""
         pointer = self.ckpt_root / "latest"
         if pointer.is_file():
             p = self.ckpt_root / pointer.read_text().strip()

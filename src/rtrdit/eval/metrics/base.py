@@ -48,8 +48,15 @@ class MetricResult:
 
 
 class Accumulator(Protocol):
-    def update(self, chunk: Chunk) -> None: ...
-    def result(self) -> MetricResult: ...
+    """One video's running score: fed chunk by chunk, so long videos never sit in memory whole."""
+
+    def update(self, chunk: Chunk) -> None:
+        """Add the next frames (and their source/target frames when the metric needs them)."""
+        ...
+
+    def result(self) -> MetricResult:
+        """The video's score once every chunk is in."""
+        ...
 
 
 class Metric(Protocol):
@@ -61,7 +68,9 @@ class Metric(Protocol):
     needs: frozenset[str]
     higher_is_better: bool
 
-    def start(self, conditions: Conditions) -> Accumulator: ...
+    def start(self, conditions: Conditions) -> Accumulator:
+        """Begin one video under its prompt/reference/timing conditions."""
+        ...
 
 
 @dataclass
