@@ -122,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
     except (StylizerError, CheckpointError, CodecError, VideoError) as exc:
         raise CLIError(str(exc)) from None
     except OSError as exc:
-        raise CLIError(f"cannot write to {out}: {exc.strerror or exc}") from None
+        raise CLIError(f"{exc.filename or out}: {exc.strerror or exc}") from None
     print(f"stylized:      {result.output}  ({result.frames} frames at {result.fps:.1f} fps)")
     print(f"side by side:  {result.compare}")
     print(f"contact sheet: {result.contact_sheet}")
