@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from rtrdit.codecs import load_codec
-from rtrdit.codecs.base import frames_to_video, video_to_frames
+from rtrdit.codecs.base import decode_from_source, frames_to_video, video_to_frames
 from rtrdit.codecs.text import CachedTextEncoder, load_text_encoder
 from rtrdit.codecs.video import read_frames, read_image
 from rtrdit.data.manifest import RV2V_PROMPT
@@ -185,7 +185,7 @@ def bidirectional(dit, codec, text_enc, frames: np.ndarray, prompt: str, ref: np
         ref_lat = codec.encode(r)
     noise = torch.randn(src.shape, generator=torch.Generator().manual_seed(0))
     z = euler_sample(guided_velocity(dit, src, text, ref_lat, guidance), noise, time_grid(steps, 5.0))[-1]
-    out = video_to_frames(codec.decode(z)[0])
+    out = video_to_frames(decode_from_source(codec, z, video)[0])
     return out, time.perf_counter() - t0
 
 
@@ -248,10 +248,11 @@ class LinearBaseline:
     @torch.no_grad()
     def __call__(self, codec, frames: np.ndarray, style: str) -> tuple[np.ndarray, float]:  # type: ignore[no-untyped-def]
         t0 = time.perf_counter()
-        z = codec.encode(frames_to_video(frames))[0]
+        video = frames_to_video(frames)
+        z = codec.encode(video)[0]
         c, f, h, w = z.shape
         out = (self._features(z) @ self.weights[style]).reshape(f, h, w, c).permute(3, 0, 1, 2)
-        pred = video_to_frames(codec.decode(out[None])[0])
+        pred = video_to_frames(decode_from_source(codec, out[None], video)[0])
         return pred, time.perf_counter() - t0
 
 
@@ -341,8 +342,8 @@ def following(runs: Path, out: Path, cfg: StylizerConfig, n_clips: int) -> dict:
     st = Stylizer(load_dit(runs / "distill" / "model"), codec, CachedTextEncoder(load_text_encoder("minilm", max_tokens=32)), cfg)
 
     @torch.no_grad()
-    def round_trip(x: np.ndarray) -> np.ndarray:
-        v = codec.decode(codec.encode(frames_to_video(x)))
+    def round_trip(x: np.ndarray, source: np.ndarray) -> np.ndarray:
+        v = decode_from_source(codec, codec.encode(frames_to_video(x)), frames_to_video(source))
         return video_to_frames(v[0])
 
     styles = builtin_styles()
@@ -357,7 +358,7 @@ def following(runs: Path, out: Path, cfg: StylizerConfig, n_clips: int) -> dict:
             cases = [("text", p, None) for p in styles[n].prompts]
             cases += [("ref_clip", None, styles[n].apply(src[:1])[0]), ("ref_other", None, styles[n].apply(other[:1])[0])]
             for kind, prompt, ref in [("codec", None, None), *cases]:
-                pred = round_trip(targets[n]) if kind == "codec" else streamed(st, src, prompt, ref)[0]
+                pred = round_trip(targets[n], src) if kind == "codec" else streamed(st, src, prompt, ref)[0]
                 scores = {m: psnr(pred, targets[m]) for m in names}
                 pred_b = blur(pred)
                 tone = {m: psnr(pred_b, blurred[m]) for m in names}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 
@@ -76,6 +77,67 @@ def test_streamed_encode_and_decode_equal_whole_clip() -> None:
     frames = [dec.push(z[:, :, j:j + n]) for j, n in [(0, 1), (1, 2), (3, 0), (3, 2)]]
     assert [f.shape[2] for f in frames] == [1, 8, 0, 8]
     torch.testing.assert_close(torch.cat(frames, 2), rec, atol=1e-5, rtol=0)
+
+
+def guided_model(seed: int = 0) -> TinyAutoencoder:
+    """``small_model`` with a source-guide branch, its zero-initialised outputs perturbed (as after training)."""
+    model = small_model(seed)
+    guided = TinyAutoencoder(dataclasses.replace(SMALL, guide_channels=4)).eval()
+    missing, unexpected = guided.load_state_dict(model.state_dict(), strict=False)
+    assert not unexpected and missing and all(k.startswith("decoder.guide.") for k in missing)
+    return guided
+
+
+def test_a_new_guide_branch_decodes_exactly_as_before_until_trained() -> None:
+    model, guided = small_model(), guided_model()
+    v = video(9)
+    z = model.encode(v)
+    assert guided.guided and not model.guided
+    assert torch.equal(guided.encode(v), z)
+    assert torch.equal(guided.decode(z, guide=v), model.decode(z))  # zero-initialised additions
+    with torch.no_grad():
+        for p in guided.decoder.guide.parameters():
+            p.add_(torch.randn_like(p) * 0.1)
+    assert not torch.allclose(guided.decode(z, guide=v), model.decode(z), atol=1e-3)
+    assert torch.equal(guided.decode(z), model.decode(z))  # no source given: the plain decoder
+    assert torch.equal(model.decode(z, guide=v), model.decode(z))  # an unguided decoder ignores it
+    with pytest.raises(ValueError, match="guide video"):
+        guided.decode(z, guide=v[:, :, :5])
+
+
+def test_guided_decoder_reads_the_source_of_each_frame_causally_and_streams_exactly() -> None:
+    guided = guided_model()
+    with torch.no_grad():
+        for p in guided.decoder.guide.parameters():
+            p.add_(torch.randn_like(p) * 0.1)
+    v = video(1 + 4 * 4)
+    z = guided.encode(v)
+    whole = guided.decode(z, guide=v)
+    w = v.clone()
+    w[:, :, 7] = 0  # one source frame: only its own output frame changes
+    other = guided.decode(z, guide=w)
+    changed = (other - whole).abs().flatten(3).amax(dim=(0, 1, 3)) > 0
+    assert changed.tolist() == [i == 7 for i in range(v.shape[2])]
+
+    dec = guided.stream_decoder()
+    frames, t = [], 0
+    for j, n in [(0, 1), (1, 2), (3, 0), (3, 2)]:
+        k = (1 + 4 * (n - 1) if j == 0 else 4 * n) if n else 0
+        frames.append(dec.push(z[:, :, j:j + n], guide=v[:, :, t:t + k]))
+        t += k
+    torch.testing.assert_close(torch.cat(frames, 2), whole, atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match="guide video"):
+        guided.stream_decoder().push(z[:, :, :2], guide=v[:, :, :4])
+
+
+def test_guided_decoder_saves_and_loads(tmp_path: Path) -> None:
+    guided = guided_model()
+    guided.save_pretrained(tmp_path / "ae")
+    back = load_tiny_ae(tmp_path / "ae")
+    assert back.config.guide_channels == 4 and back.guided
+    v = video(5)
+    z = guided.encode(v)
+    assert torch.equal(back.decode(z, guide=v), guided.decode(z, guide=v))
 
 
 def test_encoding_is_causal_and_memory_is_used() -> None:

@@ -8,16 +8,16 @@ import torch
 from testing_helpers import randomize_
 
 from rtrdit.codecs.text import CachedTextEncoder, load_text_encoder
-from rtrdit.codecs.tiny_ae import TinyAutoencoder
+from rtrdit.codecs.tiny_ae import TinyAEConfig, TinyAutoencoder
 from rtrdit.model.config import get_config
 from rtrdit.model.dit import DiT
 from rtrdit.stream.stylizer import Stylizer, StylizerConfig
 
 
-def build_tiny_stylizer(window: int = 4, area: int = 32 * 32) -> Stylizer:
+def build_tiny_stylizer(window: int = 4, area: int = 32 * 32, guide_channels: int = 0) -> Stylizer:
     torch.manual_seed(0)
     dit = randomize_(DiT(get_config("tiny").replace(text_dim=384, text_len=32, attention="block_causal")), seed=0, scale=0.6)
-    codec = randomize_(TinyAutoencoder(), seed=1, scale=0.15).eval()
+    codec = randomize_(TinyAutoencoder(TinyAEConfig(guide_channels=guide_channels)), seed=1, scale=0.15).eval()
     text = CachedTextEncoder(load_text_encoder("minilm", max_tokens=32))
     return Stylizer(dit, codec, text, StylizerConfig(area=area, window_frames=window))
 
@@ -25,6 +25,12 @@ def build_tiny_stylizer(window: int = 4, area: int = 32 * 32) -> Stylizer:
 @pytest.fixture(scope="session")
 def tiny_stylizer() -> Stylizer:
     return build_tiny_stylizer()
+
+
+@pytest.fixture(scope="session")
+def guided_stylizer() -> Stylizer:
+    """The tiny stylizer with a source-guided decoder (random guide weights, so the guide matters)."""
+    return build_tiny_stylizer(guide_channels=4)
 
 
 @pytest.fixture(scope="session")

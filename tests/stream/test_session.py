@@ -159,3 +159,32 @@ def test_switch_keep_frames_is_checked_and_read_from_stylizer_json() -> None:
     cfg = StylizerConfig.from_dict({"window_frames": 3, "switch_keep_frames": 0})
     assert StylizerConfig.from_dict(cfg.to_dict()) == cfg and cfg.switch_keep_frames == 0
     assert StylizerConfig().switch_keep_frames == 1  # the paper's default
+
+
+def test_guided_decoder_stream_is_split_independent_and_reads_each_frames_source(guided_stylizer, clip) -> None:
+    """A source-guided decoder gets, for every output frame, the source frame it came from: the streamed
+    output equals the whole-clip decode of the session's latents guided by the source, however pushed."""
+    import torch
+
+    from rtrdit.codecs.base import frames_to_video, video_to_frames
+    from rtrdit.stream.session import _resize, processing_size
+    from rtrdit.stream.stylizer import Stylizer
+    from rtrdit.train.decoder import _LatentTap
+
+    st = guided_stylizer
+    whole = np.concatenate(run(st, clip, [23]))
+    np.testing.assert_array_equal(whole, np.concatenate(run(st, clip, [1, 2, 5, 3, 2, 10])))
+    np.testing.assert_array_equal(whole, np.concatenate(run(st, clip, [1] * 23)))
+    assert whole.shape == clip.shape
+
+    tap = _LatentTap(st.codec)
+    tapped = Stylizer(st.dit, tap, st.text_encoder, st.config, st.device)
+    np.testing.assert_array_equal(np.concatenate(run(tapped, clip, [7, 16])), whole)
+    latent = torch.cat(tap.latents, 2)
+    t = 1 + 4 * (latent.shape[2] - 1)
+    source = _resize(clip, processing_size(48, 40, st.config.area))
+    source = np.concatenate([source, source[-1:].repeat(t - len(source), 0)])  # the flushed stream's padding
+    decoded = video_to_frames(st.codec.decode(latent, guide=frames_to_video(source))[0])[:23]
+    assert np.abs(_resize(decoded, (48, 40)).astype(int) - whole.astype(int)).max() <= 1
+    unguided = video_to_frames(st.codec.decode(latent)[0])[:23]
+    assert np.abs(_resize(unguided, (48, 40)).astype(int) - whole.astype(int)).mean() > 1  # the guide matters

@@ -68,6 +68,14 @@ class LatentCodec(Protocol):
         ...
 
 
+def decode_from_source(codec: LatentCodec, latent: Tensor, source: Tensor) -> Tensor:
+    """``codec.decode(latent)``, giving a source-guided decoder (our autoencoder with a guide branch) the
+    source video ``[B,3,1+4k,H,W]`` the latents were made from, as a stream session does."""
+    if getattr(codec, "guided", False):
+        return codec.decode(latent, guide=source)  # type: ignore[call-arg]
+    return codec.decode(latent)
+
+
 def frames_to_video(frames: np.ndarray) -> Tensor:
     """uint8 frames ``(T, H, W, 3)`` -> a codec's input video ``[1, 3, T, H, W]`` float in ``[-1, 1]``."""
     import torch

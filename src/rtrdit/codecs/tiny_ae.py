@@ -6,10 +6,16 @@ learned temporal pooling/growing by 4 (in the spirit of the public TAEHV design)
 alone makes latent frame 0 (it is repeated to fill a group of 4, and the decoder keeps only the
 last of that group's 4 frames); every later group of 4 frames makes one latent frame.
 Everything is causal, so the stream objects give exactly the whole-clip result chunk by chunk.
+
+A guided decoder (``guide_channels > 0``, made by ``rtrdit train decoder --guide-channels``) also
+reads the source frames each output frame was made from, at full resolution: in video-to-video
+stylization they are always at hand, and they hold the fine detail (outlines, strokes) that the 8x
+latent cannot. Given no source, its guide branch is simply left out.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import tempfile
@@ -45,6 +51,9 @@ class TinyAEConfig:
     dec_blocks: tuple[int, int] = (2, 1)
     # the decoder soft-clamps normalised latents to +-this (robust to diffusion outliers)
     latent_clamp: float = 4.0
+    # width of the source-guide branch (0: none). A guided decoder also reads the source frames at full
+    # resolution, so the fine detail that 8x compression loses (outlines, pencil strokes) can come back.
+    guide_channels: int = 0
     temporal_factor: int = 4
     spatial_factor: int = 8
     extra: dict = field(default_factory=dict)  # free-form metadata (training run, report)
@@ -59,6 +68,8 @@ class TinyAEConfig:
         cfg = cls(**kw)
         if cfg.temporal_factor != 4 or cfg.spatial_factor != 8:
             raise ValueError("the tiny autoencoder supports only temporal_factor 4 and spatial_factor 8")
+        if cfg.guide_channels < 0:
+            raise ValueError(f"guide_channels must be >= 0, got {cfg.guide_channels}")
         return cfg
 
 
@@ -164,6 +175,38 @@ class TinyEncoder(nn.Module):
         return x.reshape(b, t // 4, *x.shape[1:])
 
 
+class SourceGuide(nn.Module):
+    """The guided decoder's view of the source frames: features at full and half resolution, added at the
+    decoder's last stage and in a full-resolution refinement of its output. Both additions start at zero,
+    so a decoder that gains this branch decodes exactly as before until it is trained."""
+
+    def __init__(self, channels: int, dec_channels: int) -> None:
+        super().__init__()
+        g = channels
+        self.stem = _conv(3, g)
+        self.down = _conv(g, 2 * g, stride=2)
+        self.half_mix = _conv(2 * g, dec_channels)
+        self.refine1 = _conv(3 + 3 + g, g)
+        self.refine2 = _conv(g, 3)
+        for conv in (self.half_mix, self.refine2):
+            nn.init.zeros_(conv.weight)
+            nn.init.zeros_(conv.bias)
+
+    def features(self, guide: Tensor) -> tuple[Tensor, Tensor]:
+        """Source frames [N, 3, H, W] -> (full-resolution, half-resolution) features."""
+        full = F.relu(self.stem(guide))
+        return full, F.relu(self.down(full))
+
+    def mix(self, half: Tensor) -> Tensor:
+        """What the half-resolution features add to the decoder's last stage."""
+        return self.half_mix(half)
+
+    def refine(self, rgb: Tensor, guide: Tensor, full: Tensor) -> Tensor:
+        """The decoded frames [N, 3, H, W] plus a residual read from them, the source and its features."""
+        r = F.relu(self.refine1(torch.cat([rgb, guide, full], 1)), inplace=True)
+        return rgb + self.refine2(r)
+
+
 class TinyDecoder(nn.Module):
     """One latent frame -> a group of 4 video frames."""
 
@@ -180,9 +223,21 @@ class TinyDecoder(nn.Module):
         self.up3 = UpConv(d2, d3)
         self.mid3 = _conv(d3, d3)
         self.out = _conv(d3, 3 * 4)  # pixel shuffle to full resolution
+        self.guide = SourceGuide(cfg.guide_channels, d3) if cfg.guide_channels else None
 
-    def forward(self, z: Tensor, state: State) -> Tensor:
-        """``z`` [B, F, C, h, w] normalised -> [B, 4F, 3, 8h, 8w] (unclamped)."""
+    def forward(self, z: Tensor, state: State, guide: Tensor | None = None) -> Tensor:
+        """``z`` [B, F, C, h, w] normalised -> [B, 4F, 3, 8h, 8w] (unclamped); ``guide``, the source
+        frames [B, 4F, 3, 8h, 8w] in [-1, 1] that made ``z``, is read by a guided decoder (else ignored)."""
+        b, f = z.shape[:2]
+        if self.guide is None or guide is None:
+            return self._frames(z, state, None)
+        g = guide.flatten(0, 1).contiguous(memory_format=torch.channels_last)
+        full, half = self.guide.features(g)
+        x = self._frames(z, state, half)
+        x = self.guide.refine(x.flatten(0, 1), g, full)
+        return x.reshape(b, 4 * f, *x.shape[1:])
+
+    def _frames(self, z: Tensor, state: State, half: Tensor | None) -> Tensor:
         b, f = z.shape[:2]
         x = z.flatten(0, 1).contiguous(memory_format=torch.channels_last)
         x = torch.tanh(x / self.clamp) * self.clamp
@@ -193,7 +248,11 @@ class TinyDecoder(nn.Module):
         for i, blk in enumerate(self.blocks2):
             x = _mem(blk, x, b, state, f"d2.{i}")
         x = F.relu(self.up3(self.grow2(x)), inplace=True)
-        x = F.relu(self.mid3(x), inplace=True)
+        x = self.mid3(x)
+        if half is not None:
+            assert self.guide is not None
+            x = x + self.guide.mix(half)
+        x = F.relu(x, inplace=True)
         x = F.pixel_shuffle(self.out(x), 2)
         return x.reshape(b, 4 * f, *x.shape[1:])
 
@@ -208,6 +267,15 @@ def _check_video(video: Tensor) -> None:
 def _check_latent(latent: Tensor, channels: int) -> None:
     if latent.dim() != 5 or latent.shape[1] != channels:
         raise ValueError(f"expected latent [B, {channels}, F, h, w], got {tuple(latent.shape)}")
+
+
+def _check_guide(guide: Tensor, latent: Tensor, first: bool) -> None:
+    """The source frames of a guided decode must be the video frames ``latent`` decodes to."""
+    b, _, f, h, w = latent.shape
+    t = 1 + 4 * (f - 1) if first else 4 * f
+    if tuple(guide.shape) != (b, 3, t, 8 * h, 8 * w):
+        raise ValueError(f"expected a guide video {(b, 3, t, 8 * h, 8 * w)} for latent {tuple(latent.shape)}, "
+                         f"got {tuple(guide.shape)}")
 
 
 class TinyAutoencoder(nn.Module):
@@ -232,9 +300,15 @@ class TinyAutoencoder(nn.Module):
         raw = self.encoder(frames, state)
         return (raw - self.latents_mean.view(1, 1, -1, 1, 1)) / self.latents_std.view(1, 1, -1, 1, 1)
 
-    def decode_groups(self, z: Tensor, state: State) -> Tensor:
-        """Normalised latents [B, n, C, h, w] -> frames [B, 4n, 3, 8h, 8w] (unclamped)."""
-        return self.decoder(z, state)
+    def decode_groups(self, z: Tensor, state: State, guide: Tensor | None = None) -> Tensor:
+        """Normalised latents [B, n, C, h, w] -> frames [B, 4n, 3, 8h, 8w] (unclamped); ``guide``: the
+        source frames [B, 4n, 3, 8h, 8w] the encoder saw for them (read only by a guided decoder)."""
+        return self.decoder(z, state, guide)
+
+    @property
+    def guided(self) -> bool:
+        """Whether the decoder reads the source frames (``guide``) besides the latents."""
+        return self.decoder.guide is not None
 
     def forward(self, video: Tensor) -> tuple[Tensor, Tensor]:
         """Training pass: video [B,3,1+4k,H,W] -> (reconstruction (unclamped), normalised latent)."""
@@ -250,9 +324,14 @@ class TinyAutoencoder(nn.Module):
         frames = torch.cat([frames[:, :1].expand(-1, 3, -1, -1, -1), frames], 1)
         return self.encode_groups(frames, {}).transpose(1, 2)
 
-    def _decode(self, latent: Tensor) -> Tensor:
+    def _decode(self, latent: Tensor, guide: Tensor | None = None) -> Tensor:
         _check_latent(latent, self.latent_channels)
-        frames = self.decode_groups(latent.transpose(1, 2), {})
+        groups = None
+        if guide is not None and self.guided:
+            _check_guide(guide, latent, first=True)
+            g = guide.transpose(1, 2)
+            groups = torch.cat([g[:, :1].expand(-1, 3, -1, -1, -1), g], 1)  # as the encoder saw them
+        frames = self.decode_groups(latent.transpose(1, 2), {}, groups)
         return frames[:, 3:].transpose(1, 2)
 
     # -- LatentCodec --
@@ -262,9 +341,24 @@ class TinyAutoencoder(nn.Module):
         return self._encode(video.to(self.latents_mean.device, self.latents_mean.dtype))
 
     @torch.no_grad()
-    def decode(self, latent: Tensor) -> Tensor:
-        """Normalised [B,16,1+k,h,w] -> video [B,3,1+4k,8h,8w] clamped to [-1, 1]."""
-        return self._decode(latent.to(self.latents_mean.device, self.latents_mean.dtype)).clamp_(-1, 1)
+    def decode(self, latent: Tensor, guide: Tensor | None = None) -> Tensor:
+        """Normalised [B,16,1+k,h,w] -> video [B,3,1+4k,8h,8w] clamped to [-1, 1]. ``guide``: the source
+        video [B,3,1+4k,8h,8w] the latents were made from, for a guided decoder (ignored otherwise)."""
+        ref = self.latents_mean
+        guide = guide.to(ref.device, ref.dtype) if guide is not None else None
+        return self._decode(latent.to(ref.device, ref.dtype), guide).clamp_(-1, 1)
+
+    def with_guide(self, channels: int) -> TinyAutoencoder:
+        """A copy of this autoencoder whose decoder gains a source-guide branch ``channels`` wide; the branch's
+        additions start at zero, so the copy decodes exactly as this one until its decoder is trained."""
+        if self.guided:
+            raise ValueError(f"this decoder already has a guide branch ({self.config.guide_channels} wide)")
+        if channels <= 0:
+            raise ValueError(f"the guide branch needs a positive width, got {channels}")
+        ref = self.latents_mean
+        copy = TinyAutoencoder(dataclasses.replace(self.config, guide_channels=channels)).to(ref.device, ref.dtype)
+        copy.load_state_dict(self.state_dict(), strict=False)
+        return copy.train(self.training)
 
     def stream_encoder(self) -> TinyStreamEncoder:
         return TinyStreamEncoder(self)
@@ -346,7 +440,9 @@ class TinyStreamEncoder:
 
 
 class TinyStreamDecoder:
-    """Streaming decoder: ``push(latent [B,16,f,h,w])`` -> video frames (1 for latent 0, then 4 each)."""
+    """Streaming decoder: ``push(latent [B,16,f,h,w])`` -> video frames (1 for latent 0, then 4 each).
+
+    A guided decoder also takes ``guide``, the source frames of those output frames [B,3,t,H,W]."""
 
     def __init__(self, model: TinyAutoencoder) -> None:
         self.model = model
@@ -354,13 +450,19 @@ class TinyStreamDecoder:
         self.started = False
 
     @torch.no_grad()
-    def push(self, latent: Tensor) -> Tensor:
+    def push(self, latent: Tensor, guide: Tensor | None = None) -> Tensor:
         _check_latent(latent, self.model.latent_channels)
         b, _, f, h, w = latent.shape
         if f == 0:
             return latent.new_zeros(b, 3, 0, h * 8, w * 8)
         ref = self.model.latents_mean
-        frames = self.model.decode_groups(latent.to(ref.device, ref.dtype).transpose(1, 2), self.state)
+        groups = None
+        if guide is not None and self.model.guided:
+            _check_guide(guide, latent, first=not self.started)
+            groups = guide.to(ref.device, ref.dtype).transpose(1, 2)
+            if not self.started:
+                groups = torch.cat([groups[:, :1].expand(-1, 3, -1, -1, -1), groups], 1)
+        frames = self.model.decode_groups(latent.to(ref.device, ref.dtype).transpose(1, 2), self.state, groups)
         if not self.started:
             frames = frames[:, 3:]
             self.started = True

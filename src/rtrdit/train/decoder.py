@@ -32,30 +32,40 @@ REPORT_NAME = "decoder_report.json"  # beside the autoencoder's own report.json
 
 @dataclass
 class Example:
-    """One streamed row: the generator's latent [C, F, h, w] and the target frames (T, H, W, 3) uint8."""
+    """One streamed row: the generator's latent [C, F, h, w], the target frames (T, H, W, 3) uint8 and the
+    source frames the session encoded for them (same layout; a guided decoder reads them)."""
 
     latent: torch.Tensor
     target: np.ndarray
     mode: str
+    source: np.ndarray
 
 
 class _LatentTap:
-    """A codec that is ``codec`` in every way, except that its stream decoders also keep what they decode."""
+    """A codec that is ``codec`` in every way, except that its stream decoders also keep what they decode
+    (and, for a guided decoder, the source frames they are given)."""
 
     def __init__(self, codec: Any) -> None:
         self._codec = codec
         self.latents: list[torch.Tensor] = []
+        self.guides: list[torch.Tensor] = []
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._codec, name)
 
+    def clear(self) -> None:
+        self.latents.clear()
+        self.guides.clear()
+
     def stream_decoder(self) -> Any:
-        inner, kept = self._codec.stream_decoder(), self.latents
+        inner, tap = self._codec.stream_decoder(), self
 
         class Tap:
-            def push(self, latent: torch.Tensor) -> torch.Tensor:
-                kept.append(latent.detach().float().cpu())
-                return inner.push(latent)
+            def push(self, latent: torch.Tensor, **kw: Any) -> torch.Tensor:
+                tap.latents.append(latent.detach().float().cpu())
+                if kw.get("guide") is not None:
+                    tap.guides.append(kw["guide"].detach().float().cpu())
+                return inner.push(latent, **kw)
 
         return Tap()
 
@@ -70,6 +80,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--crop", type=int, default=16, help="random latent crop, in latent cells (0 = whole)")
     parser.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate (default 1e-4)")
     parser.add_argument("--max-val", type=int, default=None, help="val rows of the report at most (default all)")
+    parser.add_argument("--guide-channels", type=int, default=0,
+                        help="give the decoder a source-guide branch of this width (0: keep the codec's decoder "
+                             "as it is); it then also reads the source frames at full resolution")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu", help="cpu or cuda (the stylizer streams and the decoder trains there)")
 
@@ -79,8 +92,9 @@ def stream_examples(stylizer: Any, data: Path, rows: list[ManifestRow], seed: in
     reference for RV2V) and pair the latents it decoded with the row's target at the processing size."""
     from tqdm import tqdm
 
+    from rtrdit.codecs.base import video_to_frames
     from rtrdit.codecs.video import read_frames, read_image
-    from rtrdit.stream.session import processing_size
+    from rtrdit.stream.session import _resize, processing_size
     from rtrdit.stream.stylizer import Stylizer
 
     tap = _LatentTap(stylizer.codec)
@@ -97,10 +111,17 @@ def stream_examples(stylizer: Any, data: Path, rows: list[ManifestRow], seed: in
         else:
             prompts = row.extra.get("prompts") or [row.prompt]
             sess = tapped.session(prompt=prompts[int(rng.integers(len(prompts)))], seed=seed)
-        tap.latents.clear()
+        tap.clear()
         sess.push(source)
         sess.flush()
-        out.append(Example(torch.cat(tap.latents, 2)[0], target, row.mode))
+        latent = torch.cat(tap.latents, 2)[0]
+        if tap.guides:  # exactly what the session gave the decoder
+            seen = video_to_frames(torch.cat(tap.guides, 2)[0])
+        else:
+            seen = source if source.shape[1:3] == target.shape[1:3] else _resize(source, size)
+        t = 1 + 4 * (latent.shape[1] - 1)
+        seen = np.concatenate([seen[:t], seen[-1:].repeat(max(0, t - len(seen)), 0)])
+        out.append(Example(latent, target, row.mode, seen))
     return out
 
 
@@ -111,8 +132,11 @@ def evaluate(model: Any, examples: list[Example]) -> dict[str, float]:
     from rtrdit.eval.metrics.psnr import psnr
 
     scores: dict[str, list[float]] = {}
+    from rtrdit.codecs.base import frames_to_video
+
     for ex in examples:
-        value = psnr(video_to_frames(model.decode(ex.latent[None])[0]), ex.target[: 1 + 4 * (ex.latent.shape[1] - 1)])
+        decoded = model.decode(ex.latent[None], guide=frames_to_video(ex.source))
+        value = psnr(video_to_frames(decoded[0]), ex.target[: 1 + 4 * (ex.latent.shape[1] - 1)])
         scores.setdefault(ex.mode, []).append(value)
         scores.setdefault("all", []).append(value)
     return {k: round(float(np.mean(v)), 3) for k, v in scores.items()}
@@ -130,9 +154,11 @@ def decoder_step(model: Any, opt: torch.optim.Optimizer, batch: list[Example], c
     s = model.spatial_factor
     lat = torch.stack([ex.latent[:, :, y:y + ch, x:x + cw] for ex in batch])
     frames = 1 + 4 * (f - 1)
-    tgt = torch.cat([frames_to_video(ex.target[:frames, y * s:(y + ch) * s, x * s:(x + cw) * s]) for ex in batch])
+    box = (slice(None, frames), slice(y * s, (y + ch) * s), slice(x * s, (x + cw) * s))
+    tgt = torch.cat([frames_to_video(ex.target[box]) for ex in batch])
+    guide = torch.cat([frames_to_video(ex.source[box]) for ex in batch]) if model.guided else None
     device = model.latents_mean.device
-    err = model._decode(lat.to(device)) - tgt.to(device)
+    err = model._decode(lat.to(device), None if guide is None else guide.to(device)) - tgt.to(device)
     loss = err.abs().mean() + err.pow(2).mean()
     opt.zero_grad(set_to_none=True)
     loss.backward()
@@ -190,6 +216,12 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(f"cannot load the stylizer {args.model}: {first_line(exc)}") from None
     if not isinstance(stylizer.codec, TinyAutoencoder):
         raise CLIError(f"{args.model}: its codec is not our autoencoder (only that decoder can be tuned here)")
+    if args.guide_channels:
+        try:
+            codec = stylizer.codec.with_guide(args.guide_channels)
+        except ValueError as exc:
+            raise CLIError(f"--guide-channels {args.guide_channels}: {first_line(exc)}") from None
+        stylizer = Stylizer(stylizer.dit, codec, stylizer.text_encoder, stylizer.config, stylizer.device)
     for line, row in numbered:  # every clip readable before minutes of streaming
         problems = check_row(row, data)
         if problems:
