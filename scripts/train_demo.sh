@@ -4,8 +4,7 @@
 #   2. latents (the shipped fast autoencoder) and MiniLM text embeddings in shards, at SIZE and at SIZE/2
 #   3. stage 1 teacher (a SIZE/2 phase, then SIZE), stage 2 student (ODE pairs from the teacher),
 #      stage 3 distillation, all at SIZE
-#   4. the autoencoder's decoder fine-tuned on the final model's own latents (encoder frozen), with a
-#      source-guide branch that reads the source frames at full resolution
+#   4. the autoencoder's decoder fine-tuned on the final model's own latents (encoder frozen)
 #   5. export to src/rtrdit/weights/demo (DEMO_OUT) and write its model card (held-out evaluation)
 # Usage: bash scripts/train_demo.sh [--smoke]
 #   --smoke: a few steps of each stage on one clip, to check the pipeline; it works in runs/demo_smoke and
@@ -60,8 +59,7 @@ $rtrdit train distill --config "$configs"/distill.yaml $(max "$steps_distill") -
 $rtrdit train export --config "$configs"/distill.yaml -o "$runs/stylizer" --dtype float16 --switch-keep 0 \
   --overwrite
 if [ ! -f "$runs/decoder/config.json" ]; then
-  $rtrdit train decoder --model "$runs/stylizer" --data "$runs/data" --out "$runs/decoder" --steps "$steps_decoder" \
-    --guide-channels 8
+  $rtrdit train decoder --model "$runs/stylizer" --data "$runs/data" --out "$runs/decoder" --steps "$steps_decoder"
 fi
 .venv/bin/python scripts/demo_model_card.py --runs "$runs" --out "$out" --size "$size" \
   --codec "$runs/decoder" "${card_args[@]}"

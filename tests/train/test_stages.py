@@ -204,12 +204,12 @@ def _tuned_decoder_fits_the_generators_latents(root: Path, frames: np.ndarray) -
     assert report["steps"] == 40 and report["train_rows"] > 0
 
     # --guide-channels: the decoder gains a source-guide branch, trained with it; the encoder stays
-    assert main([*args[:6], "guided", *args[7:], "--guide-channels", "4"]) == 0
+    assert main([*args[:7], "guided", *args[8:], "--guide-channels", "4"]) == 0
     guided = load_codec(str(root / "guided"))
     assert guided.guided and not new.guided and torch.equal(guided.encode(video), old.encode(video))
     assert guided.decoder.guide.refine2.weight.abs().sum() > 0  # trained away from its zero start
     assert evaluate(guided, examples)["all"] > before + 0.5
-    assert main([*args[:6], "bad", *args[7:], "--guide-channels", "-1"]) == 2 and not (root / "bad").exists()
+    assert main([*args[:7], "bad", *args[8:], "--guide-channels", "-1"]) == 2 and not (root / "bad").exists()
 
 
 @pytest.mark.parametrize("stage", ["teacher", "distill"])
