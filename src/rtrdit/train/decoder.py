@@ -171,7 +171,8 @@ def _readme(args: argparse.Namespace, report: dict) -> str:
     before, after = report["val_psnr_before"], report["val_psnr_after"]
     scores = ", ".join(f"{k} {before[k]:.2f} -> {after[k]:.2f} dB" for k in after) or "no val rows in the dataset"
     command = (f"rtrdit train decoder --model {args.model} --data {args.data} --out {args.out} --steps {args.steps} "
-               f"--batch {args.batch} --crop {args.crop} --lr {args.lr} --seed {args.seed}")
+               f"--batch {args.batch} --crop {args.crop} --lr {args.lr} --seed {args.seed}"
+               + (f" --guide-channels {args.guide_channels}" if args.guide_channels else ""))
     return "\n".join([
         "# Our autoencoder, its decoder tuned on a generator's latents",
         "",
