@@ -103,6 +103,7 @@ class Session:
         self._raw: list[np.ndarray] = []  # frames waiting for a complete encoder unit
         self._returned = 0
         self._latent_src: list[Tensor] = []  # source latent frames not yet denoised
+        self._guided = bool(getattr(stylizer.codec, "guided", False))  # the decoder reads the source frames
         self._guide: list[Tensor] = []  # their source frames [1, 3, H, W], for a guided decoder
         self._chunk_start_video = 0  # video frame index where the next chunk starts
         self._next_latent = 0
@@ -269,7 +270,7 @@ class Session:
             video = self._to_model(np.stack(group))
             lat = self._encoder.push(video)
             self._latent_src.extend(lat.unbind(2))
-            if getattr(self.stylizer.codec, "guided", False):
+            if self._guided:
                 self._guide.extend(video.unbind(2))
             self._encoded_upto += unit
 
@@ -286,7 +287,7 @@ class Session:
         gen = torch.Generator().manual_seed(self.seed * 1_000_003 + start)
         clean = sample_chunk(st.dit, cache, source.to(st.dit.dtype), self.timesteps, start, gen)
         self._next_latent += source.shape[2]
-        if not getattr(st.codec, "guided", False):
+        if not self._guided:
             return self._from_model(self._decoder.push(clean.to(st.codec_dtype)))
         n = source.shape[2] * st.codec.temporal_factor - (st.codec.temporal_factor - 1 if start == 0 else 0)
         guide, self._guide = self._guide[:n], self._guide[n:]

@@ -43,28 +43,36 @@ class Example:
 
 class _LatentTap:
     """A codec that is ``codec`` in every way, except that its stream decoders also keep what they decode
-    (and, for a guided decoder, the source frames they are given)."""
+    and its stream encoders the source frames they are given (at the model's size)."""
 
     def __init__(self, codec: Any) -> None:
         self._codec = codec
         self.latents: list[torch.Tensor] = []
-        self.guides: list[torch.Tensor] = []
+        self.sources: list[torch.Tensor] = []
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._codec, name)
 
     def clear(self) -> None:
         self.latents.clear()
-        self.guides.clear()
+        self.sources.clear()
+
+    def stream_encoder(self) -> Any:
+        inner, kept = self._codec.stream_encoder(), self.sources
+
+        class Tap:
+            def push(self, video: torch.Tensor) -> torch.Tensor:
+                kept.append(video.detach().float().cpu())
+                return inner.push(video)
+
+        return Tap()
 
     def stream_decoder(self) -> Any:
-        inner, tap = self._codec.stream_decoder(), self
+        inner, kept = self._codec.stream_decoder(), self.latents
 
         class Tap:
             def push(self, latent: torch.Tensor, **kw: Any) -> torch.Tensor:
-                tap.latents.append(latent.detach().float().cpu())
-                if kw.get("guide") is not None:
-                    tap.guides.append(kw["guide"].detach().float().cpu())
+                kept.append(latent.detach().float().cpu())
                 return inner.push(latent, **kw)
 
         return Tap()
@@ -94,7 +102,7 @@ def stream_examples(stylizer: Any, data: Path, rows: list[ManifestRow], seed: in
 
     from rtrdit.codecs.base import video_to_frames
     from rtrdit.codecs.video import read_frames, read_image
-    from rtrdit.stream.session import _resize, processing_size
+    from rtrdit.stream.session import processing_size
     from rtrdit.stream.stylizer import Stylizer
 
     tap = _LatentTap(stylizer.codec)
@@ -115,12 +123,9 @@ def stream_examples(stylizer: Any, data: Path, rows: list[ManifestRow], seed: in
         sess.push(source)
         sess.flush()
         latent = torch.cat(tap.latents, 2)[0]
-        if tap.guides:  # exactly what the session gave the decoder
-            seen = video_to_frames(torch.cat(tap.guides, 2)[0])
-        else:
-            seen = source if source.shape[1:3] == target.shape[1:3] else _resize(source, size)
+        seen = video_to_frames(torch.cat(tap.sources, 2)[0])  # the frames the session encoded
         t = 1 + 4 * (latent.shape[1] - 1)
-        seen = np.concatenate([seen[:t], seen[-1:].repeat(max(0, t - len(seen)), 0)])
+        seen = np.concatenate([seen[:t], seen[-1:].repeat(max(0, t - len(seen)), 0)])  # + a padded last chunk
         out.append(Example(latent, target, row.mode, seen))
     return out
 
@@ -128,12 +133,10 @@ def stream_examples(stylizer: Any, data: Path, rows: list[ManifestRow], seed: in
 @torch.no_grad()
 def evaluate(model: Any, examples: list[Example]) -> dict[str, float]:
     """Mean PSNR (dB) of the decoded latents against the targets, per mode and over all."""
-    from rtrdit.codecs.base import video_to_frames
+    from rtrdit.codecs.base import frames_to_video, video_to_frames
     from rtrdit.eval.metrics.psnr import psnr
 
     scores: dict[str, list[float]] = {}
-    from rtrdit.codecs.base import frames_to_video
-
     for ex in examples:
         decoded = model.decode(ex.latent[None], guide=frames_to_video(ex.source))
         value = psnr(video_to_frames(decoded[0]), ex.target[: 1 + 4 * (ex.latent.shape[1] - 1)])
