@@ -169,7 +169,7 @@ def test_guided_decoder_stream_is_split_independent_and_reads_each_frames_source
     from rtrdit.codecs.base import frames_to_video, video_to_frames
     from rtrdit.stream.session import _resize, processing_size
     from rtrdit.stream.stylizer import Stylizer
-    from rtrdit.train.decoder import _LatentTap
+    from rtrdit.train.decoder import LatentTap
 
     st = guided_stylizer
     whole = np.concatenate(run(st, clip, [23]))
@@ -177,7 +177,7 @@ def test_guided_decoder_stream_is_split_independent_and_reads_each_frames_source
     np.testing.assert_array_equal(whole, np.concatenate(run(st, clip, [1] * 23)))
     assert whole.shape == clip.shape
 
-    tap = _LatentTap(st.codec)
+    tap = LatentTap(st.codec)
     tapped = Stylizer(st.dit, tap, st.text_encoder, st.config, st.device)
     np.testing.assert_array_equal(np.concatenate(run(tapped, clip, [7, 16])), whole)
     latent = torch.cat(tap.latents, 2)

@@ -207,10 +207,11 @@ def _tuned_decoder_fits_the_generators_latents(root: Path, frames: np.ndarray) -
     assert main([*args[:7], "guided", *args[8:], "--guide-channels", "4"]) == 0
     guided = load_codec(str(root / "guided"))
     assert guided.guided and not new.guided and torch.equal(guided.encode(video), old.encode(video))
-    assert guided.decoder.guide.refine2.weight.abs().sum() > 0  # trained away from its zero start
-    assert "--guide-channels 4" in (root / "guided" / "README.md").read_text()
+    assert guided.decoder.guide.out.weight.abs().sum() > 0  # trained away from its zero start
+    assert "--guide-channels 4 --guide-lr 0.001" in (root / "guided" / "README.md").read_text()
     assert evaluate(guided, examples)["all"] > before + 0.5
     assert main([*args[:7], "bad", *args[8:], "--guide-channels", "-1"]) == 2 and not (root / "bad").exists()
+    assert main([*args[:7], "bad", *args[8:], "--guide-lr", "0"]) == 2 and not (root / "bad").exists()
 
 
 @pytest.mark.parametrize("stage", ["teacher", "distill"])

@@ -176,35 +176,31 @@ class TinyEncoder(nn.Module):
 
 
 class SourceGuide(nn.Module):
-    """The guided decoder's view of the source frames: features at full and half resolution, added at the
-    decoder's last stage and in a full-resolution refinement of its output. Both additions start at zero,
-    so a decoder that gains this branch decodes exactly as before until it is trained."""
+    """The guided decoder's view of the source frames. The decoder's last features (half resolution) and
+    the source frame folded to half resolution (pixel unshuffle: every source pixel is read) pass through
+    dilated convolutions that see about 40 source pixels around each output pixel, wide enough to find
+    the outlines and strokes a style draws along the source's edges, and add a full-resolution residual
+    to the decoded frame. The residual starts at zero, so a decoder that gains this branch decodes exactly
+    as before until it is trained."""
+
+    dilations = (1, 2, 4, 2)
 
     def __init__(self, channels: int, dec_channels: int) -> None:
         super().__init__()
         g = channels
-        self.stem = _conv(3, g)
-        self.down = _conv(g, 2 * g, stride=2)
-        self.half_mix = _conv(2 * g, dec_channels)
-        self.refine1 = _conv(3 + 3 + g, g)
-        self.refine2 = _conv(g, 3)
-        for conv in (self.half_mix, self.refine2):
-            nn.init.zeros_(conv.weight)
-            nn.init.zeros_(conv.bias)
+        self.inp = _conv(dec_channels + 3 * 4, g)
+        self.body = nn.ModuleList(
+            nn.Conv2d(g, g, 3, padding=d, dilation=d) for d in self.dilations)
+        self.out = _conv(g, 3 * 4)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
 
-    def features(self, guide: Tensor) -> tuple[Tensor, Tensor]:
-        """Source frames [N, 3, H, W] -> (full-resolution, half-resolution) features."""
-        full = F.relu(self.stem(guide))
-        return full, F.relu(self.down(full))
-
-    def mix(self, half: Tensor) -> Tensor:
-        """What the half-resolution features add to the decoder's last stage."""
-        return self.half_mix(half)
-
-    def refine(self, rgb: Tensor, guide: Tensor, full: Tensor) -> Tensor:
-        """The decoded frames [N, 3, H, W] plus a residual read from them, the source and its features."""
-        r = F.relu(self.refine1(torch.cat([rgb, guide, full], 1)), inplace=True)
-        return rgb + self.refine2(r)
+    def forward(self, features: Tensor, guide: Tensor) -> Tensor:
+        """Decoder features [N, C, H/2, W/2] and source frames [N, 3, H, W] -> residual [N, 3, H, W]."""
+        x = F.relu(self.inp(torch.cat([features, F.pixel_unshuffle(guide, 2)], 1)), inplace=True)
+        for conv in self.body:
+            x = F.relu(conv(x), inplace=True)
+        return F.pixel_shuffle(self.out(x), 2)
 
 
 class TinyDecoder(nn.Module):
@@ -229,16 +225,6 @@ class TinyDecoder(nn.Module):
         """``z`` [B, F, C, h, w] normalised -> [B, 4F, 3, 8h, 8w] (unclamped); ``guide``, the source
         frames [B, 4F, 3, 8h, 8w] in [-1, 1] that made ``z``, is read by a guided decoder (else ignored)."""
         b, f = z.shape[:2]
-        if self.guide is None or guide is None:
-            return self._frames(z, state, None)
-        g = guide.flatten(0, 1).contiguous(memory_format=torch.channels_last)
-        full, half = self.guide.features(g)
-        x = self._frames(z, state, half)
-        x = self.guide.refine(x.flatten(0, 1), g, full)
-        return x.reshape(b, 4 * f, *x.shape[1:])
-
-    def _frames(self, z: Tensor, state: State, half: Tensor | None) -> Tensor:
-        b, f = z.shape[:2]
         x = z.flatten(0, 1).contiguous(memory_format=torch.channels_last)
         x = torch.tanh(x / self.clamp) * self.clamp
         x = F.relu(self.inp(x), inplace=True)
@@ -248,13 +234,11 @@ class TinyDecoder(nn.Module):
         for i, blk in enumerate(self.blocks2):
             x = _mem(blk, x, b, state, f"d2.{i}")
         x = F.relu(self.up3(self.grow2(x)), inplace=True)
-        x = self.mid3(x)
-        if half is not None:
-            assert self.guide is not None
-            x = x + self.guide.mix(half)
-        x = F.relu(x, inplace=True)
-        x = F.pixel_shuffle(self.out(x), 2)
-        return x.reshape(b, 4 * f, *x.shape[1:])
+        x = F.relu(self.mid3(x), inplace=True)
+        rgb = F.pixel_shuffle(self.out(x), 2)
+        if self.guide is not None and guide is not None:
+            rgb = rgb + self.guide(x, guide.flatten(0, 1).contiguous(memory_format=torch.channels_last))
+        return rgb.reshape(b, 4 * f, *rgb.shape[1:])
 
 
 def _check_video(video: Tensor) -> None:
@@ -321,16 +305,14 @@ class TinyAutoencoder(nn.Module):
         if (t - 1) % 4:
             raise ValueError(f"the number of video frames must be 1 + 4k, got {t}")
         frames = video.transpose(1, 2)
-        frames = torch.cat([frames[:, :1].expand(-1, 3, -1, -1, -1), frames], 1)
-        return self.encode_groups(frames, {}).transpose(1, 2)
+        return self.encode_groups(_lead_group(frames), {}).transpose(1, 2)
 
     def _decode(self, latent: Tensor, guide: Tensor | None = None) -> Tensor:
         _check_latent(latent, self.latent_channels)
         groups = None
         if guide is not None and self.guided:
             _check_guide(guide, latent, first=True)
-            g = guide.transpose(1, 2)
-            groups = torch.cat([g[:, :1].expand(-1, 3, -1, -1, -1), g], 1)  # as the encoder saw them
+            groups = _lead_group(guide.transpose(1, 2))  # as the encoder saw them
         frames = self.decode_groups(latent.transpose(1, 2), {}, groups)
         return frames[:, 3:].transpose(1, 2)
 
@@ -398,6 +380,12 @@ class TinyAutoencoder(nn.Module):
         return model.to(device).eval()
 
 
+def _lead_group(frames: Tensor) -> Tensor:
+    """Frames [B, T, 3, H, W] with the first repeated 3 times in front: latent frame 0 is made from the
+    first frame alone, as a full group of 4."""
+    return torch.cat([frames[:, :1].expand(-1, 3, -1, -1, -1), frames], 1)
+
+
 def _atomic_write(path: Path, write) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
@@ -427,7 +415,7 @@ class TinyStreamEncoder:
         _check_video(video)
         frames = video.to(self.model.latents_mean.device, self.model.latents_mean.dtype).transpose(1, 2)
         if not self.started and frames.shape[1] > 0:
-            frames = torch.cat([frames[:, :1].expand(-1, 3, -1, -1, -1), frames], 1)
+            frames = _lead_group(frames)
             self.started = True
         if self.buffer is not None:
             frames = torch.cat([self.buffer, frames], 1)
@@ -461,7 +449,7 @@ class TinyStreamDecoder:
             _check_guide(guide, latent, first=not self.started)
             groups = guide.to(ref.device, ref.dtype).transpose(1, 2)
             if not self.started:
-                groups = torch.cat([groups[:, :1].expand(-1, 3, -1, -1, -1), groups], 1)
+                groups = _lead_group(groups)
         frames = self.model.decode_groups(latent.to(ref.device, ref.dtype).transpose(1, 2), self.state, groups)
         if not self.started:
             frames = frames[:, 3:]

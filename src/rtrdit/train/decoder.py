@@ -41,7 +41,7 @@ class Example:
     source: np.ndarray
 
 
-class _LatentTap:
+class LatentTap:
     """A codec that is ``codec`` in every way, except that its stream decoders also keep what they decode
     and its stream encoders the source frames they are given (at the model's size)."""
 
@@ -91,6 +91,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--guide-channels", type=int, default=0,
                         help="give the decoder a source-guide branch of this width (0: keep the codec's decoder "
                              "as it is); it then also reads the source frames at full resolution")
+    parser.add_argument("--guide-lr", type=float, default=1e-3,
+                        help="Adam learning rate of a new guide branch, trained from scratch (default 1e-3)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu", help="cpu or cuda (the stylizer streams and the decoder trains there)")
 
@@ -105,7 +107,7 @@ def stream_examples(stylizer: Any, data: Path, rows: list[ManifestRow], seed: in
     from rtrdit.stream.session import processing_size
     from rtrdit.stream.stylizer import Stylizer
 
-    tap = _LatentTap(stylizer.codec)
+    tap = LatentTap(stylizer.codec)
     tapped = Stylizer(stylizer.dit, tap, stylizer.text_encoder, stylizer.config, stylizer.device)
     rng = np.random.default_rng(seed)
     out = []
@@ -175,7 +177,7 @@ def _readme(args: argparse.Namespace, report: dict) -> str:
     scores = ", ".join(f"{k} {before[k]:.2f} -> {after[k]:.2f} dB" for k in after) or "no val rows in the dataset"
     command = (f"rtrdit train decoder --model {args.model} --data {args.data} --out {args.out} --steps {args.steps} "
                f"--batch {args.batch} --crop {args.crop} --lr {args.lr} --seed {args.seed}"
-               + (f" --guide-channels {args.guide_channels}" if args.guide_channels else ""))
+               + (f" --guide-channels {args.guide_channels} --guide-lr {args.guide_lr}" if args.guide_channels else ""))
     return "\n".join([
         "# Our autoencoder, its decoder tuned on a generator's latents",
         "",
@@ -201,8 +203,8 @@ def run(args: argparse.Namespace) -> int:
     out, data = Path(args.out), Path(args.data)
     if out.exists():
         raise CLIError(f"{out} already exists (give a new --out)")
-    if args.steps <= 0 or args.batch <= 0 or args.crop < 0:
-        raise CLIError("--steps and --batch must be positive and --crop at least 0")
+    if args.steps <= 0 or args.batch <= 0 or args.crop < 0 or args.lr <= 0 or args.guide_lr <= 0:
+        raise CLIError("--steps, --batch, --lr and --guide-lr must be positive and --crop at least 0")
     manifest = data / "manifest.jsonl"
     if not manifest.is_file():
         raise CLIError(f"{manifest}: no such file (build the dataset with `rtrdit data build`)")
@@ -243,7 +245,10 @@ def run(args: argparse.Namespace) -> int:
     model = stylizer.codec.float().train()
     model.encoder.requires_grad_(False)
     before = evaluate(model, val) if val else {}
-    opt = torch.optim.Adam(model.decoder.parameters(), lr=args.lr)
+    guide = list(model.decoder.guide.parameters()) if args.guide_channels else []
+    rest = [p for p in model.decoder.parameters() if all(p is not q for q in guide)]
+    groups = [{"params": rest, "lr": args.lr}] + ([{"params": guide, "lr": args.guide_lr}] if guide else [])
+    opt = torch.optim.Adam(groups)
     bar = tqdm(total=args.steps, desc="decoder", unit="step", dynamic_ncols=True)
     t0, step, ema = time.monotonic(), 0, None
     while step < args.steps and (args.minutes is None or time.monotonic() - t0 < args.minutes * 60):
@@ -258,6 +263,8 @@ def run(args: argparse.Namespace) -> int:
     report = {"steps": step, "train_seconds": round(time.monotonic() - t0, 1), "train_rows": len(train),
               "val_rows": len(val), "val_psnr_before": before, "val_psnr_after": evaluate(model, val) if val else {},
               "model": str(args.model), "data": str(data), "lr": args.lr, "batch": args.batch, "crop": args.crop}
+    if args.guide_channels:
+        report |= {"guide_channels": args.guide_channels, "guide_lr": args.guide_lr}
     part = out.with_name(out.name + ".partial")
     shutil.rmtree(part, ignore_errors=True)
     try:
