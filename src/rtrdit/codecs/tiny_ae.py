@@ -73,8 +73,8 @@ class TinyAEConfig:
         return cfg
 
 
-def _conv(cin: int, cout: int, k: int = 3, stride: int = 1, bias: bool = True) -> nn.Conv2d:
-    return nn.Conv2d(cin, cout, k, stride=stride, padding=k // 2, bias=bias)
+def _conv(cin: int, cout: int, k: int = 3, stride: int = 1, bias: bool = True, dilation: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, k, stride=stride, padding=dilation * (k // 2), bias=bias, dilation=dilation)
 
 
 class MemBlock(nn.Module):
@@ -189,8 +189,7 @@ class SourceGuide(nn.Module):
         super().__init__()
         g = channels
         self.inp = _conv(dec_channels + 3 * 4, g)
-        self.body = nn.ModuleList(
-            nn.Conv2d(g, g, 3, padding=d, dilation=d) for d in self.dilations)
+        self.body = nn.ModuleList(_conv(g, g, dilation=d) for d in self.dilations)
         self.out = _conv(g, 3 * 4)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)

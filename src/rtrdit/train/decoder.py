@@ -245,9 +245,10 @@ def run(args: argparse.Namespace) -> int:
     model = stylizer.codec.float().train()
     model.encoder.requires_grad_(False)
     before = evaluate(model, val) if val else {}
-    guide = list(model.decoder.guide.parameters()) if args.guide_channels else []
-    rest = [p for p in model.decoder.parameters() if all(p is not q for q in guide)]
-    groups = [{"params": rest, "lr": args.lr}] + ([{"params": guide, "lr": args.guide_lr}] if guide else [])
+    rest = [p for name, p in model.decoder.named_parameters() if not name.startswith("guide.")]
+    groups = [{"params": rest, "lr": args.lr}]
+    if model.guided:  # the new branch starts from scratch, at its own rate
+        groups.append({"params": model.decoder.guide.parameters(), "lr": args.guide_lr})
     opt = torch.optim.Adam(groups)
     bar = tqdm(total=args.steps, desc="decoder", unit="step", dynamic_ncols=True)
     t0, step, ema = time.monotonic(), 0, None
