@@ -46,83 +46,76 @@ METRICS = ("psnr", "ssim", "warp")
 FINAL_ROW = "Final (Self Forcing + DMD + GAN)"
 TUNED_CODEC = "autoencoder_tuned"  # the stylizer's codec folder when its decoder was tuned (--codec)
 BLUR_SIGMAS = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0)  # px, the blurs of a target tried by following()
-LIMITATIONS = [
-    "## Limitations",
-    "",
+RECIPE = [
     "Trained in about 90 minutes of one 2-core CPU (teacher 6000 steps at 128x128 then 3000 at 256x256,",
     "student 1000 and distillation 800 steps at 256x256, then the decoder 3000 steps on the final model's",
     "latents) on 43 clips of 9 frames from 5 videos and 1 photo,",
     "each clip in all 10 built-in styles, every prompt of a style used for every clip of it",
     "(`data.paraphrases`); the tables' clips come from the held-out `music.mp4` and `china.jpg`.",
-    "It learns the built-in styles' colours and tones more than their textures: with a text prompt the",
-    "output takes the asked style's tones for 149 of 160 prompts, and its PSNR-nearest target is right",
-    "for 119. Cartoon and halftone hits hang on finer detail than this model or its codec resolves",
-    "(\"blur kept\" above): every other style's target blurred by 6 px is still nearest its own target,",
-    "cartoon's only up to 1 px (its black outlines, speckles of an adaptive threshold, cover 26-36% of",
-    "the pixels of these clips) and halftone's up to 0.5 px. Their outlines and dots come out blurred,",
-    "so a smooth grey style such as ink wash scores nearer; the codec cannot keep them either (its own",
-    "round trip of the cartoon targets scores 14.3 dB, a 1 px blur of them 19-20 dB, and neither round",
-    "trip is ever nearest its target, though right in tone). Halftone's dots also lie on screens fixed to the",
-    "frame's pixel grid (6 px, at 15, 45 and 75 degrees): their phase under each 8x8 latent cell is",
-    "unknowable to a model that is translation-equivariant away from the borders, as this one is, so a",
-    "blur in the right tones is its best by PSNR and tone is its measure (16 of 16 prompts).",
-    "Ink wash prompts miss on the two china clips (8 of 16 hit): the output keeps some of the source's",
-    "colour, so the warm vintage sepia target is nearer. Outputs show a faint grid on the 8 px latent",
-    "cells: across cell borders the mean brightness step is 1.18x the step inside cells (1.23x with the",
+]
+HALFTONE = [
+    "Halftone's dots lie on screens fixed to the frame's pixel grid (6 px, at 15, 45 and 75 degrees): their",
+    "phase under each 8x8 latent cell is unknowable to a model that is translation-equivariant away from",
+    "the borders, as this one is, so a blur in the right tones is its best by PSNR and tone is its measure.",
+]
+EARLIER = [
+    "## Earlier measurements",
+    "",
+    "Measured on the previous release of this model (same recipe and data, but cartoon's outlines were",
+    "then the 1 px speckles of an adaptive threshold; git 7f0e352, whose card holds its tables), kept as",
+    "what was learnt and not re-measured on this one.",
+    "Outputs showed a faint grid on the 8 px latent",
+    "cells: across cell borders the mean brightness step was 1.18x the step inside cells (1.23x with the",
     "general decoder; teacher 1.18x, the codec's own round trip of the targets 1.15x, the targets 1.02x;",
     "ink wash, watercolour and thermal on two held-out clips), so the small decoder starts it and the",
     "DiT's latents add a little.",
-    "The linear row says how far this is from a local linear filter in latent space: the final model",
-    "beats it by 0.7-1.1 dB PSNR, the teacher by about 0.7 dB, and the filter flickers less (it only",
-    "reshapes the steady source). Longer training helps, with diminishing returns: doubling the",
+    "Longer training helps, with diminishing returns: doubling the",
     "teacher's 256x256 phase (1500 to 3000 steps) gave the final model (then distilled with CFG 3) +0.5 dB",
     "TV2V PSNR (+0.3 RV2V) and",
     "watercolour prompts 16 of 16 instead of 6; 1500 steps more added only 0.06 dB to the teacher, and a",
     "3x higher teacher learning rate did worse (-0.1 dB after 1000 steps). Past this point a larger model",
     "(more blocks or width), trained where a GPU makes it affordable, is what should pay.",
-    "References are followed less reliably than prompts (24 of 40; watercolour never), and hardly better",
-    "by the 20-step teacher (26 of the 40 same-clip references, watercolour 0 of 4), which takes 34 of 40",
+    "References were followed hardly better",
+    "by the 20-step teacher (26 of the 40 same-clip references, watercolour 0 of 4), which took 34 of 40",
     "references made from training clips (missing only cartoon and halftone): its reference pathway",
-    "generalises poorly beyond the content of the six training sources. Watercolour references miss on",
-    "all four clips, in different ways: on the two music clips the output takes the reference's colours",
+    "generalises poorly beyond the content of the six training sources. Watercolour references missed on",
+    "all four clips, in different ways: on the two music clips the output took the reference's colours",
     "(nearest the watercolour target in Lab a*b*) but ink wash's light and dark (luma RMSE 33 vs 42-44",
-    "to the watercolour target), on the china clips it lands nearest pixel art and vintage sepia; a",
+    "to the watercolour target), on the china clips it landed nearest pixel art and vintage sepia; a",
     "reference with 1.6x the saturation (up to 59 of 255, more than the training clips' watercolour",
-    "frames, 51) changed none of the four, and the watercolour prompts are followed 15 of 16 times, so",
+    "frames, 51) changed none of the four, while the watercolour prompts were followed 15 of 16 times, so",
     "it is the reference pathway, not the style, that fails to generalise. A reference of other content",
     "(half of the training references were, `data.reference_swap: 0.5`) can leak some of its content into",
-    "the output. Outputs flicker more than the source (warping error about 5x the source's) but less",
-    "than the built-in stylizers' own outputs (the target row). With the tuned decoder the final model",
-    "scores above the 20-step teacher on TV2V (16.85 vs 16.47 dB) and level with it on RV2V (16.46 vs",
-    "16.43) at about 7x its speed; the decoder learnt the final model's latents, not the teacher's, and",
-    "with the general decoder the final model stayed 0.1-0.4 dB below the teacher. Measured with the",
+    "the output. The decoder tuned on the final model's latents lifted the final model above the teacher",
+    "(with the general decoder it stayed 0.1-0.4 dB below). Measured with the",
     "general decoder (as is everything in the rest of this paragraph), stage 3 (Self Forcing + DMD +",
-    "GAN) improves on the fidelity and prompt following of the causal student it starts from (TV2V PSNR 16.40 vs 16.31,",
-    "RV2V 16.17 vs 15.89, prompts 120 vs 115 of 160, tone 152 vs 144, watercolour 16 vs 7 of 16) and",
-    "nearly keeps its references (23 vs 24 of 40) and long streams (13.86 vs 13.94 dB over a 60 s stream",
-    "of the ablation's clip and reference, anchored cache), at a warping error of 0.0079 vs 0.0066 (with",
-    "the tuned decoder, Table 2: 16.85 vs 16.77, 16.46 vs 16.12, warp 0.0071 vs 0.0062).",
+    "GAN) improved on the fidelity and prompt following of the causal student it starts from (TV2V PSNR",
+    "16.40 vs 16.31, RV2V 16.17 vs 15.89, prompts 120 vs 115 of 160, tone 152 vs 144, watercolour 16 vs 7",
+    "of 16) and nearly kept its references (23 vs 24 of 40) and long streams (13.86 vs 13.94 dB over a 60 s",
+    "stream of the ablation's clip and reference, anchored cache), at a warping error of 0.0079 vs 0.0066.",
     "That needs the real score's classifier-free guidance low",
     "(`distill.guidance: 1.5`): with CFG 3, the teacher's own sampling scale, stage 3 traded fidelity for",
     "following (TV2V 16.03, RV2V 15.95, warp 0.0086, the same 120 prompts and 23 references, and 13.35",
-    "instead of 13.84 dB over the 120 s ablation stream above), CFG 2 lay between (16.25, 16.10,",
+    "instead of 13.84 dB over the 120 s ablation stream), CFG 2 lay between (16.25, 16.10,",
     "0.0082, 13.62 dB), and no guidance (CFG 1) went further on fidelity (16.58, 16.24, 0.0076, 14.06 dB)",
-    "but followed fewer prompts and references (117 of 160, 22 of 40). The anchored cache",
-    "keeps the reference style over a long stream better than the naive rolling cache (ablation above).",
+    "but followed fewer prompts and references (117 of 160, 22 of 40).",
     "",
     "Tried and not shipped (each against the model with a 1500-step 256x256 teacher phase): distillation",
     "3x longer (2400 steps) followed more prompts (117 of 160) but fewer references (21 of 40), with 0.2 dB",
     "lower TV2V PSNR and 20% more flicker; a decoder fine-tuned alone on restyled clips (`rtrdit train",
     "autoencoder --freeze-encoder`, which keeps the latent space) gained 0.2 dB on its own round trip but",
     "lost 0.1 dB on the DiT's outputs (the shipped one learns from the DiT's own latents instead); the",
-    "same noise for every chunk instead of fresh noise did not change the flicker (warp within 2%); the teacher fine-tuned 1000 more steps with every reference from its",
+    "same noise for every chunk instead of fresh noise did not change the flicker (warp within 2%); the",
+    "teacher fine-tuned 1000 more steps with every reference from its",
     "own clip (`reference_swap: 0`), or with half of them drawn from 144 extra stills per style (other",
     "moments of the training videos, styled), still took 25 and 26 of the 40 held-out references.",
-    "Against the shipped teacher, 1000 more steps with every training reference taken from another clip",
+    "Against that release's teacher, 1000 more steps with every training reference taken from another clip",
     "(`reference_swap: 1`), or with 48 more clips of camera moves over 12 photos shipped in scikit-image",
-    "(`rtrdit data build PHOTO...`), took 26 and 25 of the 40 held-out references (the shipped teacher 26,",
-    "the same misses) and scored 15.04 and 14.86 dB text PSNR on 4 held-out clips x 10 styles (the",
-    "shipped teacher 15.00).",
+    "(`rtrdit data build PHOTO...`), took 26 and 25 of the 40 held-out references (that teacher 26,",
+    "the same misses) and scored 15.04 and 14.86 dB text PSNR on 4 held-out clips x 10 styles (that",
+    "teacher 15.00). Source-guided decoders (`rtrdit train decoder --guide-channels`, see",
+    "docs/training.md) gained up to 1 dB PSNR and flickered 2-3x less but followed fewer prompts (99-103",
+    "of 160) at 17-33 fps, so this model keeps the plain decoder.",
 ]
 
 
@@ -349,6 +342,7 @@ def following(runs: Path, out: Path, cfg: StylizerConfig, n_clips: int) -> dict:
     styles = builtin_styles()
     names = sorted(styles)
     res: dict[str, dict[str, list[float]]] = {n: {} for n in names}
+    misses: dict[str, dict[str, dict[str, int]]] = {n: {} for n in names}  # style -> kind -> nearest style -> count
     for c, src in enumerate(clips):
         other = clips[(c + 1) % len(clips)]
         targets = {n: styles[n].apply(src) for n in names}
@@ -365,11 +359,16 @@ def following(runs: Path, out: Path, cfg: StylizerConfig, n_clips: int) -> dict:
                 r = res[n]
                 r.setdefault(f"{kind}_own", []).append(scores[n])
                 r.setdefault(f"{kind}_others", []).append(float(np.mean([v for m, v in scores.items() if m != n])))
-                r.setdefault(f"{kind}_hit", []).append(float(max(scores, key=scores.__getitem__) == n))
+                nearest = max(scores, key=scores.__getitem__)
+                r.setdefault(f"{kind}_hit", []).append(float(nearest == n))
+                if nearest != n:
+                    by = misses[n].setdefault(kind, {})
+                    by[nearest] = by.get(nearest, 0) + 1
                 r.setdefault(f"{kind}_tonehit", []).append(float(max(tone, key=tone.__getitem__) == n))
     return {"clips": picked, "source_psnr": float(np.mean([psnr(c, styles[n].apply(c)) for c in clips for n in names])),
             "styles": {n: {k: float(min(v) if k == "blur_kept" else np.mean(v)) for k, v in r.items()}
                        | {k.replace("_hit", "_n"): len(v) for k, v in r.items() if k.endswith("_hit")}
+                       | {"misses": misses[n]}
                        for n, r in res.items()}}
 
 
@@ -418,7 +417,7 @@ def following_lines(fol: dict) -> list[str]:
         "3 px) of output and targets, i.e. the style's colours and tones whatever its fine texture (dots,",
         "outlines); PSNR own / mean over the other styles' targets.",
         "\"codec round trip\": the target itself encoded and decoded by the autoencoder, about the best a DiT",
-        "could output through it (cartoon outlines and halftone dots do not survive 8x compression).",
+        "could output through it (halftone's dots do not survive 8x compression).",
         "\"blur kept\": the largest Gaussian blur (sigma, px; tried up to 6) of the target itself that is still",
         "nearer its own target than any other, on every clip: how fine a detail decides that style's hit.",
         f"The source itself scores {fol['source_psnr']:.2f} dB against the targets on average.",
@@ -463,6 +462,77 @@ def tuned_codec_lines(out: Path, cfg: StylizerConfig) -> list[str]:
          f"dB (TV2V) and from {b['rv2v']:.2f} to {a['rv2v']:.2f} (RV2V) with it."),
         "Every row of the tables below decodes with it; `load_codec(\"tiny\")` stays the general `autoencoder/`.",
         "",
+    ]
+
+
+def _count(fol: dict, kind: str, key: str = "hit") -> tuple[int, int]:
+    """(hits, cases) of one following kind over all styles."""
+    st = fol["styles"].values()
+    return sum(round(r[f"{kind}_{key}"] * r[f"{kind}_n"]) for r in st), sum(r[f"{kind}_n"] for r in st)
+
+
+def _missed(fol: dict, kind: str) -> str:
+    """The styles that missed some cases of `kind`, each with the styles its outputs landed nearest."""
+    parts = []
+    for name, r in sorted(fol["styles"].items()):
+        hits, n = round(r[f"{kind}_hit"] * r[f"{kind}_n"]), r[f"{kind}_n"]
+        if hits == n:
+            continue
+        near = sorted(r.get("misses", {}).get(kind, {}).items(), key=lambda kv: (-kv[1], kv[0]))
+        where = f", nearest {', '.join(f'{m} {c}' for m, c in near)}" if near else ""
+        parts.append(f"{name} {hits}/{n}{where}")
+    return "; ".join(parts) if parts else "none"
+
+
+def _hits(fol: dict, style: str, kind: str) -> str:
+    """"H of N": one style's hits of one following kind."""
+    r = fol["styles"][style]
+    return f"{round(r[f'{kind}_hit'] * r[f'{kind}_n'])} of {r[f'{kind}_n']}"
+
+
+def limitations_lines(t2: dict, fol: dict) -> list[str]:
+    """The card's limitations: the headline numbers come from this model's own tables (so a retrained
+    model's card cannot carry an older model's numbers), the explanations and earlier experiments are text."""
+    text, n_text = _count(fol, "text")
+    tone, _ = _count(fol, "text", "tonehit")
+    ref, n_ref = _count(fol, "ref_clip")
+    other, n_other = _count(fol, "ref_other")
+    codec, n_codec = _count(fol, "codec")
+    fine = [f"{name} up to {r['blur_kept']:g} px" for name, r in sorted(fol["styles"].items())
+            if r["blur_kept"] < BLUR_SIGMAS[-1]]
+    row = t2
+    gain = {m: row[f"{m}|{FINAL_ROW}"]["psnr"] - row[f"{m}|{LINEAR_ROW}"]["psnr"] for m in ("TV2V", "RV2V")}
+    fin, tea = row[f"TV2V|{FINAL_ROW}"], row[f"TV2V|{TEACHER_ROW}"]
+    rfin, rtea = row[f"RV2V|{FINAL_ROW}"], row[f"RV2V|{TEACHER_ROW}"]
+    flicker = fin["warp"] / max(row[f"TV2V|{SOURCE_ROW}"]["warp"], 1e-12)
+    return [
+        "## Limitations",
+        "",
+        *RECIPE,
+        "It learns the built-in styles' colours and tones better than their textures: with a text prompt the",
+        f"output takes the asked style's tones for {tone} of {n_text} prompts, and its PSNR-nearest target is",
+        f"right for {text} (misses: {_missed(fol, 'text')}).",
+        f"References are followed less reliably: {ref} of {n_ref} of the clip itself (misses: {_missed(fol, 'ref_clip')})",
+        f"and {other} of {n_other} of other content.",
+        "Whether a style's hit hangs on fine detail is what \"blur kept\" measures: every built-in style's target",
+        (f"blurred by {BLUR_SIGMAS[-1]:g} px is still nearest its own target except "
+         f"{', '.join(fine) if fine else 'none'}; the codec's own"),
+        f"round trip of the targets is nearest its own target {codec} of {n_codec} times (misses: {_missed(fol, 'codec')}).",
+        *HALFTONE,
+        "Cartoon's outlines (about 4 px wide at 256x256, along the main shape boundaries) survive the codec",
+        f"(its round trip is nearest the cartoon target on {_hits(fol, 'cartoon', 'codec')} clips), but this",
+        "model does not draw them: its cartoon outputs come out blurred and without outlines, so smoother",
+        "styles score nearer.",
+        "The linear row says how far this is from a local linear filter in latent space: the final model",
+        f"beats it by {gain['TV2V']:.1f} dB PSNR on TV2V and {gain['RV2V']:.1f} on RV2V, and the filter flickers",
+        "less (it only reshapes the steady source). Against the 20-step teacher the final model scores",
+        f"{fin['psnr']:.2f} vs {tea['psnr']:.2f} dB on TV2V and {rfin['psnr']:.2f} vs {rtea['psnr']:.2f} on RV2V, at",
+        f"{fin['fps'] / tea['fps']:.0f}x its speed. Outputs flicker more than the source (warping error",
+        f"{flicker:.1f}x the source's) but less than the built-in stylizers' own outputs (the target row). The",
+        "anchored cache keeps the reference style over a long stream better than the naive rolling cache",
+        "(ablation above).",
+        "",
+        *EARLIER,
     ]
 
 
@@ -522,7 +592,7 @@ def write_card(out: Path, t2: dict, per_style: dict, abl: dict, cfg: StylizerCon
     for policy in ("anchored", "naive"):
         r = abl[policy]
         lines.append(f"| {policy} | {r['psnr_first_10pct']:.2f} | {r['psnr_last_10pct']:.2f} | {r['psnr_mean']:.2f} |")
-    lines += ["", f"Fixed RV2V prompt: \"{RV2V_PROMPT}\".", "", *LIMITATIONS, ""]
+    lines += ["", f"Fixed RV2V prompt: \"{RV2V_PROMPT}\".", "", *limitations_lines(t2, fol), ""]
     (out / "README.md").write_text("\n".join(lines))
     (out / "model_card.json").write_text(json.dumps(_no_nan({"table2": t2, "psnr_per_style": per_style,
                                                                    "following": fol, "ablation": abl}), indent=2))

@@ -66,6 +66,25 @@ def test_styles_are_clearly_distinct() -> None:
             assert np.abs(outs[a] - outs[b]).mean() > 12, (a, b)
 
 
+def test_cartoon_outlines_are_bold_and_follow_shapes() -> None:
+    """Cartoon draws a bold black line (several pixels wide at 256 px, so it survives an 8x latent)
+    along a shape's boundary, and none over the fine texture of flat areas."""
+    import cv2
+
+    size, radius = 256, 60
+    yy, xx = np.mgrid[0:size, 0:size]
+    dist = np.hypot(yy - size / 2, xx - size / 2)
+    texture = cv2.GaussianBlur(np.random.default_rng(0).normal(0, 1, (size, size)), (0, 0), 1.5)
+    texture *= 10 / texture.std()  # grain a few pixels wide, like foliage or fabric
+    gray = np.where(dist < radius, 200.0, 90.0) + texture
+    frame = np.repeat(np.clip(gray, 0, 255).astype(np.uint8)[..., None], 3, axis=2)
+    dark = get_style("cartoon").apply(frame).max(axis=2) < 20
+    assert dark[np.abs(dist - radius) < 1].mean() > 0.95  # the outline is closed
+    widths = [int(dark[size // 2, c - 8:c + 8].sum()) for c in (size // 2 - radius, size // 2 + radius)]
+    assert min(widths) >= 3, widths
+    assert dark[np.abs(dist - radius) > 8].mean() < 0.005  # texture draws no speckles
+
+
 def test_unknown_style_names_the_known_ones() -> None:
     with pytest.raises(ValueError, match="ink_wash"):
         get_style("nope")

@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from rtrdit.stream.session import StylizerError, load_reference_image
 
     size = parse_size(args.size)
-    args.device = device_arg(args.device)
+    device = device_arg(args.device)
     if args.steps is not None and args.steps < 1:
         raise CLIError(f"--steps must be >= 1, got {args.steps}")
     out = Path(args.output)
@@ -71,12 +71,12 @@ def run(args: argparse.Namespace) -> int:
         if schedule[0].time > 0 and not (args.prompt or args.ref):
             raise CLIError("the schedule must start at time 0 (or give --prompt/--ref for the start)")
         schedule.sort(key=lambda c: c.time)
-        return _render(args, info, schedule, size)
+        return _render(args, info, schedule, size, device)
     except (VideoError, StylizerError) as exc:
         raise CLIError(str(exc)) from None
 
 
-def _render(args: argparse.Namespace, info, schedule, size) -> int:  # type: ignore[no-untyped-def]
+def _render(args: argparse.Namespace, info, schedule, size, device: str) -> int:  # type: ignore[no-untyped-def]
     from tqdm import tqdm
 
     from rtrdit.codecs import CodecError
@@ -85,7 +85,7 @@ def _render(args: argparse.Namespace, info, schedule, size) -> int:  # type: ign
     from rtrdit.stream.stylizer import Stylizer
 
     try:
-        stylizer = Stylizer.from_pretrained(args.model, device=args.device)
+        stylizer = Stylizer.from_pretrained(args.model, device=device)
     except (CheckpointError, CodecError) as exc:
         raise CLIError(str(exc)) from None
     bar = tqdm(total=info.frames, unit="frame", desc="stylize", dynamic_ncols=True)
