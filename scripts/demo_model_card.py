@@ -402,6 +402,11 @@ def ablation(runs: Path, out: Path, cfg: StylizerConfig, seconds: float) -> dict
     return {"seconds": seconds, "clip": row["source"], "style": row["style"], **res}
 
 
+def _n_hits(r: dict, kind: str, key: str = "hit") -> int:
+    """How many of one style's `kind` cases hit (`key` "hit" or "tonehit"): following() stores the mean."""
+    return round(r[f"{kind}_{key}"] * r[f"{kind}_n"])
+
+
 def following_lines(fol: dict) -> list[str]:
     """The card's prompt/reference-following section."""
     kinds = ("text", "ref_clip", "ref_other", "codec")
@@ -428,8 +433,8 @@ def following_lines(fol: dict) -> list[str]:
     ]
     tot: dict[str, list[float]] = {}
     for name, r in sorted(fol["styles"].items()):
-        hits = {k: round(r[f"{k}_hit"] * r[f"{k}_n"]) for k in kinds}
-        tone = {k: round(r[f"{k}_tonehit"] * r[f"{k}_n"]) for k in kinds}
+        hits = {k: _n_hits(r, k) for k in kinds}
+        tone = {k: _n_hits(r, k, "tonehit") for k in kinds}
         for k, hit in hits.items():
             tot.setdefault(f"{k}_hits", []).append(hit)
             tot.setdefault(f"{k}_tone", []).append(tone[k])
@@ -468,26 +473,20 @@ def tuned_codec_lines(out: Path, cfg: StylizerConfig) -> list[str]:
 def _count(fol: dict, kind: str, key: str = "hit") -> tuple[int, int]:
     """(hits, cases) of one following kind over all styles."""
     st = fol["styles"].values()
-    return sum(round(r[f"{kind}_{key}"] * r[f"{kind}_n"]) for r in st), sum(r[f"{kind}_n"] for r in st)
+    return sum(_n_hits(r, kind, key) for r in st), sum(r[f"{kind}_n"] for r in st)
 
 
 def _missed(fol: dict, kind: str) -> str:
     """The styles that missed some cases of `kind`, each with the styles its outputs landed nearest."""
     parts = []
     for name, r in sorted(fol["styles"].items()):
-        hits, n = round(r[f"{kind}_hit"] * r[f"{kind}_n"]), r[f"{kind}_n"]
+        hits, n = _n_hits(r, kind), r[f"{kind}_n"]
         if hits == n:
             continue
         near = sorted(r.get("misses", {}).get(kind, {}).items(), key=lambda kv: (-kv[1], kv[0]))
         where = f", nearest {', '.join(f'{m} {c}' for m, c in near)}" if near else ""
         parts.append(f"{name} {hits}/{n}{where}")
     return "; ".join(parts) if parts else "none"
-
-
-def _hits(fol: dict, style: str, kind: str) -> str:
-    """"H of N": one style's hits of one following kind."""
-    r = fol["styles"][style]
-    return f"{round(r[f'{kind}_hit'] * r[f'{kind}_n'])} of {r[f'{kind}_n']}"
 
 
 def limitations_lines(t2: dict, fol: dict, abl: dict) -> list[str]:
@@ -505,6 +504,7 @@ def limitations_lines(t2: dict, fol: dict, abl: dict) -> list[str]:
     rfin, rtea = t2[f"RV2V|{FINAL_ROW}"], t2[f"RV2V|{TEACHER_ROW}"]
     flicker = fin["warp"] / max(t2[f"TV2V|{SOURCE_ROW}"]["warp"], 1e-12)
     anchored, naive = abl["anchored"]["psnr_mean"], abl["naive"]["psnr_mean"]
+    cartoon = fol["styles"]["cartoon"]
     return [
         "## Limitations",
         "",
@@ -520,7 +520,7 @@ def limitations_lines(t2: dict, fol: dict, abl: dict) -> list[str]:
         f"round trip of the targets is nearest its own target {codec} of {n_codec} times (misses: {_missed(fol, 'codec')}).",
         *HALFTONE,
         "Cartoon's outlines (about 4 px wide at 256x256, along the main shape boundaries) survive the codec",
-        f"(its round trip is nearest the cartoon target on {_hits(fol, 'cartoon', 'codec')} clips), but this",
+        f"(its round trip is nearest the cartoon target on {_n_hits(cartoon, 'codec')} of {cartoon['codec_n']} clips), but this",
         "model does not draw them: its cartoon outputs come out blurred and without outlines, so smoother",
         "styles score nearer. Its 20-step teacher does not draw them either, not even on training clips (there",
         "the posterized colours alone make cartoon the nearest target): stage 1 underfits the thin, sparse",
