@@ -85,22 +85,6 @@ def test_cartoon_outlines_are_bold_and_follow_shapes() -> None:
     assert dark[np.abs(dist - radius) > 8].mean() < 0.005  # texture draws no speckles
 
 
-@pytest.mark.parametrize("size", [128, 256, 384, 512])
-def test_halftone_screens_repeat_on_the_latent_grid(size: int) -> None:
-    """Halftone's dots lie on screens that repeat every 8 px (a multiple of 8 px from 256 px up), so
-    every 8x8 latent cell of a flat area holds the same dots: an 8x codec can carry them. The dots
-    still grow with the ink: a darker grey is covered more."""
-    period = 8 * max(1, round(size / 256))
-    for level in (60, 128, 200):
-        frame = np.full((size, size, 3), level, np.uint8)
-        out = get_style("halftone").apply(frame).astype(int)
-        assert np.array_equal(out[:-period], out[period:]) and np.array_equal(out[:, :-period], out[:, period:])
-        assert 0 < (out < 128).mean() < 1
-    dark = (get_style("halftone").apply(np.full((size, size, 3), 60, np.uint8)) < 128).mean()
-    light = (get_style("halftone").apply(np.full((size, size, 3), 200, np.uint8)) < 128).mean()
-    assert dark > light + 0.2, (dark, light)
-
-
 def test_unknown_style_names_the_known_ones() -> None:
     with pytest.raises(ValueError, match="ink_wash"):
         get_style("nope")

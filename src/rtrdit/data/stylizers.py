@@ -226,32 +226,23 @@ def blueprint(frame: np.ndarray) -> np.ndarray:
     return _to_u8(bg * (1.0 - a) + ink * a)
 
 
-def _screen_cell(s: float) -> int:
-    """Halftone cell in pixels: about 8 px at 256 px, always 4 or a multiple of 8, so every screen
-    repeats on the 8-pixel grid of a latent cell (an 8x codec can then carry the dots)."""
-    return 4 if s < 0.75 else 8 * round(s)
-
-
 def halftone(frame: np.ndarray) -> np.ndarray:
-    """Pop-art comic print: CMY halftone dots and bold black outlines. The screens (cyan at 45
-    degrees, magenta and yellow at 0 degrees, offset by half a cell) are fixed to the frame's
-    pixel grid and repeat every 8 px, so each 8x8 latent cell holds the same dot positions."""
+    """Pop-art comic print: CMY halftone dots on a fixed screen, with black outlines."""
     s = _scale(frame)
     h, w = frame.shape[:2]
-    cell = float(_screen_cell(s))
-    smooth = cv2.GaussianBlur(frame, (0, 0), 2.0 * s).astype(np.float32) / 255.0
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32) + 0.5  # pixel centres
+    cell = max(3.0, 6.0 * s)
+    smooth = cv2.GaussianBlur(frame, (0, 0), cell / 3.0).astype(np.float32) / 255.0
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     out = np.empty_like(smooth)
-    for c, (angle, offset) in enumerate(((45.0, 0.0), (0.0, 0.0), (0.0, 0.5))):
-        pitch = cell / np.sqrt(2.0) if angle else cell  # the 45-degree lattice also repeats every cell
+    for c, angle in enumerate((15.0, 75.0, 45.0)):  # fixed screen angle per ink, as in print
         t = np.deg2rad(angle)
-        u = (xx * np.cos(t) + yy * np.sin(t)) / pitch + offset
-        v = (-xx * np.sin(t) + yy * np.cos(t)) / pitch + offset
+        u = (xx * np.cos(t) + yy * np.sin(t)) / cell
+        v = (-xx * np.sin(t) + yy * np.cos(t)) / cell
         d = np.sqrt((u - np.round(u)) ** 2 + (v - np.round(v)) ** 2)  # distance to the dot centre
         coverage = 1.0 - smooth[..., c]  # ink amount of the complementary colour
         radius = np.sqrt(np.clip(coverage, 0, 1) / np.pi) * 1.05
         out[..., c] = np.where(d < radius, 0.0, 1.0)
-    lines = _bold_outlines(_gray(frame), s)
+    lines = _dark_edges(_gray(frame), s)
     return _to_u8(255.0 * out * (1.0 - lines[..., None]))
 
 

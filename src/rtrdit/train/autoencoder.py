@@ -128,8 +128,7 @@ def styled_clips(clips: list[Clip], frames: int, gen: torch.Generator) -> list[C
 def sample_batch(clips: list[Clip], batch: int, frames: int, crop: int, gen: torch.Generator,
                  styled: list[Clip] | None = None, styled_fraction: float = 0.0,
                  color_permute: float = 0.0) -> torch.Tensor:
-    """Random clips of ``frames`` frames, random crop (on the 8-pixel grid) and horizontal flip
-    -> [B, 3, T, c, c];
+    """Random clips of ``frames`` frames, random crop and horizontal flip -> [B, 3, T, c, c];
     each drawn from ``styled`` with probability ``styled_fraction``, and its RGB channels put in
     another order with probability ``color_permute``."""
     import torch
@@ -142,10 +141,8 @@ def sample_batch(clips: list[Clip], batch: int, frames: int, crop: int, gen: tor
         t0 = int(torch.randint(0, len(f) - frames + 1, (1,), generator=gen))
         h, w = f.shape[1:3]
         c = crop or h
-        # crops start on the 8-pixel latent grid, so textures fixed to the frame's grid (halftone
-        # screens) keep their phase in every crop, as in the frames the codec will meet
-        y = 8 * int(torch.randint(0, (h - c) // 8 + 1, (1,), generator=gen))
-        x = 8 * int(torch.randint(0, (w - c) // 8 + 1, (1,), generator=gen))
+        y = int(torch.randint(0, h - c + 1, (1,), generator=gen))
+        x = int(torch.randint(0, w - c + 1, (1,), generator=gen))
         v = frames_to_video(f[t0:t0 + frames, y:y + c, x:x + c])
         if bool(torch.rand((), generator=gen) < 0.5):
             v = v.flip(-1)
