@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from rtrdit.stream.session import StylizerError
+from rtrdit.stream.session import StylizerError, resize_frames
 
 
 def run(st, frames, splits, prompt="ink wash painting", **kw):
@@ -161,15 +161,6 @@ def test_switch_keep_frames_is_checked_and_read_from_stylizer_json() -> None:
     assert StylizerConfig().switch_keep_frames == 1  # the paper's default
 
 
-def resized(frames: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
-    """Frames brought back to the input's (height, width) as a session does: area filter when shrinking."""
-    import cv2
-
-    h, w = hw
-    interp = cv2.INTER_AREA if h * w < frames.shape[1] * frames.shape[2] else cv2.INTER_LINEAR
-    return np.stack([cv2.resize(f, (w, h), interpolation=interp) for f in frames])
-
-
 def test_guided_decoder_stream_is_split_independent_and_reads_each_frames_source(guided_stylizer, clip) -> None:
     """A source-guided decoder gets, for every output frame, the source frame it came from: the streamed
     output equals the whole-clip decode of the session's latents guided by the source, however pushed."""
@@ -193,6 +184,6 @@ def test_guided_decoder_stream_is_split_independent_and_reads_each_frames_source
     source = video_to_frames(torch.cat(tap.sources, 2)[0])  # what the session's encoder was given
     assert len(source) == t and source.shape[1:3] != clip.shape[1:3]  # with the flush's padding, at model size
     decoded = video_to_frames(st.codec.decode(latent, guide=frames_to_video(source))[0])[:23]
-    assert np.abs(resized(decoded, clip.shape[1:3]).astype(int) - whole.astype(int)).max() <= 1
+    assert np.abs(resize_frames(decoded, (clip.shape[2], clip.shape[1])).astype(int) - whole.astype(int)).max() <= 1
     unguided = video_to_frames(st.codec.decode(latent)[0])[:23]
-    assert np.abs(resized(unguided, clip.shape[1:3]).astype(int) - whole.astype(int)).mean() > 1  # the guide matters
+    assert np.abs(resize_frames(unguided, (clip.shape[2], clip.shape[1])).astype(int) - whole.astype(int)).mean() > 1  # the guide matters

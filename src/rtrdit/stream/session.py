@@ -223,7 +223,7 @@ class Session:
     def _to_model(self, frames: np.ndarray) -> Tensor:
         assert self._proc_size is not None
         if self._proc_size != self._frame_size:
-            frames = _resize(frames, self._proc_size)
+            frames = resize_frames(frames, self._proc_size)
         x = torch.from_numpy(np.ascontiguousarray(frames)).to(self.stylizer.device)
         x = x.permute(3, 0, 1, 2)[None].float() / 127.5 - 1.0  # [1, 3, T, H, W]
         return x.to(self.stylizer.codec_dtype)
@@ -232,7 +232,7 @@ class Session:
         frames = video_to_frames(video[0])
         if self._proc_size != self._frame_size:
             assert self._frame_size is not None
-            frames = _resize(frames, self._frame_size)
+            frames = resize_frames(frames, self._frame_size)
         return frames
 
     def _process(self, frames: np.ndarray | None, final: bool) -> np.ndarray:
@@ -295,8 +295,9 @@ class Session:
         return self._from_model(self._decoder.push(clean.to(st.codec_dtype), guide=torch.stack(guide, 2)))
 
 
-def _resize(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Resize (T, H, W, 3) frames to `size` (w, h); area filter when shrinking."""
+def resize_frames(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize (T, H, W, 3) frames to `size` (w, h), as a session does on the way in and out (the
+    whole frame, no crop; area filter when shrinking)."""
     import cv2
 
     w, h = size
