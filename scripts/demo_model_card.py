@@ -47,7 +47,8 @@ FINAL_ROW = "Final (Self Forcing + DMD + GAN)"
 TUNED_CODEC = "autoencoder_tuned"  # the stylizer's codec folder when its decoder was tuned (--codec)
 BLUR_SIGMAS = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0)  # px, the blurs of a target tried by following()
 RECIPE = [
-    "Trained in about 90 minutes of one 2-core CPU (teacher 6000 steps at 128x128 then 3000 at 256x256,",
+    "Trained in 60-75 minutes of one idle 2-core CPU, data to card (up to 100 on a busier host; teacher",
+    "6000 steps at 128x128 then 3000 at 256x256,",
     "student 1000 and distillation 800 steps at 256x256, then the decoder 3000 steps on the final model's",
     "latents) on 43 clips of 9 frames from 5 videos and 1 photo,",
     "each clip in all 10 built-in styles, every prompt of a style used for every clip of it",
