@@ -415,6 +415,12 @@ def _n_hits(r: dict, kind: str, key: str = "hit") -> int:
     return round(r[f"{kind}_{key}"] * r[f"{kind}_n"])
 
 
+def _count(fol: dict, kind: str, key: str = "hit") -> tuple[int, int]:
+    """(hits, cases) of one following kind over all styles."""
+    st = fol["styles"].values()
+    return sum(_n_hits(r, kind, key) for r in st), sum(r[f"{kind}_n"] for r in st)
+
+
 def following_lines(fol: dict) -> list[str]:
     """The card's prompt/reference-following section."""
     kinds = ("text", "ref_clip", "ref_other", "codec")
@@ -439,24 +445,18 @@ def following_lines(fol: dict) -> list[str]:
          "| ref, other content: hits (tone) | PSNR own | codec round trip: hits (tone) | PSNR own | blur kept |"),
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    tot: dict[str, list[float]] = {}
     for name, r in sorted(fol["styles"].items()):
-        hits = {k: _n_hits(r, k) for k in kinds}
-        tone = {k: _n_hits(r, k, "tonehit") for k in kinds}
-        for k, hit in hits.items():
-            tot.setdefault(f"{k}_hits", []).append(hit)
-            tot.setdefault(f"{k}_tone", []).append(tone[k])
-            tot.setdefault(f"{k}_n", []).append(r[f"{k}_n"])
-            tot.setdefault(f"{k}_own", []).append(r[f"{k}_own"])
-        tot.setdefault("text_others", []).append(r["text_others"])
-        cell = {k: f"{hits[k]}/{r[f'{k}_n']} ({tone[k]})" for k in hits}
+        cell = {k: f"{_n_hits(r, k)}/{r[f'{k}_n']} ({_n_hits(r, k, 'tonehit')})" for k in kinds}
         lines.append(f"| {name} | {cell['text']} | {r['text_own']:.2f} / {r['text_others']:.2f} | "
                      f"{cell['ref_clip']} | {r['ref_clip_own']:.2f} | {cell['ref_other']} | {r['ref_other_own']:.2f} | "
                      f"{cell['codec']} | {r['codec_own']:.2f} | {r['blur_kept']:g} |")
-    cell = {k: f"{sum(tot[f'{k}_hits'])}/{sum(tot[f'{k}_n'])} ({sum(tot[f'{k}_tone'])})" for k in kinds}
-    lines.append(f"| **all** | {cell['text']} | {np.mean(tot['text_own']):.2f} / {np.mean(tot['text_others']):.2f} | "
-                 f"{cell['ref_clip']} | {np.mean(tot['ref_clip_own']):.2f} | {cell['ref_other']} | "
-                 f"{np.mean(tot['ref_other_own']):.2f} | {cell['codec']} | {np.mean(tot['codec_own']):.2f} | |")
+    counts = {k: (*_count(fol, k), _count(fol, k, "tonehit")[0]) for k in kinds}
+    cell = {k: f"{hits}/{n} ({tone})" for k, (hits, n, tone) in counts.items()}
+    mean = {key: np.mean([r[key] for r in fol["styles"].values()])
+            for key in ("text_own", "text_others", "ref_clip_own", "ref_other_own", "codec_own")}
+    lines.append(f"| **all** | {cell['text']} | {mean['text_own']:.2f} / {mean['text_others']:.2f} | "
+                 f"{cell['ref_clip']} | {mean['ref_clip_own']:.2f} | {cell['ref_other']} | "
+                 f"{mean['ref_other_own']:.2f} | {cell['codec']} | {mean['codec_own']:.2f} | |")
     return lines
 
 
@@ -476,12 +476,6 @@ def tuned_codec_lines(out: Path, cfg: StylizerConfig) -> list[str]:
         "Every row of the tables below decodes with it; `load_codec(\"tiny\")` stays the general `autoencoder/`.",
         "",
     ]
-
-
-def _count(fol: dict, kind: str, key: str = "hit") -> tuple[int, int]:
-    """(hits, cases) of one following kind over all styles."""
-    st = fol["styles"].values()
-    return sum(_n_hits(r, kind, key) for r in st), sum(r[f"{kind}_n"] for r in st)
 
 
 def _missed(fol: dict, kind: str) -> str:

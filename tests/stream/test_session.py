@@ -183,7 +183,8 @@ def test_guided_decoder_stream_is_split_independent_and_reads_each_frames_source
     t = 1 + 4 * (latent.shape[2] - 1)
     source = video_to_frames(torch.cat(tap.sources, 2)[0])  # what the session's encoder was given
     assert len(source) == t and source.shape[1:3] != clip.shape[1:3]  # with the flush's padding, at model size
+    input_size = (clip.shape[2], clip.shape[1])  # (w, h): where the session brings its output back
     decoded = video_to_frames(st.codec.decode(latent, guide=frames_to_video(source))[0])[:23]
-    assert np.abs(resize_frames(decoded, (clip.shape[2], clip.shape[1])).astype(int) - whole.astype(int)).max() <= 1
+    assert np.abs(resize_frames(decoded, input_size).astype(int) - whole.astype(int)).max() <= 1
     unguided = video_to_frames(st.codec.decode(latent)[0])[:23]
-    assert np.abs(resize_frames(unguided, (clip.shape[2], clip.shape[1])).astype(int) - whole.astype(int)).mean() > 1  # the guide matters
+    assert np.abs(resize_frames(unguided, input_size).astype(int) - whole.astype(int)).mean() > 1  # the guide matters
