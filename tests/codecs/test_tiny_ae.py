@@ -339,7 +339,8 @@ def test_shipped_demo_codec_keeps_every_builtin_style_apart() -> None:
     must stay nearer its own target than any other style's, in tone (after a sigma-3 blur) for every
     style and pixel for pixel for all but halftone, whose dots on a fixed 6 px screen an 8x codec
     cannot keep (cartoon's bold outlines it keeps; its earlier 1 px threshold speckles it lost). A
-    codec trained on camera footage alone failed this: it had never seen saturated greens or the thermal palette (thermal came out nearest vintage sepia)."""
+    codec trained on camera footage alone failed this: it had never seen saturated greens or the
+    thermal palette (thermal came out nearest vintage sepia)."""
     from rtrdit.codecs.base import load_codec
     from rtrdit.codecs.video import read_frames
     from rtrdit.data.stylizers import builtin_styles
