@@ -13,7 +13,7 @@ import pytest
 
 from rtrdit.cli import main
 from rtrdit.codecs.video import probe, read_frames
-from rtrdit.data.build import BuildConfig, animate_image, build_dataset, package_images
+from rtrdit.data.build import BuildConfig, animate_image, build_dataset, camera_path, package_images
 from rtrdit.data.generators import CommandGenerator, GeneratorError, TargetJob, make_generator, make_prompter
 from rtrdit.data.manifest import RV2V_PROMPT, read_manifest, validate_manifest
 from rtrdit.data.stylizers import get_style
@@ -72,6 +72,23 @@ def test_animated_package_images_move_smoothly() -> None:
         total = np.abs(clip[-1] - clip[0]).mean()
         assert total > 5, "the camera moves"
         assert steps.max() < total, "no jumps: each step is a small part of the move"
+
+
+def test_camera_path_moves_no_faster_than_max_step_whatever_the_clip_length() -> None:
+    # a short clip shortens the move instead of crossing the photo in a few frames
+    for hw, size, frames in (((427, 640), (256, 256), 9), ((300, 200), (64, 48), 17), ((480, 640), (96, 64), 3)):
+        for seed in range(20):
+            path = np.array(camera_path(hw, size, frames, np.random.default_rng(seed), max_step=0.02))
+            cx, cy, ww = path.T
+            moved = np.hypot(np.diff(cx), np.diff(cy)) / ww[:-1]
+            zoomed = np.abs(np.diff(np.log(ww)))
+            assert moved.max() <= 0.02 * 1.02 and zoomed.max() <= 0.02 * 1.02
+            wh = ww * size[1] / size[0]
+            assert (cx - ww / 2 >= -1e-6).all() and (cx + ww / 2 <= hw[1] + 1e-6).all()
+            assert (cy - wh / 2 >= -1e-6).all() and (cy + wh / 2 <= hw[0] + 1e-6).all()
+    # a long clip keeps its whole move: far more than one step's reach
+    path = np.array(camera_path((427, 640), (256, 256), 97, np.random.default_rng(0)))
+    assert np.hypot(*(path[-1, :2] - path[0, :2])) + abs(np.log(path[-1, 2] / path[0, 2])) * path[0, 2] > 0.3 * path[0, 2]
 
 
 SCRIPT = textwrap.dedent("""

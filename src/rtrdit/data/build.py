@@ -147,21 +147,17 @@ def _smoothstep(x: float) -> float:
     return x * x * (3.0 - 2.0 * x)
 
 
-def animate_image(image: np.ndarray, size: tuple[int, int], frames: int, rng: np.random.Generator) -> np.ndarray:
-    """A virtual camera move over a still image: a crop window with the output's aspect ratio glides
-    (eased pan and/or zoom) from one random place to another; returns ``(frames, H, W, 3)`` uint8."""
-    import cv2
-
+def camera_path(image_hw: tuple[int, int], size: tuple[int, int], frames: int, rng: np.random.Generator,
+                max_step: float = 0.02) -> list[tuple[float, float, float]]:
+    """The crop windows ``(cx, cy, width)`` of a virtual camera move over an image of ``image_hw``: an eased
+    pan and/or zoom between two random windows with the output's aspect ratio, shortened so the window
+    moves and zooms by at most ``max_step`` of its width per frame, as a brisk real camera would (a
+    9-frame clip that crossed the whole photo would move further per frame than any real video does,
+    and further than a codec's 4-frame latents can hold)."""
     w, h = size
-    ih, iw = image.shape[:2]
+    ih, iw = image_hw
     aspect = w / h
     full_w = min(iw, ih * aspect)  # largest window with the output's aspect ratio
-    zmin = 0.5
-    pre = min(1.0, w / (zmin * full_w) * 1.25)  # pre-shrink so warping never downsamples much
-    if pre < 1.0:
-        image = cv2.resize(image, (max(1, round(iw * pre)), max(1, round(ih * pre))), interpolation=cv2.INTER_AREA)
-        ih, iw = image.shape[:2]
-        full_w = min(iw, ih * aspect)
     motion = rng.choice(["pan", "zoom_in", "zoom_out", "pan_zoom"])
     z0, z1 = {"pan": (0.7, 0.7), "zoom_in": (1.0, 0.55), "zoom_out": (0.55, 1.0)}.get(
         motion, tuple(rng.uniform(0.55, 0.95, 2)))
@@ -171,16 +167,39 @@ def animate_image(image: np.ndarray, size: tuple[int, int], frames: int, rng: np
         return rng.uniform(ww / 2, iw - ww / 2), rng.uniform(wh / 2, ih - wh / 2)
 
     (cx0, cy0), (cx1, cy1) = centre(z0), centre(z1)
-    out = np.empty((frames, h, w, 3), np.uint8)
+    # the ease's steepest step is 1.5x its mean: keep that one within max_step
+    reach = max_step * max(1, frames - 1) / 1.5
+    if abs(z1 - z0) > reach * min(z0, z1):
+        z1 = z0 * (1 + reach) if z1 > z0 else z0 / (1 + reach)
+    dist = float(np.hypot(cx1 - cx0, cy1 - cy0))
+    limit = reach * min(z0, z1) * full_w
+    if dist > limit:
+        cx1, cy1 = cx0 + (cx1 - cx0) * limit / dist, cy0 + (cy1 - cy0) * limit / dist
+    path = []
     for t in range(frames):
         a = _smoothstep(t / max(1, frames - 1))
-        z = z0 + (z1 - z0) * a
-        ww = z * full_w
+        ww = (z0 + (z1 - z0) * a) * full_w
         wh = ww / aspect
-        cx, cy = cx0 + (cx1 - cx0) * a, cy0 + (cy1 - cy0) * a
         # keep the window inside the image while zoom and pan interpolate
-        cx = min(max(cx, ww / 2), iw - ww / 2)
-        cy = min(max(cy, wh / 2), ih - wh / 2)
+        cx = min(max(cx0 + (cx1 - cx0) * a, ww / 2), iw - ww / 2)
+        cy = min(max(cy0 + (cy1 - cy0) * a, wh / 2), ih - wh / 2)
+        path.append((float(cx), float(cy), float(ww)))
+    return path
+
+
+def animate_image(image: np.ndarray, size: tuple[int, int], frames: int, rng: np.random.Generator,
+                  max_step: float = 0.02) -> np.ndarray:
+    """A virtual camera move over a still image (`camera_path`); returns ``(frames, H, W, 3)`` uint8."""
+    import cv2
+
+    w, h = size
+    ih, iw = image.shape[:2]
+    zmin = 0.5
+    pre = min(1.0, w / (zmin * min(iw, ih * w / h)) * 1.25)  # pre-shrink so warping never downsamples much
+    if pre < 1.0:
+        image = cv2.resize(image, (max(1, round(iw * pre)), max(1, round(ih * pre))), interpolation=cv2.INTER_AREA)
+    out = np.empty((frames, h, w, 3), np.uint8)
+    for t, (cx, cy, ww) in enumerate(camera_path(image.shape[:2], size, frames, rng, max_step)):
         s = w / ww
         m = np.array([[s, 0.0, w / 2 - s * cx], [0.0, s, h / 2 - s * cy]], np.float64)
         out[t] = cv2.warpAffine(image, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
