@@ -65,13 +65,13 @@ PHOTO_CLIPS = [
     "2026-12-01). The previous release (git 6959eb4) was trained on 9-frame sweeps across the photo at",
     "about 22 px per frame, which the autoencoder's 4-frame latents smear (round trip 16-19 dB after a",
     "26 dB first frame), and its card scored them (TV2V 16.68 dB, RV2V 16.74, warp 0.0067). Scored on this",
-    "card's clips, that release and this model are level within a retrain's noise, each ahead on some",
-    "counts (that release / this",
+    "card's clips on 2026-12-01, that release and the model retrained then were level within a retrain's",
+    "noise, each ahead on some counts (that release / this",
 ]
 SWEEPS = [
     "Measured on the previous release (git 6959eb4, whose card holds its tables: the same recipe, but its",
     "photo clips were the 22 px-per-frame sweeps, held-out china clips included), kept as what was learnt.",
-    "Its 20-step teacher did not draw cartoon's outlines either, not even on training clips (there the",
+    "Its 20-step teacher did not draw cartoon's outlines, not even on training clips (there the",
     "posterized colours alone made cartoon the nearest target): stage 1 underfits the thin, sparse lines",
     "at this size, so the gap lies there, not in the distillation or the codec; 3000 more teacher steps",
     "at 256x256 moved its cartoon PSNR by under 0.4 dB (2 training and 2 held-out clips). Nor was it",
@@ -551,8 +551,8 @@ def limitations_lines(t2: dict, fol: dict, abl: dict) -> list[str]:
         *PHOTO_CLIPS,
         (f"model: TV2V {PREVIOUS['tv2v']:.2f} / {fin['psnr']:.2f} dB, RV2V {PREVIOUS['rv2v']:.2f} / {rfin['psnr']:.2f}, "
          f"prompts {PREVIOUS['text']} / {text} of {n_text},"),
-        (f"tone {PREVIOUS['tone']} / {tone}, same-clip references {PREVIOUS['ref']} / {ref} of {n_ref}, anchored 120 s stream "
-         f"{PREVIOUS['anchored']:.2f} / {anchored:.2f} dB):"),
+        (f"tone {PREVIOUS['tone']} / {tone}, same-clip references {PREVIOUS['ref']} / {ref} of {n_ref}, anchored "
+         f"{abl['seconds']:.0f} s stream {PREVIOUS['anchored']:.2f} / {anchored:.2f} dB):"),
         "the slower clips mended the data and the evaluation, not the model.",
         "It learns the built-in styles' colours and tones better than their textures: with a text prompt the",
         f"output takes the asked style's tones for {tone} of {n_text} prompts, and its PSNR-nearest target is",
