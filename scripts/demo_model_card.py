@@ -66,7 +66,7 @@ PHOTO_CLIPS = [
     "about 22 px per frame, which the autoencoder's 4-frame latents smear (round trip 16-19 dB after a",
     "26 dB first frame), and its card scored them (TV2V 16.68 dB, RV2V 16.74, warp 0.0067). Scored on this",
     "card's clips on 2026-12-01, that release and the model retrained then were level within a retrain's",
-    "noise, each ahead on some counts (that release / this",
+    "noise, each ahead on some counts",
 ]
 SWEEPS = [
     "Measured on the previous release (git 6959eb4, whose card holds its tables: the same recipe, but its",
@@ -549,7 +549,7 @@ def limitations_lines(t2: dict, fol: dict, abl: dict) -> list[str]:
         "",
         *RECIPE,
         *PHOTO_CLIPS,
-        (f"model: TV2V {PREVIOUS['tv2v']:.2f} / {fin['psnr']:.2f} dB, RV2V {PREVIOUS['rv2v']:.2f} / {rfin['psnr']:.2f}, "
+        (f"(that release / this model: TV2V {PREVIOUS['tv2v']:.2f} / {fin['psnr']:.2f} dB, RV2V {PREVIOUS['rv2v']:.2f} / {rfin['psnr']:.2f}, "
          f"prompts {PREVIOUS['text']} / {text} of {n_text},"),
         (f"tone {PREVIOUS['tone']} / {tone}, same-clip references {PREVIOUS['ref']} / {ref} of {n_ref}, anchored "
          f"{abl['seconds']:.0f} s stream {PREVIOUS['anchored']:.2f} / {anchored:.2f} dB):"),
