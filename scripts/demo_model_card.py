@@ -47,8 +47,8 @@ FINAL_ROW = "Final (Self Forcing + DMD + GAN)"
 TUNED_CODEC = "autoencoder_tuned"  # the stylizer's codec folder when its decoder was tuned (--codec)
 BLUR_SIGMAS = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0)  # px, the blurs of a target tried by following()
 RECIPE = [
-    "Trained in about 90 minutes of one idle 2-core CPU, data to card (more on a busier host; teacher",
-    "6000 steps at 128x128 then 6000 at 256x256,",
+    "Trained in about 110 minutes of one idle 2-core CPU, data to card (more on a busier host; teacher",
+    "6000 steps at 128x128 then 9000 at 256x256,",
     "student 1000 and distillation 800 steps at 256x256, then the decoder 3000 steps on the final model's",
     "latents) on 43 clips of 9 frames from 5 videos and 1 photo,",
     "each clip in all 10 built-in styles, every prompt of a style used for every clip of it",
@@ -62,16 +62,17 @@ HALFTONE = [
 ]
 PHOTO_CLIPS = [
     "Its photo clips are camera moves of at most 2% of the window's width per frame (`camera_path`, since",
-    "2026-12-01). The release before the previous one (git 6959eb4) was trained on 9-frame sweeps across",
-    "the photo at about 22 px per frame, which the autoencoder's 4-frame latents smear (round trip 16-19 dB",
-    "after a 26 dB first frame), and its card scored them (TV2V 16.68 dB, RV2V 16.74, warp 0.0067). Scored",
-    "on this card's clips it was level with the previous release (git d894c3a: this model's data, but 3000",
-    "teacher steps at 256x256 instead of 6000): TV2V 17.08 / 16.93 dB, RV2V 17.16 / 17.45, prompts 120 /",
-    "119 of 160, same-clip references 26 / 27 of 40, so the slower clips mended the data and the evaluation,",
-    "not the model. The doubled teacher phase did, on fidelity more than on following",
+    "2026-12-01). The release of git 6959eb4 was trained on 9-frame sweeps across the photo at about",
+    "22 px per frame, which the autoencoder's 4-frame latents smear (round trip 16-19 dB after a 26 dB",
+    "first frame), and its card scored them (TV2V 16.68 dB, RV2V 16.74, warp 0.0067). Scored on this",
+    "card's clips it was level with git d894c3a (this model's data, but 3000 teacher steps at 256x256",
+    "instead of 9000): TV2V 17.08 / 16.93 dB, RV2V 17.16 / 17.45, prompts 120 / 119 of 160, same-clip",
+    "references 26 / 27 of 40, so the slower clips mended the data and the evaluation, not the model.",
+    "Longer teacher training did, on fidelity more than on following, from 6000 steps at 256x256 (the",
+    "previous release, git 42289a6) to this model's 9000",
 ]
 SWEEPS = [
-    "Measured on the release before the previous one (git 6959eb4, whose card holds its tables: the same",
+    "Measured on the release of git 6959eb4 (whose card holds its tables: the same",
     "recipe, but its photo clips were the 22 px-per-frame sweeps, held-out china clips included), kept as",
     "what was learnt.",
     "Its 20-step teacher did not draw cartoon's outlines, not even on training clips (there the",
@@ -102,14 +103,15 @@ SWEEPS = [
     "a style's count here carries a few hits of run-to-run noise.",
     "",
 ]
-# the previous release (git d894c3a), as its card scored it: the same data and held-out clips as this one
-PREVIOUS = {"tv2v": 16.93, "rv2v": 17.45, "text": 119, "tone": 145, "ref": 27, "anchored": 15.58}
+# the previous release (git 42289a6, 6000 teacher steps), as its card scored it: the same data and held-out clips
+PREVIOUS = {"tv2v": 17.44, "rv2v": 17.72, "text": 121, "tone": 145, "ref": 27, "anchored": 15.47}
 EARLIER = [
     "## Earlier measurements",
     "",
-    "Measured on this model's stages on 2026-12-01: distilling its student with a 10x stronger GAN term",
+    "Measured on the stages of git 42289a6 (6000 teacher steps) on 2026-12-01: distilling its student",
+    "with a 10x stronger GAN term",
     "(`gan_weight` 0.1) scored within 0.03 dB of the shipped 0.01 on a quick check (each style's first",
-    "prompt and same-clip reference on the following test's 4 clips, this model's decoder: 30 and 27 of",
+    "prompt and same-clip reference on the following test's 4 clips, its decoder: 30 and 27 of",
     "40 hits for both), so 0.01 stayed.",
     *SWEEPS,
     "Measured on the release before it (same recipe and data as 6959eb4, but cartoon's outlines were",
@@ -126,7 +128,8 @@ EARLIER = [
     "watercolour prompts 16 of 16 instead of 6; 1500 steps more added only 0.06 dB to the teacher, and a",
     "3x higher teacher learning rate did worse (-0.1 dB after 1000 steps). Past this point a larger model",
     "(more blocks or width), trained where a GPU makes it affordable, is what should pay. (On the slower",
-    "photo clips of 2026-12-01, 3000 more steps did pay: teacher TV2V +0.8 dB, RV2V +0.4; Limitations.)",
+    "photo clips of 2026-12-01, 3000 more steps did pay: teacher TV2V +0.8 dB, RV2V +0.4, and 3000 more",
+    "again +0.2 and +0.3; Limitations.)",
     "References were followed hardly better",
     "by the 20-step teacher (26 of the 40 same-clip references, watercolour 0 of 4), which took 34 of 40",
     "references made from training clips (missing only cartoon and halftone): its reference pathway",
