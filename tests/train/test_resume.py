@@ -24,7 +24,8 @@ def test_kill_and_resume_equals_uninterrupted(tmp_path: Path) -> None:
     # distillation holds the most state: generator, critic + GAN head, two optimisers, the EMA
     stage, steps, every = "distill", 40, 4
     sections = {"run": {"steps": steps, "ckpt_every": every, "keep_checkpoints": 2, "ema_decay": 0.9},
-                "distill": {"critic_updates_per_generator": 3}}
+                "distill": {"critic_updates_per_generator": 3},
+                "optim": {"lr": 1e-3, "decay_steps": 12}}  # the generator lr decays across the kill
     full = write_config(tmp_path / "full.yaml", tiny_dict(tmp_path / "full", stage, **sections))
     killed = write_config(tmp_path / "killed.yaml", tiny_dict(tmp_path / "killed", stage, **sections))
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from train_helpers import load_weights, tiny_config
+from train_helpers import load_weights, tiny_config, tiny_dict
 
 from rtrdit.model.loading import load_dit
 from rtrdit.train.batches import RandomLatentDataset, collate
@@ -90,6 +90,22 @@ def test_teacher_overfits_one_pair() -> None:
         loss().backward()
         opt.step()
     assert float(loss().detach()) < first / 10
+
+
+def test_learning_rate_warms_up_holds_then_decays_to_zero(tmp_path: Path) -> None:
+    """optim.warmup_steps / decay_steps: the logged learning rate of each step follows warm-up, stable, decay."""
+    cfg = tiny_config(tmp_path, "teacher", optim={"lr": 1e-3, "warmup_steps": 2, "decay_steps": 3},
+                      run={"steps": 6})
+    train_teacher(Engine(cfg, "teacher", tmp_path / "teacher"))
+    lrs = [r["lr"] for r in _log(tmp_path / "teacher")]
+    assert lrs == pytest.approx([1e-3 * f for f in (0.5, 1.0, 1.0, 1.0, 2 / 3, 1 / 3)])
+
+
+def test_negative_decay_steps_is_refused() -> None:
+    from rtrdit.train.config import ConfigError, config_from_dict
+
+    with pytest.raises(ConfigError, match="decay"):
+        config_from_dict(tiny_dict(Path("unused"), "teacher", optim={"decay_steps": -1}))
 
 
 def test_gradient_accumulation_equals_the_full_micro_batch(tmp_path: Path) -> None:

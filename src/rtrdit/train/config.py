@@ -52,6 +52,7 @@ class OptimSection:
     eps: float = 1e-8  # AdamW epsilon
     grad_clip: float = 1.0  # clip the global gradient norm to this (0 = off)
     warmup_steps: int = 0  # linear learning-rate warm-up
+    decay_steps: int = 0  # linear decay to 0 over the run's last N steps (warm-up, stable, decay); 0 = constant
 
 
 @dataclass
@@ -164,6 +165,7 @@ def validate(cfg: TrainConfig) -> None:
         (cfg.run.micro_batch_size >= 0, "run.micro_batch_size must be >= 0"),
         (0.0 <= cfg.run.ema_decay < 1.0, "run.ema_decay must be in [0, 1)"),
         (cfg.optim.lr > 0 and cfg.distill.critic_lr > 0, "learning rates must be > 0"),
+        (cfg.optim.warmup_steps >= 0 and cfg.optim.decay_steps >= 0, "optim warm-up/decay steps must be >= 0"),
         (len(cfg.optim.betas) == 2, "optim.betas must be two numbers"),
         (0.0 <= cfg.teacher.text_dropout <= 1.0 and 0.0 <= cfg.teacher.reference_dropout <= 1.0,
          "teacher dropouts must be in [0, 1]"),

@@ -168,7 +168,7 @@ class Engine:
         gn = self.step_optimizer(optimizer, self.cfg.optim.grad_clip, lr)
         if ema is not None:
             ema.update(model, step)
-        return {"loss": total, "grad_norm": gn}
+        return {"loss": total, "grad_norm": gn, "lr": lr}
 
     def sync_gradients(self, model: nn.Module) -> None:
         """Average gradients over ranks ("ddp"; FSDP2 reduces in its hooks). Missing gradients
@@ -207,9 +207,15 @@ class Engine:
         opt.zero_grad(set_to_none=True)
         return norm
 
-    def lr_at(self, base: float, step: int) -> float:
-        w = self.cfg.optim.warmup_steps
-        return base * min(1.0, (step + 1) / w) if w > 0 else base
+    def lr_at(self, base: float, step: int, total: int | None = None) -> float:
+        """Learning rate of update `step` of `total` (default run.steps): linear warm-up, constant, then a
+        linear decay to 0 over the last optim.decay_steps (a function of the step alone, so resuming is exact)."""
+        o = self.cfg.optim
+        total = self.cfg.run.steps if total is None else total
+        scale = min(1.0, (step + 1) / o.warmup_steps) if o.warmup_steps > 0 else 1.0
+        if o.decay_steps > 0:
+            scale = min(scale, max(0.0, (total - step) / o.decay_steps))
+        return base * scale
 
     def mean(self, values: dict[str, float]) -> dict[str, float]:
         """Average scalar metrics over ranks (for logs)."""
