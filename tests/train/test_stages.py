@@ -101,6 +101,15 @@ def test_learning_rate_warms_up_holds_then_decays_to_zero(tmp_path: Path) -> Non
     assert lrs == pytest.approx([1e-3 * f for f in (0.5, 1.0, 1.0, 1.0, 2 / 3, 1 / 3)])
 
 
+def test_distillation_decays_over_its_generator_updates(tmp_path: Path) -> None:
+    """3 steps with a generator update every 2nd: 2 updates (steps 0 and 2), so a 2-update decay gives 1, 1/2."""
+    from rtrdit.train.distill import train_distill
+
+    cfg = tiny_config(tmp_path, "distill", optim={"lr": 1e-3, "decay_steps": 2})  # fresh networks (warned)
+    train_distill(Engine(cfg, "distill", tmp_path / "distill"))
+    assert [r["gen_lr"] for r in _log(tmp_path / "distill") if "gen_lr" in r] == pytest.approx([1e-3, 5e-4])
+
+
 def test_negative_decay_steps_is_refused() -> None:
     from rtrdit.train.config import ConfigError, config_from_dict
 

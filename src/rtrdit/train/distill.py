@@ -147,7 +147,7 @@ def train_distill(engine: Any) -> None:
                 for k, v in {"gen_loss": float(loss.detach()), **m}.items():
                     g_total[k] = g_total.get(k, 0.0) + v / plan.accum
             critic_opt.zero_grad(set_to_none=True)  # the GAN term's gradients on the critic are not a critic update
-            g_total["gen_lr"] = engine.lr_at(cfg.optim.lr, step // ratio, cfg.run.steps // ratio)
+            g_total["gen_lr"] = engine.lr_at(cfg.optim.lr, step // ratio, -(-cfg.run.steps // ratio))  # of ceil updates
             g_total["gen_grad_norm"] = engine.step_optimizer("generator", cfg.optim.grad_clip, g_total["gen_lr"])
             if ema is not None:
                 ema.update(gen, step)
