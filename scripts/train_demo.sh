@@ -36,11 +36,13 @@ else
 fi
 max() { [ -n "$1" ] && echo "--max-steps $1" || true; }
 # the stage configs name their folders under runs/demo; another work folder gets copies that name it instead
+# (a smoke run always gets copies, without torch.compile: at two steps per stage the compiling would dominate)
 configs=configs/demo
-if [ "$runs" != "runs/demo" ]; then
+if [ "$runs" != "runs/demo" ] || $smoke; then
   configs=$runs/configs
   mkdir -p "$configs"
   for f in configs/demo/*.yaml; do sed "s#runs/demo/#${runs%/}/#g" "$f" > "$configs/$(basename "$f")"; done
+  if $smoke; then sed -i "s/^  compile: true /  compile: false/" "$configs"/*.yaml; fi
 fi
 
 if [ ! -f "$runs/data/manifest.jsonl" ]; then

@@ -251,3 +251,40 @@ def test_activation_checkpointing_does_not_change_training(tmp_path: Path, stage
     a, b = load_weights(tmp_path / "plain" / stage / "model"), load_weights(tmp_path / "ckpt" / stage / "model")
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=1e-5, atol=1e-6, msg=k)
+
+
+def test_bf16_autocast_runs_on_cpu_only_when_asked(tmp_path: Path) -> None:
+    """run.mixed_precision: "auto" keeps a CPU run in fp32, "bf16" autocasts it; both train alike."""
+    x = torch.ones(4, 4)
+    for mp, dtype in (("auto", torch.float32), ("fp32", torch.float32), ("bf16", torch.bfloat16)):
+        engine = Engine(tiny_config(tmp_path / mp, "teacher", run={"mixed_precision": mp}), "teacher",
+                        tmp_path / mp / "teacher")
+        with engine.autocast():
+            assert (x @ x).dtype == dtype, mp
+        train_teacher(engine)
+    fp32 = [r["loss"] for r in _log(tmp_path / "fp32" / "teacher")]
+    bf16 = [r["loss"] for r in _log(tmp_path / "bf16" / "teacher")]
+    assert fp32 == [r["loss"] for r in _log(tmp_path / "auto" / "teacher")]
+    assert fp32 != bf16 and bf16 == pytest.approx(fp32, rel=0.05)
+
+
+def test_compiled_training_matches_eager(tmp_path: Path) -> None:
+    """run.compile: the teacher and the block-causal student train through torch.compile to the
+    weights of the eager run (one mode, so one graph each)."""
+    from torch._dynamo.utils import counters
+
+    from rtrdit.train.student import train_student
+
+    data = {"synthetic_rv2v_fraction": 0.0}
+    for stage, fn in (("teacher", train_teacher), ("student", train_student)):
+        for name, on in (("eager", False), ("compiled", True)):
+            counters.clear()
+            cfg = tiny_config(tmp_path / name, stage, data=data, run={"compile": on, "steps": 2},
+                              student={"teacher": str(tmp_path / "eager" / "teacher" / "model"),
+                                       "ode_dir": str(tmp_path / "ode")})
+            fn(Engine(cfg, stage, tmp_path / name / stage))
+            assert (counters["stats"]["unique_graphs"] > 0) == on, (stage, name)
+        a = load_weights(tmp_path / "eager" / stage / "model")
+        b = load_weights(tmp_path / "compiled" / stage / "model")
+        for k in a:
+            torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5, msg=f"{stage} {k}")

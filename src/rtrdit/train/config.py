@@ -63,8 +63,9 @@ class RunSection:
     batch_size: int = 2  # global batch: world_size x micro_batch_size x grad_accum
     micro_batch_size: int = 0  # per process and forward; 0 = batch_size / world_size (no accumulation)
     parallel: str = "ddp"  # "ddp" (replicated, gradients all-reduced) or "fsdp" (FSDP2 fully_shard per block)
-    mixed_precision: str = "auto"  # "auto" (bf16 autocast on GPU, fp32 on CPU), "bf16" or "fp32"
+    mixed_precision: str = "auto"  # "auto" (bf16 autocast on GPU, fp32 on CPU), "bf16" (autocast on any device) or "fp32"
     device: str = "auto"  # "auto" (cuda:LOCAL_RANK if available else cpu), "cpu" or "cuda"
+    compile: bool = False  # torch.compile the DiT's training forward (teacher, student; on CPU needs a C++ compiler)
     ema_decay: float = 0.999  # EMA of the trained generator (0 = no EMA)
     ema_start: int = 0  # step from which the EMA tracks (before it copies the weights)
     log_every: int = 1  # JSONL/TensorBoard logging interval in steps

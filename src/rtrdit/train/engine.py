@@ -8,6 +8,8 @@ world size 1. Data parallelism comes in two kinds:
   backward through `forward_chunk`, which DDP's one-forward-per-backward reducer does not allow);
 - "fsdp": PyTorch FSDP2 (`fully_shard` per DiT block, then the root; bf16 params with fp32
   gradient reduction on GPU), with `forward_chunk`/`text_kv`/`prefill_reference` registered.
+Precision: bf16 autocast on GPU by default, and on CPU when asked (`run.mixed_precision: bf16`: CPUs
+with AMX or AVX512-BF16 train about 1.3x faster; elsewhere bf16 is slower than fp32).
 """
 
 from __future__ import annotations
@@ -78,7 +80,7 @@ class Engine:
             raise ConfigError(f"run.mixed_precision must be auto, bf16 or fp32, got {mp!r}")
         if cfg.run.parallel not in ("ddp", "fsdp"):
             raise ConfigError(f"run.parallel must be 'ddp' or 'fsdp', got {cfg.run.parallel!r}")
-        self.bf16 = self.device.type == "cuda" and mp in ("auto", "bf16")
+        self.bf16 = mp == "bf16" or (mp == "auto" and self.device.type == "cuda")
         micro = cfg.run.micro_batch_size or cfg.run.batch_size // self.dist.world
         if micro < 1:
             raise ConfigError(f"batch_size {cfg.run.batch_size} is smaller than the world size {self.dist.world}")
@@ -102,7 +104,8 @@ class Engine:
         if self.cfg.run.parallel == "fsdp" and self.dist.world > 1:
             from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard, register_fsdp_forward_method
 
-            mpp = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32) if self.bf16 \
+            gpu_bf16 = self.bf16 and self.device.type == "cuda"  # on CPU autocast alone (gloo reduces fp32)
+            mpp = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32) if gpu_bf16 \
                 else MixedPrecisionPolicy()
             targets = [model.blocks] if hasattr(model, "blocks") else []
             targets += [model.dit.blocks] if hasattr(model, "dit") else []
@@ -123,6 +126,11 @@ class Engine:
                         register_fsdp_forward_method(owner, name)
         return model
 
+    def compiled(self, model: nn.Module) -> Callable[..., Any]:
+        """`model` through torch.compile when run.compile is set, else `model`: call it for the loss,
+        while the optimiser, EMA and checkpoints keep the plain module (they share its parameters)."""
+        return torch.compile(model) if self.cfg.run.compile else model
+
     def register(self, name: str, model: nn.Module, optimizer: torch.optim.Optimizer | None = None,
                  ema: EMA | None = None) -> None:
         """Put a model (and its optimiser / EMA) into the checkpoints."""
@@ -138,9 +146,9 @@ class Engine:
                                  weight_decay=o.weight_decay)
 
     def autocast(self) -> contextlib.AbstractContextManager[Any]:
-        """bf16 autocast on GPU, nothing on CPU."""
+        """bf16 autocast when the run uses it (run.mixed_precision), else nothing."""
         if self.bf16:
-            return torch.autocast("cuda", dtype=torch.bfloat16)
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
     # --------------------------------------------------------------- gradients

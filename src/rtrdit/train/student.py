@@ -75,11 +75,12 @@ def train_student(engine: Any) -> None:
     ema = EMA(model, cfg.run.ema_decay, cfg.run.ema_start) if cfg.run.ema_decay > 0 else None
     engine.register("student", model, opt, ema)
     start = engine.maybe_resume()
+    forward = engine.compiled(model)
 
     def step_fn(step: int) -> dict[str, float]:
         return engine.supervised_step(
             model, ema, ds, plan, step, "student", engine.lr_at(cfg.optim.lr, step),
-            lambda batch, keys: student_loss(model, batch, keys, (cfg.run.seed, step), times, sc.chunk_frames))
+            lambda batch, keys: student_loss(forward, batch, keys, (cfg.run.seed, step), times, sc.chunk_frames))
 
     def sample_fn(step: int) -> None:
         from rtrdit.train.distill import sample_generator

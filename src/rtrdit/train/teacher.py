@@ -66,11 +66,12 @@ def train_teacher(engine: Any) -> None:
     engine.register("teacher", model, opt, ema)
     start = engine.maybe_resume()
     tc = cfg.teacher
+    forward = engine.compiled(model)
 
     def step_fn(step: int) -> dict[str, float]:
         return engine.supervised_step(
             model, ema, ds, plan, step, "teacher", engine.lr_at(cfg.optim.lr, step),
-            lambda batch, keys: teacher_loss(model, batch, keys, (cfg.run.seed, step), tc.shift,
+            lambda batch, keys: teacher_loss(forward, batch, keys, (cfg.run.seed, step), tc.shift,
                                              tc.text_dropout, tc.reference_dropout))
 
     def sample_fn(step: int) -> None:
