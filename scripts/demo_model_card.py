@@ -47,13 +47,18 @@ FINAL_ROW = "Final (Self Forcing + DMD + GAN)"
 TUNED_CODEC = "autoencoder_tuned"  # the stylizer's codec folder when its decoder was tuned (--codec)
 BLUR_SIGMAS = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0)  # px, the blurs of a target tried by following()
 RECIPE = [
-    "Trained in about 120 minutes of one idle 2-core CPU, data to card (more on a busier host; teacher",
-    "6000 steps at 128x128 then 10500 at 256x256, the learning rate decayed linearly to 0 over the last",
-    "1500, student 1000 steps (decayed over the last 500) and distillation 800 at 256x256, then the",
+    "Trained in about 125 minutes of one idle 2-core CPU, data to card (more on a busier host; teacher",
+    "6000 steps at 128x128 then 16000 at 256x256, the learning rate decayed linearly to 0 over the last",
+    "2500, student 1000 steps (decayed over the last 500) and distillation 800 at 256x256, then the",
     "decoder 3000 steps on the final model's",
     "latents) on 43 clips of 9 frames from 5 videos and 1 photo,",
     "each clip in all 10 built-in styles, every prompt of a style used for every clip of it",
     "(`data.paraphrases`); the tables' clips come from the held-out `music.mp4` and `china.jpg`.",
+    "The teacher and student stages train with bf16 autocast and `torch.compile` (`run.mixed_precision`,",
+    "`run.compile`), about 1.4x faster than fp32 on this CPU, which is what makes room for the longer teacher.",
+    "This build's fps columns were measured while the shared host ran about 1.5x slower than usual (the",
+    "linear row, whose work does not depend on the model, fell from 131 to 65 fps between builds); the",
+    "same architecture streams at 57.5 fps in `benchmarks/stream_bench.md`.",
 ]
 HALFTONE = [
     "Halftone's dots lie on screens fixed to the frame's pixel grid (6 px, at 15, 45 and 75 degrees): their",
@@ -72,10 +77,13 @@ PHOTO_CLIPS = [
     "Longer teacher training did, on fidelity more than on following: 3000, 6000 and 9000 steps at",
     "256x256 at a constant rate (git d894c3a, 42289a6 and 2fff83f) scored TV2V 16.93, 17.44 and 17.59 dB,",
     "RV2V 17.45, 17.72 and 18.03, prompts 119, 121 and 124 of 160 (cartoon 0, 1 and 4 of 16). Decaying the",
-    "learning rate to 0 over 1500 more teacher steps and over the student's last 500 (this model) gained",
-    "again on text fidelity, tones and the long stream, with references level; its teacher's",
-    "flow-matching loss fell from 0.217 (steps 8000-9000) to 0.191 over the last 500 steps, where the",
-    "constant rate had lowered it by about 0.005 per 1000 steps",
+    "learning rate to 0 over 1500 more teacher steps and over the student's last 500 (git 2bbfcb2) gained",
+    "again on text fidelity, tones and the long stream, with references level (teacher flow-matching",
+    "loss 0.217 over steps 8000-9000, 0.191 over its last 500). This model resumed the 9000-step",
+    "teacher (fp32) in bf16 with compile at the constant rate to step 13500, then decayed to 0 by 16000",
+    "(loss 0.180 over the last 500 steps): it gained on fidelity and following again, teacher TV2V",
+    "17.53 -> 17.80 dB, cartoon 5 and ink wash 16 of 16 prompts, but kept the reference less well over",
+    "the 120 s stream",
 ]
 SWEEPS = [
     "Measured on the release of git 6959eb4 (whose card holds its tables: the same",
@@ -109,15 +117,15 @@ SWEEPS = [
     "a style's count here carries a few hits of run-to-run noise.",
     "",
 ]
-# the previous release (git 2fff83f, 9000 teacher steps at a constant rate), as its card scored it: the same data
-# and held-out clips
-PREVIOUS = {"tv2v": 17.59, "rv2v": 18.03, "text": 124, "tone": 149, "ref": 28, "anchored": 15.44}
+# the previous release (git 2bbfcb2, 10500 teacher steps, the last 1500 decayed), as its card scored it: the same
+# data and held-out clips
+PREVIOUS = {"tv2v": 17.76, "rv2v": 18.01, "text": 124, "tone": 154, "ref": 28, "anchored": 15.63}
 EARLIER = [
     "## Earlier measurements",
     "",
-    "Measured on this model's stages on 2026-12-01: decaying the distillation's generator learning rate",
+    "Measured on the stages of git 2bbfcb2 on 2026-12-01: decaying the distillation's generator learning rate",
     "to 0 over its last 80 of 160 updates (`optim.decay_steps: 80`) scored TV2V 17.79 and RV2V 18.05 dB",
-    "(this model 17.76 and 18.01; the unchanged teacher's rows moved by up to 0.02 dB with the retrained",
+    "(that model 17.76 and 18.01; the unchanged teacher's rows moved by up to 0.02 dB with the retrained",
     "decoder alone) with the same hits, but 15.47 instead of 15.63 dB over the 120 s stream, so the",
     "distillation's rate stays constant.",
     "Measured on the stages of git 42289a6 (6000 teacher steps) on 2026-12-01: distilling its student",
