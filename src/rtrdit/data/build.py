@@ -147,6 +147,12 @@ def _smoothstep(x: float) -> float:
     return x * x * (3.0 - 2.0 * x)
 
 
+def _full_width(image_hw: tuple[int, int], size: tuple[int, int]) -> float:
+    """The width of the largest window of an image of ``image_hw`` with the aspect ratio of ``size``."""
+    (ih, iw), (w, h) = image_hw, size
+    return min(iw, ih * (w / h))
+
+
 def camera_path(image_hw: tuple[int, int], size: tuple[int, int], frames: int, rng: np.random.Generator,
                 max_step: float = 0.02) -> list[tuple[float, float, float]]:
     """The crop windows ``(cx, cy, width)`` of a virtual camera move over an image of ``image_hw``: an eased
@@ -157,7 +163,7 @@ def camera_path(image_hw: tuple[int, int], size: tuple[int, int], frames: int, r
     w, h = size
     ih, iw = image_hw
     aspect = w / h
-    full_w = min(iw, ih * aspect)  # largest window with the output's aspect ratio
+    full_w = _full_width(image_hw, size)
     motion = rng.choice(["pan", "zoom_in", "zoom_out", "pan_zoom"])
     z0, z1 = {"pan": (0.7, 0.7), "zoom_in": (1.0, 0.55), "zoom_out": (0.55, 1.0)}.get(
         motion, tuple(rng.uniform(0.55, 0.95, 2)))
@@ -195,7 +201,7 @@ def animate_image(image: np.ndarray, size: tuple[int, int], frames: int, rng: np
     w, h = size
     ih, iw = image.shape[:2]
     zmin = 0.5
-    pre = min(1.0, w / (zmin * min(iw, ih * w / h)) * 1.25)  # pre-shrink so warping never downsamples much
+    pre = min(1.0, w / (zmin * _full_width((ih, iw), size)) * 1.25)  # pre-shrink so warping never downsamples much
     if pre < 1.0:
         image = cv2.resize(image, (max(1, round(iw * pre)), max(1, round(ih * pre))), interpolation=cv2.INTER_AREA)
     out = np.empty((frames, h, w, 3), np.uint8)
