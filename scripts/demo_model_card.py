@@ -47,7 +47,7 @@ FINAL_ROW = "Final (Self Forcing + DMD + GAN)"
 TUNED_CODEC = "autoencoder_tuned"  # the stylizer's codec folder when its decoder was tuned (--codec)
 BLUR_SIGMAS = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0)  # px, the blurs of a target tried by following()
 RECIPE = [
-    "Trained in about 125 minutes of one idle 2-core CPU, data to card (more on a busier host; teacher",
+    "Trained in about 2 hours of one idle 2-core CPU (130 minutes data to card; more on a busier host; teacher",
     "6000 steps at 128x128 then 16000 at 256x256, the learning rate decayed linearly to 0 over the last",
     "2500, student 1000 steps (decayed over the last 500) and distillation 800 at 256x256, then the",
     "decoder 3000 steps on the final model's",
@@ -56,13 +56,13 @@ RECIPE = [
     "(`data.paraphrases`); the tables' clips come from the held-out `music.mp4` and `china.jpg`.",
     "The teacher and student stages train with bf16 autocast and `torch.compile` (`run.mixed_precision`,",
     "`run.compile`), about 1.4x faster than fp32 on this CPU, which is what makes room for the longer teacher.",
-    "A run of this recipe from nothing (2026-12-02, bf16 and compile from step 0, on a host running about",
-    "1.2x slower than usual) took 4 minutes for the data, 15 for the 128x128 teacher and 92 for the",
-    "256x256 one, its mean loss over every 1000 steps within 0.002 of this model's teacher (fp32 to step",
-    "9000); this model's own run took 45 minutes for the rest, student to card, on a host 1.5x slow.",
-    "This build's fps columns were measured while the shared host ran about 1.5x slower than usual (the",
-    "linear row, whose work does not depend on the model, fell from 131 to 65 fps between builds); the",
-    "same architecture streams at 57.5 fps in `benchmarks/stream_bench.md`.",
+    "This model is that command run from nothing (`RUNS=runs/scratch bash scripts/train_demo.sh`,",
+    "2026-12-02, a fresh compile cache): data 4 minutes, the 128x128 teacher 15 (with a 2 minute first",
+    "compile), the 256x256 teacher 92, ODE pairs and student 8, distillation and export 11, on a host",
+    "running about 1.2x slower than usual (a fixed fp32 teacher step took 0.44-0.47 s against 0.376),",
+    "then the decoder 14 and this card 8 on an idle host (0.33 s): 152 minutes in all, about 130 on an",
+    "idle host. Its fps columns were measured on that idle host; `benchmarks/stream_bench.md` gives the",
+    "streaming benchmark of the same architecture.",
 ]
 HALFTONE = [
     "Halftone's dots lie on screens fixed to the frame's pixel grid (6 px, at 15, 45 and 75 degrees): their",
@@ -83,12 +83,15 @@ PHOTO_CLIPS = [
     "RV2V 17.45, 17.72 and 18.03, prompts 119, 121 and 124 of 160 (cartoon 0, 1 and 4 of 16). Decaying the",
     "learning rate to 0 over 1500 more teacher steps and over the student's last 500 (git 2bbfcb2) gained",
     "again on text fidelity, tones and the long stream, with references level (teacher flow-matching",
-    "loss 0.217 over steps 8000-9000, 0.191 over its last 500). This model resumed the 9000-step",
-    "teacher (fp32) in bf16 with compile at the constant rate to step 13500, then decayed to 0 by 16000",
-    "(loss 0.180 over the last 500 steps): it gained on fidelity and following again, teacher TV2V",
-    "17.53 -> 17.80 dB, cartoon 5 and ink wash 16 of 16 prompts, but followed the ablation's watercolour",
-    "reference less closely over the 120 s stream, from its first seconds on (its drift from the first to",
-    "the last 10% is level with the previous release's, so this is the reference, not the long stream)",
+    "loss 0.217 over steps 8000-9000, 0.191 over its last 500). The release of git 4707943 resumed that",
+    "9000-step teacher (fp32) in bf16 with compile at the constant rate to step 13500, then decayed to 0",
+    "by 16000 (loss 0.180 over the last 500 steps): it gained on fidelity and following again (teacher",
+    "TV2V 17.53 -> 17.80 dB, cartoon 5 and ink wash 16 of 16 prompts) but followed the ablation's",
+    "watercolour reference less closely over the 120 s stream (15.63 -> 15.02 dB, from its first 10% on).",
+    "This model is the same recipe run from nothing in bf16 with compile (its teacher's mean loss over",
+    "every 1000 steps within 0.002 of that one's, 0.1800 against 0.1796 over the last 500 steps), so the",
+    "two differ by run-to-run noise alone: up to 0.2 dB on Table 2's model rows, up to 3 hits on a count, and",
+    "1.5 dB on the 120 s stream of its one reference",
 ]
 SWEEPS = [
     "Measured on the release of git 6959eb4 (whose card holds its tables: the same",
@@ -122,10 +125,10 @@ SWEEPS = [
     "a style's count here carries a few hits of run-to-run noise.",
     "",
 ]
-# the previous release (git 2bbfcb2, 10500 teacher steps, the last 1500 decayed), as its card scored it: the same
-# data and held-out clips
-PREVIOUS = {"tv2v": 17.76, "rv2v": 18.01, "text": 124, "tone": 154, "ref": 28, "anchored": 15.63,
-            "anchored_first": 15.91, "anchored_last": 15.60}
+# the previous release (git 4707943, the same recipe, its teacher resumed from an fp32 one), as its card scored it:
+# the same data and held-out clips
+PREVIOUS = {"tv2v": 17.94, "rv2v": 18.14, "text": 129, "tone": 156, "ref": 29, "anchored": 15.02,
+            "anchored_first": 15.27, "anchored_last": 14.99}
 EARLIER = [
     "## Earlier measurements",
     "",
