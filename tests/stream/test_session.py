@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from rtrdit.stream.session import StylizerError, resize_frames
+from rtrdit.stream.session import StylizerError, load_reference_image, resize_frames
 
 
 def run(st, frames, splits, prompt="ink wash painting", **kw):
@@ -92,6 +92,19 @@ def test_reference_of_any_size_or_mode(tiny_stylizer, clip, tmp_path, mode) -> N
         ref = refs[mode]
     out = np.concatenate(run(tiny_stylizer, clip[:5], [5], prompt=None, reference=ref))
     assert out.shape == (5, 40, 48, 3)
+
+
+@pytest.mark.parametrize("kind", ["png-16bit", "array-uint16"])
+def test_16bit_reference_is_scaled_not_clipped(tmp_path, kind) -> None:
+    ramp = np.linspace(0, 65535, 40 * 64).reshape(40, 64).astype(np.uint16)
+    if kind == "png-16bit":
+        Image.fromarray(ramp).save(tmp_path / "ramp16.png")
+        ref = load_reference_image(tmp_path / "ramp16.png")
+    else:
+        ref = load_reference_image(np.repeat(ramp[..., None], 3, axis=2))
+    assert ref.dtype == np.uint8 and ref.shape == (40, 64, 3)
+    expected = np.round(ramp / 257.0)
+    assert np.abs(ref[..., 0].astype(float) - expected).max() <= 1  # a ramp, not white above 255/65535
 
 
 def test_reference_changes_the_output(tiny_stylizer, clip) -> None:

@@ -47,7 +47,7 @@ def processing_size(width: int, height: int, area: int, multiple: int = 16) -> t
 
 def load_reference_image(reference: Any) -> np.ndarray:
     """A reference image as uint8 RGB (H, W, 3), from a path, a PIL image or an array of
-    any mode (grayscale, alpha: composited on white)."""
+    any mode (grayscale, alpha: composited on white; 16-bit: scaled to 8 bits, not clipped)."""
     from PIL import Image, UnidentifiedImageError
 
     if isinstance(reference, (str, bytes)) or hasattr(reference, "__fspath__"):
@@ -59,6 +59,11 @@ def load_reference_image(reference: Any) -> np.ndarray:
             raise StylizerError(f"reference image not found: {reference}") from None
         except (UnidentifiedImageError, OSError) as exc:
             raise StylizerError(f"cannot read reference image {reference}: {exc}") from None
+    if isinstance(reference, Image.Image) and reference.mode.startswith("I"):
+        # 16-bit grayscale (PNG, TIFF; "I;16" or, from older Pillow, "I"): PIL's own conversion to RGB would
+        # clip every value above 255 to white
+        gray = np.asarray(reference).astype(np.float32)
+        reference = gray / 257.0 if reference.mode != "I" or gray.max(initial=0) > 255 else gray
     if isinstance(reference, Image.Image):
         if reference.mode in ("RGBA", "LA", "PA") or (reference.mode == "P" and "transparency" in reference.info):
             rgba = reference.convert("RGBA")
@@ -71,7 +76,9 @@ def load_reference_image(reference: Any) -> np.ndarray:
     if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4) or arr.shape[0] < 1 or arr.shape[1] < 1:
         raise StylizerError(f"reference image must be HxW, HxWx3 or HxWx4, got shape {arr.shape}")
     if arr.dtype != np.uint8:
-        if np.issubdtype(arr.dtype, np.floating) and arr.max(initial=0) <= 1.0:
+        if arr.dtype == np.uint16:
+            arr = arr / 257.0  # the full 16-bit range onto 0..255
+        elif np.issubdtype(arr.dtype, np.floating) and arr.max(initial=0) <= 1.0:
             arr = arr * 255.0
         arr = np.clip(arr, 0, 255).astype(np.uint8)
     if arr.shape[2] == 1:
