@@ -252,6 +252,32 @@ def test_writer_carries_audio_cut_to_video_length(
     assert audio_duration(out) == pytest.approx(0.5, abs=0.06)
 
 
+@pytest.mark.parametrize(
+    ("name", "muxer", "codec", "audio"),
+    [
+        ("o.mov", "mov", "h264", "aac"),  # the source's AAC copied
+        ("o.mkv", "matroska", "h264", "aac"),
+        ("o.m4v", "mp4", "h264", "aac"),
+        ("o.webm", "webm", "vp9", "opus"),  # WebM cannot carry AAC: re-encoded to Opus (48 kHz)
+    ],
+)
+def test_writer_container_follows_the_suffix(clip: Path, tmp_path: Path, name: str, muxer: str, codec: str,
+                                             audio: str) -> None:
+    src = probe(clip)
+    out = tmp_path / name
+    with VideoWriter(out, src.fps, audio_from=clip) as w:
+        w.write(read_frames(clip))
+    info = probe(out)
+    assert (info.width, info.height, info.frames, info.codec) == (64, 48, 9, codec)
+    assert info.fps == pytest.approx(src.fps) and info.has_audio
+    with av.open(str(out)) as c:
+        assert muxer in c.format.name.split(",")
+        assert c.streams.audio[0].codec_context.codec.canonical_name == audio
+    assert audio_duration(out) == pytest.approx(9 / 24, abs=0.05)
+    np.testing.assert_allclose(grey(read_frames(out)), expected(range(9)), atol=3)
+    assert sorted(os.listdir(tmp_path)) == ["clip.mp4", name]  # no temporary left
+
+
 def test_writer_without_audio_source_audio(clip: Path, tmp_path: Path) -> None:
     silent = make_clip(tmp_path / "silent.mp4", frames=3)
     out = tmp_path / "o.mp4"

@@ -11,6 +11,7 @@ from PIL import Image
 
 from rtrdit.cli import main
 from rtrdit.codecs.video import probe, read_frames
+from rtrdit.eval.metrics.psnr import psnr
 
 
 def test_stylize_keeps_fps_audio_and_frame_count(tiny_stylizer_dir, clip_file, tmp_path, capsys) -> None:
@@ -25,6 +26,20 @@ def test_stylize_keeps_fps_audio_and_frame_count(tiny_stylizer_dir, clip_file, t
     sheet = Image.open(tmp_path / "out_sheet.png")
     assert sheet.size[0] > 0 and sheet.size[1] > 0
     assert "wrote" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("suffix", "codec"), [(".webm", "vp9"), (".mkv", "h264")])
+def test_stylize_writes_the_container_its_suffix_names(tiny_stylizer_dir, clip_file, tmp_path, suffix, codec) -> None:
+    out = tmp_path / f"out{suffix}"
+    assert main(["stylize", clip_file, "-o", str(out), "--prompt", "ink wash painting",
+                 "--model", tiny_stylizer_dir, "--compare"]) == 0
+    src, got, cmp = probe(clip_file), probe(out), probe(tmp_path / f"out_compare{suffix}")
+    assert (got.width, got.height, got.frames, got.codec) == (src.width, src.height, src.frames, codec)
+    assert got.has_audio and abs(got.fps - src.fps) < 1e-6
+    assert (cmp.width, cmp.codec) == (2 * src.width, codec)
+    mp4 = tmp_path / "same.mp4"
+    assert main(["stylize", clip_file, "-o", str(mp4), "--prompt", "ink wash painting", "--model", tiny_stylizer_dir]) == 0
+    assert psnr(read_frames(out), read_frames(mp4)) > 25  # the same frames, encoded another way
 
 
 def test_schedule_switches_style(tiny_stylizer_dir, clip_file, tmp_path) -> None:
@@ -42,7 +57,7 @@ def test_schedule_switches_style(tiny_stylizer_dir, clip_file, tmp_path) -> None
 
 @pytest.mark.parametrize("case", ["missing-input", "empty-input", "corrupt-input", "no-style", "bad-ref",
                                   "missing-ref", "size-zero", "no-folder", "bad-schedule", "missing-model",
-                                  "missing-device"])
+                                  "missing-device", "bad-suffix"])
 def test_bad_input_one_line_no_output(case, tiny_stylizer_dir, clip_file, tmp_path, capsys) -> None:
     out = tmp_path / "out.mp4"
     args = [clip_file, "-o", str(out), "--prompt", "x", "--model", tiny_stylizer_dir]
@@ -73,6 +88,9 @@ def test_bad_input_one_line_no_output(case, tiny_stylizer_dir, clip_file, tmp_pa
         args[-1] = str(tmp_path / "no-model")
     elif case == "missing-device":
         args += ["--device", "cuda:99"]
+    elif case == "bad-suffix":
+        out = tmp_path / "out.avi"
+        args[2] = str(out)
     rc = main(["stylize", *args])
     err = capsys.readouterr().err.strip()
     assert rc == 2

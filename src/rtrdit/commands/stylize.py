@@ -25,7 +25,7 @@ def parse_size(text: str | None) -> tuple[int, int] | None:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", help="video file to stylize (any format FFmpeg reads)")
-    p.add_argument("-o", "--output", required=True, help="output .mp4 (written when complete)")
+    p.add_argument("-o", "--output", required=True, help="output video: .mp4, .m4v, .mov or .mkv (H.264) or .webm (VP9); written when complete")
     p.add_argument("--prompt", help="text style, e.g. 'ink wash painting'")
     p.add_argument("--ref", help="reference style image")
     p.add_argument("--schedule", help="JSON list of timed style changes [{time, prompt|reference}]")
@@ -33,12 +33,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--size", help="model resolution WxH, multiples of 16 (default: ~256x256 at the input's aspect)")
     p.add_argument("--steps", type=int, help="denoising steps per chunk (default: the model's, K=2)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--compare", action="store_true", help="also write OUTPUT_compare.mp4 and OUTPUT_sheet.png")
+    p.add_argument("--compare", action="store_true", help="also write OUTPUT_compare (same format) and OUTPUT_sheet.png")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, auto (a GPU if any) ...")
 
 
 def run(args: argparse.Namespace) -> int:
-    from rtrdit.codecs.video import VideoError, probe
+    from rtrdit.codecs.video import CONTAINERS, VideoError, probe
     from rtrdit.stream.schedule import StyleChange, load_schedule
     from rtrdit.stream.session import StylizerError, load_reference_image
 
@@ -47,8 +47,9 @@ def run(args: argparse.Namespace) -> int:
     if args.steps is not None and args.steps < 1:
         raise CLIError(f"--steps must be >= 1, got {args.steps}")
     out = Path(args.output)
-    if out.suffix.lower() != ".mp4":
-        raise CLIError(f"output must be an .mp4 file, got {out}")
+    if out.suffix.lower() not in CONTAINERS:
+        *rest, last = CONTAINERS
+        raise CLIError(f"output must end in {', '.join(rest)} or {last} (the container), got {out}")
     if not out.parent.is_dir():
         raise CLIError(f"output folder does not exist: {out.parent}")
     if out.resolve() == Path(args.input).resolve():

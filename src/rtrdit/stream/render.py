@@ -66,13 +66,13 @@ def render_file(
     sheet_frames: int = 6,
     progress: Callable[[int], None] | None = None,
 ) -> RenderResult:
-    """Stylize `source` into `output` (H.264 MP4). `schedule[0]` is the starting style;
+    """Stylize `source` into `output` (its suffix picks the container: `VideoWriter`). `schedule[0]` is the starting style;
     later entries switch style at their time. `progress(n)` is called with frames done."""
     from rtrdit.codecs.video import VideoWriter, iter_frames, probe
 
     info = probe(source)
     out = Path(output)
-    compare_path = out.with_name(f"{out.stem}_compare.mp4") if compare else None
+    compare_path = out.with_name(f"{out.stem}_compare{out.suffix or '.mp4'}") if compare else None
     sheet_path = out.with_name(f"{out.stem}_sheet.png") if compare else None
     picks = set(np.linspace(0, max(info.frames - 1, 0), sheet_frames).round().astype(int).tolist())
     sheet_src: dict[int, np.ndarray] = {}
