@@ -11,7 +11,7 @@ import math
 import os
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
@@ -37,12 +37,12 @@ class _Container:
     audio_rate: int | None = None  # the audio encoder's fixed sample rate (Opus: 48 kHz), else the source's
 
 
-_H264_AAC = {"muxer": "mp4", "video": "libx264", "audio": "aac", "audio_copy": frozenset(_MP4_AUDIO_COPY)}
+_MP4 = _Container("mp4", "libx264", "aac", frozenset(_MP4_AUDIO_COPY))
 CONTAINERS = {  # by output file suffix; any other suffix is written as MP4
-    ".mp4": _Container(**_H264_AAC),
-    ".m4v": _Container(**_H264_AAC),
-    ".mov": _Container(**{**_H264_AAC, "muxer": "mov"}),
-    ".mkv": _Container(**{**_H264_AAC, "muxer": "matroska", "audio_copy": frozenset(_MP4_AUDIO_COPY | {"vorbis", "pcm_s16le"})}),
+    ".mp4": _MP4,
+    ".m4v": _MP4,
+    ".mov": replace(_MP4, muxer="mov"),
+    ".mkv": replace(_MP4, muxer="matroska", audio_copy=_MP4.audio_copy | {"vorbis", "pcm_s16le"}),
     ".webm": _Container("webm", "libvpx-vp9", "libopus", frozenset({"opus", "vorbis"}), audio_rate=48000),
 }
 
