@@ -94,9 +94,9 @@ def test_reference_of_any_size_or_mode(tiny_stylizer, clip, tmp_path, mode) -> N
     assert out.shape == (5, 40, 48, 3)
 
 
-@pytest.mark.parametrize("kind", ["png-16bit", "array-uint16"])
-def test_16bit_reference_is_scaled_not_clipped(tmp_path, kind) -> None:
-    ramp = np.linspace(0, 65535, 40 * 64).reshape(40, 64).astype(np.uint16)
+@pytest.mark.parametrize(("kind", "top"), [("png-16bit", 65535), ("array-uint16", 65535), ("png-16bit", 256)])
+def test_16bit_reference_is_scaled_not_clipped(tmp_path, kind, top) -> None:
+    ramp = np.linspace(0, top, 40 * 64).reshape(40, 64).astype(np.uint16)  # top 256: a dark image stays dark
     if kind == "png-16bit":
         Image.fromarray(ramp).save(tmp_path / "ramp16.png")
         ref = load_reference_image(tmp_path / "ramp16.png")

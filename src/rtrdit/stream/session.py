@@ -62,8 +62,9 @@ def load_reference_image(reference: Any) -> np.ndarray:
     if isinstance(reference, Image.Image) and reference.mode.startswith("I"):
         # 16-bit grayscale (PNG, TIFF; "I;16" or, from older Pillow, "I"): PIL's own conversion to RGB would
         # clip every value above 255 to white
-        gray = np.asarray(reference).astype(np.float32)
-        reference = gray / 257.0 if reference.mode != "I" or gray.max(initial=0) > 255 else gray
+        gray = np.asarray(reference)
+        wide = reference.mode != "I" or gray.max(initial=0) > 255
+        reference = np.clip(gray, 0, 65535).astype(np.uint16 if wide else np.uint8)  # uint16: scaled below
     if isinstance(reference, Image.Image):
         if reference.mode in ("RGBA", "LA", "PA") or (reference.mode == "P" and "transparency" in reference.info):
             rgba = reference.convert("RGBA")
