@@ -107,6 +107,19 @@ def test_16bit_reference_is_scaled_not_clipped(tmp_path, kind, top) -> None:
     assert np.abs(ref[..., 0].astype(float) - expected).max() <= 1  # a ramp, not white above 255/65535
 
 
+def test_reference_arrays_of_other_dtypes() -> None:
+    mask = np.zeros((4, 6), bool)
+    mask[:, 3:] = True
+    assert load_reference_image(mask)[..., 0].tolist() == [[0, 0, 0, 255, 255, 255]] * 4  # a mask: white where True
+    assert load_reference_image(np.full((4, 6, 3), 0.5))[0, 0].tolist() == [128, 128, 128]  # floats in 0..1
+    bad = np.zeros((4, 6, 3))
+    bad[1, 1, 1] = np.nan
+    with pytest.raises(StylizerError, match="NaN or infinite"):
+        load_reference_image(bad)
+    with pytest.raises(StylizerError, match="must hold numbers"):
+        load_reference_image(np.full((4, 6, 3), "x", dtype=object))
+
+
 def test_reference_changes_the_output(tiny_stylizer, clip) -> None:
     rng = np.random.default_rng(0)
     r1, r2 = (rng.integers(0, 256, (32, 32, 3), dtype=np.uint8) for _ in range(2))
@@ -131,6 +144,8 @@ def test_bad_input_is_refused(tiny_stylizer, clip, tmp_path) -> None:
         tiny_stylizer.session()
     with pytest.raises(StylizerError, match="empty"):
         tiny_stylizer.session(prompt="   ")
+    with pytest.raises(StylizerError, match="must be a string, got int"):
+        tiny_stylizer.session(prompt=123)
     with pytest.raises(StylizerError, match="not found"):
         tiny_stylizer.session(reference=tmp_path / "missing.png")
     (tmp_path / "bad.png").write_bytes(b"not an image")

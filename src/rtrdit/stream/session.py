@@ -77,11 +77,17 @@ def load_reference_image(reference: Any) -> np.ndarray:
     if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4) or arr.shape[0] < 1 or arr.shape[1] < 1:
         raise StylizerError(f"reference image must be HxW, HxWx3 or HxWx4, got shape {arr.shape}")
     if arr.dtype != np.uint8:
-        if arr.dtype == np.uint16:
+        if arr.dtype.kind not in "buif":
+            raise StylizerError(f"reference image must hold numbers, got an array of {arr.dtype}")
+        if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+            raise StylizerError("reference image has NaN or infinite values")
+        if arr.dtype == np.bool_:
+            arr = arr * 255.0  # a mask: white where True
+        elif arr.dtype == np.uint16:
             arr = arr / 257.0  # the full 16-bit range onto 0..255
         elif np.issubdtype(arr.dtype, np.floating) and arr.max(initial=0) <= 1.0:
             arr = arr * 255.0
-        arr = np.clip(arr, 0, 255).astype(np.uint8)
+        arr = np.clip(np.rint(arr), 0, 255).astype(np.uint8)
     if arr.shape[2] == 1:
         arr = np.repeat(arr, 3, axis=2)
     if arr.shape[2] == 4:
@@ -122,7 +128,9 @@ class Session:
     @staticmethod
     def _make_style(prompt: str | None, reference: Any) -> tuple[str, np.ndarray | None]:
         if prompt is not None:
-            if not isinstance(prompt, str) or not prompt.strip():
+            if not isinstance(prompt, str):
+                raise StylizerError(f"the prompt must be a string, got {type(prompt).__name__}")
+            if not prompt.strip():
                 raise StylizerError("the prompt is empty")
             if len(prompt) > 2000:
                 raise StylizerError(f"the prompt is too long ({len(prompt)} characters, at most 2000)")
