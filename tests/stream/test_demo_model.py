@@ -27,7 +27,7 @@ def test_demo_command_writes_videos_and_sheet(tmp_path, capsys) -> None:
     (["--seconds", "0"], "--seconds must be positive"),
     (["--prompt", " "], "--prompt is empty"),
     (["--ref-style", "cubism"], "unknown --ref-style"),
-    (["--model", "/nonexistent/model"], "missing stylizer.json"),
+    (["--model", "/nonexistent/model"], "model folder not found: /nonexistent/model"),
     (["--device", "cuda:99"], "--device cuda:99"),
     (["--out", "{file}"], "is not a folder"),
 ])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -57,7 +58,8 @@ def test_schedule_switches_style(tiny_stylizer_dir, clip_file, tmp_path) -> None
 
 @pytest.mark.parametrize("case", ["missing-input", "empty-input", "corrupt-input", "no-style", "bad-ref",
                                   "missing-ref", "size-zero", "no-folder", "bad-schedule", "missing-model",
-                                  "missing-device", "bad-suffix"])
+                                  "missing-device", "bad-suffix", "model-not-json", "model-unknown-field",
+                                  "model-not-an-object"])
 def test_bad_input_one_line_no_output(case, tiny_stylizer_dir, clip_file, tmp_path, capsys) -> None:
     out = tmp_path / "out.mp4"
     args = [clip_file, "-o", str(out), "--prompt", "x", "--model", tiny_stylizer_dir]
@@ -91,10 +93,18 @@ def test_bad_input_one_line_no_output(case, tiny_stylizer_dir, clip_file, tmp_pa
     elif case == "bad-suffix":
         out = tmp_path / "out.avi"
         args[2] = str(out)
+    elif case.startswith("model-"):
+        model = tmp_path / "model"
+        shutil.copytree(tiny_stylizer_dir, model)
+        text = {"model-not-json": "{not json", "model-unknown-field": '{"bogus": 1}', "model-not-an-object": "[1, 2]"}
+        (model / "stylizer.json").write_text(text[case])
+        args[-1] = str(model)
     rc = main(["stylize", *args])
     err = capsys.readouterr().err.strip()
     assert rc == 2
     assert len(err.splitlines()) == 1 and err.startswith("rtrdit stylize: error:"), err
+    if case.startswith("model-"):
+        assert "cannot read" in err and "stylizer.json" in err, err
     assert not out.exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".") or p.suffix == ".mp4" and p.name != "bad.mp4"
                 and p.name != "empty.mp4"]

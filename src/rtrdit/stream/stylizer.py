@@ -42,6 +42,8 @@ class StylizerConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> StylizerConfig:
+        if not isinstance(d, dict):
+            raise TypeError(f"a stylizer config is a JSON object, got {type(d).__name__}")
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - names
         if unknown:
@@ -98,10 +100,15 @@ class Stylizer:
             raise StylizerError(str(exc)) from None
         path = demo_dir() if str(name_or_path) == "demo" else Path(name_or_path)
         cfg_file = path / CONFIG_NAME
+        if str(name_or_path) != "demo" and not path.is_dir():
+            raise StylizerError(f"model folder not found: {path} (give \"demo\" or a stylizer folder with {CONFIG_NAME})")
         if not cfg_file.is_file():
             hint = " (the demo model has not been trained into this checkout yet)" if str(name_or_path) == "demo" else ""
             raise StylizerError(f"missing {CONFIG_NAME} in {path}{hint}")
-        config = StylizerConfig.from_dict(json.loads(cfg_file.read_text()))
+        try:
+            config = StylizerConfig.from_dict(json.loads(cfg_file.read_text()))
+        except (ValueError, TypeError, AttributeError) as exc:  # bad JSON (a ValueError), fields or values
+            raise StylizerError(f"cannot read {cfg_file}: {exc}") from None
         if overrides:
             config = dataclasses.replace(config, **overrides)
         dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
