@@ -181,6 +181,11 @@ def test_mismatched_weights_are_one_line_codec_errors(tmp_path: Path) -> None:
     (tmp_path / "ae" / "config.json").write_text(json.dumps({**cfg, "width": 3}))
     with pytest.raises(CodecError, match="width"):
         load_tiny_ae(tmp_path / "ae")
+    (tmp_path / "ae" / "config.json").write_text(json.dumps(cfg))
+    weights = tmp_path / "ae" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:500])  # a truncated download
+    with pytest.raises(CodecError, match="cannot load"):
+        load_tiny_ae(tmp_path / "ae")
 
 
 def test_shipped_demo_codec_reconstructs_the_held_out_clip() -> None:

@@ -142,6 +142,15 @@ def test_missing_files_are_named(tmp_path: Path) -> None:
         load_dit(tmp_path / "d")
 
 
+def test_a_damaged_weights_file_is_named(tmp_path: Path, tiny_cfg) -> None:
+    DiT(tiny_cfg).save_pretrained(str(tmp_path / "m"))
+    weights = tmp_path / "m" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])  # a truncated download
+    with pytest.raises(CheckpointError, match="cannot read .*model.safetensors") as err:
+        load_dit(tmp_path / "m")
+    assert "\n" not in str(err.value)
+
+
 def test_full_size_config_builds_on_meta() -> None:
     with torch.device("meta"):
         m = DiT(get_config("wan2.1-t2v-1.3b"))

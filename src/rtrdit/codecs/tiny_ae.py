@@ -362,6 +362,7 @@ class TinyAutoencoder(nn.Module):
     @classmethod
     def from_pretrained(cls, directory: str | os.PathLike, device: str | torch.device = "cpu") -> TinyAutoencoder:
         """Load a directory written by :meth:`save_pretrained`; missing files raise one clear line."""
+        from safetensors import SafetensorError
         from safetensors.torch import load_file
 
         from rtrdit.codecs.base import CodecError
@@ -374,7 +375,7 @@ class TinyAutoencoder(nn.Module):
             cfg = TinyAEConfig.from_dict(json.loads((d / CONFIG_NAME).read_text()))
             model = cls(cfg)
             model.load_state_dict(load_file(str(d / WEIGHTS_NAME)), strict=True)
-        except (ValueError, TypeError, RuntimeError, OSError) as exc:
+        except (ValueError, TypeError, RuntimeError, OSError, SafetensorError) as exc:
             raise CodecError(f"tiny autoencoder {d}: cannot load ({first_line(exc)})") from None
         return model.to(device).eval()
 

@@ -140,11 +140,15 @@ def _weight_files(path: Path, layout: str) -> list[Path]:
 
 
 def _read_state_dict(files: list[Path]) -> dict[str, Tensor]:
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     sd: dict[str, Tensor] = {}
     for f in files:
-        sd.update(load_file(str(f)))
+        try:
+            sd.update(load_file(str(f)))
+        except (SafetensorError, OSError) as exc:  # truncated download, not a safetensors file
+            raise CheckpointError(f"cannot read {f} (damaged or not safetensors: {exc})") from None
     return sd
 
 
