@@ -150,6 +150,18 @@ def test_umt5_transformers_layout(tmp_path: Path) -> None:
     torch.testing.assert_close(out, _reference(model, tok, ["a cartoon cat", "pencil sketch of a dog at night"], 512))
 
 
+def test_umt5_truncated_weights_are_one_line(tmp_path: Path) -> None:
+    from transformers import AutoTokenizer
+
+    _tokenizer_files(tmp_path / "umt5")
+    _tiny_umt5(len(AutoTokenizer.from_pretrained(str(tmp_path / "umt5")))).save_pretrained(str(tmp_path / "umt5"))
+    weights = tmp_path / "umt5" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:2000])  # a download cut short
+    with pytest.raises(CodecError, match="umT5 .*umt5: cannot load") as err:
+        load_text_encoder(str(tmp_path / "umt5"))
+    assert "\n" not in str(err.value)
+
+
 def test_umt5_original_pth_layout_matches_transformers(tmp_path: Path) -> None:
     from transformers import AutoTokenizer
 

@@ -182,6 +182,13 @@ def test_missing_or_bad_files_name_the_file(vae: AutoencoderKLWan, tmp_path: Pat
     (only_config / "diffusion_pytorch_model.safetensors").unlink()
     with pytest.raises(CodecError, match=r"missing .*diffusion_pytorch_model\.safetensors"):
         load_codec(str(only_config))
+    truncated = tmp_path / "truncated"
+    vae.save_pretrained(str(truncated))
+    weights = truncated / "diffusion_pytorch_model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:2000])  # a download cut short
+    with pytest.raises(CodecError, match="Wan VAE .*truncated: cannot load") as err:
+        load_codec(str(truncated))
+    assert "\n" not in str(err.value)
     junk = tmp_path / WAN_VAE_PTH
     junk.write_bytes(b"\x00not a checkpoint")
     with pytest.raises(CodecError, match="cannot read Wan VAE checkpoint"):

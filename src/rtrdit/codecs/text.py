@@ -238,8 +238,13 @@ def load_umt5(
     elif (p / "config.json").is_file():
         if not any((p / f).is_file() for f in _WEIGHT_FILES):
             raise CodecError(f"umT5: missing {p / 'model.safetensors'} next to {p / 'config.json'}")
-        with _quiet_loading():
-            model = UMT5EncoderModel.from_pretrained(str(p), dtype=dtype).to(device)
+        from safetensors import SafetensorError
+
+        try:
+            with _quiet_loading():
+                model = UMT5EncoderModel.from_pretrained(str(p), dtype=dtype).to(device)
+        except (OSError, ValueError, RuntimeError, SafetensorError) as exc:  # a truncated download, weights that do not fit
+            raise CodecError(f"umT5 {p}: cannot load ({one_line(exc, 200)})") from None
     else:
         raise CodecError(f"umT5: missing {p / UMT5_PTH} (or config.json + model.safetensors in {p})")
     # umT5 uses T5's SentencePiece tokenizer; named explicitly because AutoTokenizer, seeing the model's

@@ -224,7 +224,12 @@ def _load_diffusers(folder: Path, dtype: torch.dtype) -> Any:
         json.loads(cfg_file.read_text())
     except ValueError as exc:
         raise CodecError(f"{cfg_file}: not valid JSON ({exc})") from None
-    return AutoencoderKLWan.from_pretrained(str(folder), torch_dtype=dtype)
+    from safetensors import SafetensorError
+
+    try:
+        return AutoencoderKLWan.from_pretrained(str(folder), torch_dtype=dtype)
+    except (OSError, ValueError, RuntimeError, SafetensorError) as exc:  # a truncated download, weights that do not fit
+        raise CodecError(f"Wan VAE {folder}: cannot load ({one_line(exc, 200)})") from None
 
 
 def load_wan_vae(
