@@ -35,6 +35,31 @@ def test_unknown_key_and_bad_values_are_named(tmp_path: Path, capsys: pytest.Cap
     assert not (tmp_path / "o2").exists()
 
 
+@pytest.mark.parametrize(("yaml", "message"), [
+    ("run:\n  steps: abc\n", "run.steps must be an integer, got 'abc'"),
+    ("run:\n  steps: 2.5\n", "run.steps must be an integer"),
+    ("run:\n  compile: maybe\n", "run.compile must be true or false"),
+    ("run:\n  codec: 3\n", "run.codec must be a string"),
+    ("optim:\n  betas: [0.9, x]\n", "optim.betas[1] must be a number"),
+    ("optim:\n  lr: [1]\n", "optim.lr must be a number"),
+    ("model:\n  overrides: 3\n", "model.overrides must be a mapping"),
+])
+def test_wrong_value_types_are_named(yaml: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml)
+    assert main(["train", "teacher", "--config", str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err, err
+
+
+def test_yaml_exponent_floats_are_numbers() -> None:
+    from rtrdit.train.config import config_from_dict
+
+    cfg = config_from_dict({"optim": {"lr": "1e-4", "betas": [0, "9.99e-1"]}, "run": {"steps": 10.0}})
+    assert cfg.optim.lr == 1e-4 and cfg.optim.betas == [0.0, 0.999] and cfg.run.steps == 10  # YAML reads 1e-4 as text
+    assert isinstance(cfg.run.steps, int)
+
+
 def test_shipped_tiny_configs_parse() -> None:
     from rtrdit.train.config import load_config
 

@@ -140,8 +140,46 @@ def _fill(cls: type, values: Any, where: str) -> Any:
             raise ConfigError(f"unknown config key {where + '.' if where else ''}{key}")
         ftype = fields[key].type
         sub = _SECTIONS.get(ftype) if isinstance(ftype, str) else None
-        kwargs[key] = _fill(sub, value, f"{where + '.' if where else ''}{key}") if sub else value
+        name = f"{where + '.' if where else ''}{key}"
+        kwargs[key] = _fill(sub, value, name) if sub else _typed(value, str(ftype), name)
     return cls(**kwargs)
+
+
+def _number(value: Any, kind: str, name: str) -> int | float:
+    """`value` as an int or float; YAML reads `1e-4` (no dot) as a string, so numeric strings are taken."""
+    if isinstance(value, str) and kind == "float":
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind == "int" and isinstance(value, float)
+                                                                            and not value.is_integer()):
+        raise ConfigError(f"{name} must be {'an integer' if kind == 'int' else 'a number'}, got {value!r}")
+    return int(value) if kind == "int" else float(value)
+
+
+def _typed(value: Any, ftype: str, name: str) -> Any:
+    """Check a leaf value against its field's annotation (a string here), so a wrong type is one line
+    naming the key instead of a TypeError deep in training."""
+    if ftype.endswith(" | None"):
+        return None if value is None else _typed(value, ftype.removesuffix(" | None"), name)
+    if ftype in ("int", "float"):
+        return _number(value, ftype, name)
+    if ftype == "bool":
+        if not isinstance(value, bool):
+            raise ConfigError(f"{name} must be true or false, got {value!r}")
+        return value
+    if ftype == "str":
+        if not isinstance(value, str):
+            raise ConfigError(f"{name} must be a string, got {value!r}")
+        return value
+    if ftype in ("list[int]", "list[float]"):
+        if not isinstance(value, list):
+            raise ConfigError(f"{name} must be a list, got {value!r}")
+        return [_number(v, ftype[5:-1], f"{name}[{i}]") for i, v in enumerate(value)]
+    if ftype.startswith("dict[") and not isinstance(value, dict):
+        raise ConfigError(f"{name} must be a mapping, got {value!r}")
+    return value
 
 
 _SECTIONS: dict[str, type] = {
