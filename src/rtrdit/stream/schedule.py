@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,8 +45,8 @@ def load_schedule(path: str | os.PathLike[str]) -> list[StyleChange]:
         if unknown:
             raise StylizerError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
         t = item.get("time", 0)
-        if not isinstance(t, (int, float)) or t < 0:
-            raise StylizerError(f"{where}: time must be a number of seconds >= 0")
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t) or t < 0:
+            raise StylizerError(f"{where}: time must be a number of seconds >= 0, got {t!r}")
         prompt, ref = item.get("prompt"), item.get("reference")
         if prompt is None and ref is None:
             raise StylizerError(f"{where}: needs a prompt or a reference")
