@@ -107,6 +107,15 @@ def test_16bit_reference_is_scaled_not_clipped(tmp_path, kind, top) -> None:
     assert np.abs(ref[..., 0].astype(float) - expected).max() <= 1  # a ramp, not white above 255/65535
 
 
+def test_any_integer_seed_works_and_seeds_differ(tiny_stylizer, clip) -> None:
+    outs = {}
+    for seed in (0, -3, 10**30):  # 10**30 overflowed torch's 64-bit seed
+        sess = tiny_stylizer.session(prompt="x", seed=seed)
+        outs[seed] = np.concatenate([sess.push(clip[:5]), sess.flush()])
+        assert outs[seed].shape == (5, *clip.shape[1:])
+    assert not np.array_equal(outs[0], outs[-3]) and not np.array_equal(outs[0], outs[10**30])
+
+
 def test_reference_arrays_of_other_dtypes() -> None:
     mask = np.zeros((4, 6), bool)
     mask[:, 3:] = True

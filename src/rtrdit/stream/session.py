@@ -300,7 +300,7 @@ class Session:
             _, prompt, ref = due[-1]
             self._style_events = [e for e in self._style_events if e[0] > video_start]
             self._apply_style(prompt, ref, switch=True)
-        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + start)
+        gen = torch.Generator().manual_seed((self.seed * 1_000_003 + start) % 2**64)  # torch's own wrap: any int seed
         clean = sample_chunk(st.dit, cache, source.to(st.dit.dtype), self.timesteps, start, gen)
         self._next_latent += source.shape[2]
         if not self._guided:
