@@ -19,6 +19,8 @@ from typing import Any, Self
 
 import numpy as np
 
+from rtrdit.files import publish
+
 # A frame larger than this (in pixels) is refused: one RGB frame of 8192x8192 is already 200 MB.
 MAX_PIXELS = 8192 * 8192
 # Audio codecs an MP4 can carry as they are; anything else is re-encoded to AAC.
@@ -551,10 +553,7 @@ class VideoWriter:
             except av.FFmpegError as exc:
                 raise VideoError(f"{self.path}: cannot finish writing ({_describe(exc)})") from None
             self._close_audio()
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(self._tmp, 0o666 & ~umask)  # mkstemp made it private; give it normal file permissions
-            os.replace(self._tmp, self.path)
+            publish(self._tmp, self.path)  # mkstemp made it private: normal file permissions, then renamed
             self._closed = True
         except BaseException:
             self.abort()

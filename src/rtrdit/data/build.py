@@ -7,10 +7,8 @@ section 3.1), and write a manifest with a train/val split. Every choice is drawn
 from __future__ import annotations
 
 import importlib.util
-import os
 import random
 import re
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +18,7 @@ import numpy as np
 from rtrdit.data.generators import GeneratorError, Prompter, TargetGenerator, TargetJob
 from rtrdit.data.manifest import RV2V_PROMPT, ManifestRow, write_manifest
 from rtrdit.errors import first_line
+from rtrdit.files import atomic_path
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
@@ -235,14 +234,8 @@ def image_clips(path: Path, size: tuple[int, int], frames: int, count: int, seed
 def _save_png(path: Path, frame: np.ndarray) -> None:
     from PIL import Image
 
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         Image.fromarray(frame).save(tmp, format="PNG")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _conform_target(target: Path, frames: int, size: tuple[int, int], fps: float) -> None:

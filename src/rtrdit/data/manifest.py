@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rtrdit.errors import one_line
+from rtrdit.files import atomic_path
 
 MODES = ("tv2v", "rv2v")
 # The guiding text of every RV2V sample, as in the paper (section 3.1).
@@ -124,15 +124,9 @@ def read_manifest(path: str | os.PathLike[str]) -> list[tuple[int, ManifestRow]]
 def write_manifest(path: str | os.PathLike[str], rows: Iterable[ManifestRow]) -> None:
     """Write rows as JSONL atomically (temporary file in the same folder, then rename)."""
     p = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            for row in rows:
-                f.write(json.dumps(row.to_dict(), ensure_ascii=False) + "\n")
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(p) as tmp, tmp.open("w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row.to_dict(), ensure_ascii=False) + "\n")
 
 
 def _check_image(path: Path) -> str | None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ from torch import Tensor
 
 from rtrdit.data.manifest import ManifestError, ManifestRow, read_manifest
 from rtrdit.errors import one_line
+from rtrdit.files import atomic_path, atomic_write_text
 
 INDEX = "index.json"
 _DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
@@ -75,36 +75,11 @@ def _fingerprint(manifest: Path, cfg: EncodeConfig) -> str:
     return h.hexdigest()[:32]
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _atomic_json(path: Path, obj: Any) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(obj, f, indent=1)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _save_shard(path: Path, tensors: dict[str, Tensor], meta: dict[str, str]) -> None:
     from safetensors.torch import save_file
 
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    os.close(fd)
-    try:
-        save_file({k: v.contiguous() for k, v in tensors.items()}, tmp, metadata=meta)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp), metadata=meta)
 
 
 def read_shard_meta(path: Path) -> dict[str, Any] | None:
@@ -328,7 +303,7 @@ def encode_manifest(
         "rows": len(rows),
         "shards": index_shards,
     }
-    _atomic_json(out / INDEX, index)
+    atomic_write_text(out / INDEX, json.dumps(index, indent=1))
     return report
 
 

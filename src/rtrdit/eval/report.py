@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rtrdit.eval.metrics.base import EvalError, Metric
+from rtrdit.files import atomic_write_bytes
 
 # The paper's Table 1 (CLIP-T or CSD-Score / CLIP-F / AQ / IQ / minutes), for comparison rows.
 PAPER_TABLE1: dict[str, list[tuple[str, tuple[float, float, float, float, float]]]] = {
@@ -131,14 +130,7 @@ def _clean_list(x: list[float]) -> list[float | None]:
 def atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder, renamed at the end."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, data)
 
 
 def write_json(report: Report, path: Path) -> None:

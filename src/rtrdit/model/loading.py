@@ -213,15 +213,14 @@ def save_pretrained(model: DiT, path: str | os.PathLike[str]) -> None:
     """Write ``config.json`` + ``model.safetensors`` (our layout) atomically into ``path``."""
     from safetensors.torch import save_file
 
+    from rtrdit.files import atomic_path, atomic_write_text
+
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
-    tmp_w = path / f".{WEIGHTS_NAME}.tmp"
-    tmp_c = path / f".{CONFIG_NAME}.tmp"
     sd = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    save_file(sd, str(tmp_w), metadata={"format": "pt"})
-    tmp_c.write_text(json.dumps({"format": FORMAT, **model.config.to_dict()}, indent=2))
-    os.replace(tmp_w, path / WEIGHTS_NAME)
-    os.replace(tmp_c, path / CONFIG_NAME)
+    with atomic_path(path / WEIGHTS_NAME) as tmp:
+        save_file(sd, str(tmp), metadata={"format": "pt"})
+    atomic_write_text(path / CONFIG_NAME, json.dumps({"format": FORMAT, **model.config.to_dict()}, indent=2))
 
 
 def parameter_summary(model: DiT) -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rtrdit.files import atomic_path
 from rtrdit.stream.schedule import StyleChange
 from rtrdit.stream.stylizer import Stylizer
 
@@ -44,13 +45,8 @@ def contact_sheet(rows: list[list[np.ndarray]], path: str | os.PathLike[str], wi
     for y, row in enumerate(rows):
         for x, frame in enumerate(row):
             sheet.paste(Image.fromarray(frame).resize((tw, th), Image.Resampling.BILINEAR), (x * tw, y * th))
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    try:
+    with atomic_path(path, suffix=".png") as tmp:
         sheet.save(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def render_file(

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from rtrdit.files import atomic_write_text
 from rtrdit.model.dit import DiT
 from rtrdit.stream.sampler import default_timesteps
 from rtrdit.stream.session import Session, StylizerError
@@ -128,9 +129,7 @@ class Stylizer:
         if hasattr(self.codec, "save_pretrained"):
             self.codec.save_pretrained(path / "autoencoder")
             config = dataclasses.replace(config, codec="autoencoder")
-        tmp = path / f".{CONFIG_NAME}.tmp"
-        tmp.write_text(json.dumps(config.to_dict(), indent=2))
-        os.replace(tmp, path / CONFIG_NAME)
+        atomic_write_text(path / CONFIG_NAME, json.dumps(config.to_dict(), indent=2))
 
     # ------------------------------------------------------------- sessions
     def session(self, prompt: str | None = None, reference: Any = None, seed: int = 0,

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from rtrdit.cli import CLIError
 from rtrdit.codecs.base import frames_to_video
+from rtrdit.files import atomic_path, atomic_write_text
 
 if TYPE_CHECKING:
     import numpy as np
@@ -218,19 +218,9 @@ def evaluate_styled(model: TinyAutoencoder, clips: list[Clip], max_frames: int) 
     return out
 
 
-def _atomic_torch_save(obj: dict, path: Path) -> None:
-    import torch
-
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
 def write_report(out: Path, report: dict) -> None:
     """``report.json`` and a short ``report.md`` (both written atomically)."""
-    from rtrdit.codecs.tiny_ae import _atomic_write
-
-    _atomic_write(out / "report.json", lambda p: Path(p).write_text(json.dumps(report, indent=2) + "\n"))
+    atomic_write_text(out / "report.json", json.dumps(report, indent=2) + "\n")
     lines = [
         "# Tiny autoencoder reconstruction report", "",
         (f"Trained {report['steps']} steps in {report['train_seconds'] / 60:.1f} min on "
@@ -254,7 +244,7 @@ def write_report(out: Path, report: dict) -> None:
         lines += [f"| {name} | {v:.2f} |" for name, v in report["heldout_styled"].items()]
     lines += [""] + [f"Starting weights made by: `{c}`" for c in report.get("init_commands", [])]
     lines += [f"Command: `{report['command']}`"]
-    _atomic_write(out / "report.md", lambda p: Path(p).write_text("\n".join(lines) + "\n"))
+    atomic_write_text(out / "report.md", "\n".join(lines) + "\n")
 
 
 def _argv(args: argparse.Namespace) -> list[str]:
@@ -334,8 +324,9 @@ def run(args: argparse.Namespace) -> int:
     def save() -> None:
         model.config.extra = {"trained_steps": step, "train_seconds": round(spent, 1)}
         model.save_pretrained(out)
-        _atomic_torch_save({"model": model.state_dict(), "optim": opt.state_dict(),
-                            "step": torch.tensor(step), "seconds": torch.tensor(spent)}, ckpt)
+        with atomic_path(ckpt) as tmp:
+            torch.save({"model": model.state_dict(), "optim": opt.state_dict(),
+                        "step": torch.tensor(step), "seconds": torch.tensor(spent)}, tmp)
 
     limit = args.minutes * 60 if args.minutes else None
 

@@ -32,6 +32,7 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
+from rtrdit.files import atomic_write_text
 from rtrdit.train.config import ConfigError, TrainConfig
 from rtrdit.train.ema import EMA
 
@@ -310,7 +311,7 @@ class Engine:
             if final.exists():
                 shutil.rmtree(final)
             os.replace(tmp, final)
-            _write_atomic(self.ckpt_root / "latest", final.name)
+            atomic_write_text(self.ckpt_root / "latest", final.name)
             self._prune()
         self.barrier()
         return final
@@ -439,10 +440,6 @@ class Engine:
             self.close()
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def _rng_state() -> dict[str, Any]:

@@ -70,6 +70,7 @@ def generate_ode_pairs(engine: Any) -> Path:
     """Write the ODE-pair folder of the config (every rank takes every world-th sample)."""
     from safetensors.torch import save_file
 
+    from rtrdit.files import atomic_path
     from rtrdit.train.batches import collate, open_dataset
     from rtrdit.train.rollout import generator_times
     from rtrdit.train.sampling import teacher_trajectory
@@ -102,9 +103,8 @@ def generate_ode_pairs(engine: Any) -> Path:
         tensors = {"trajectory": traj, "source": s["source"].float().contiguous(), "text": s["text"].float().contiguous(),
                    "reference": s["reference"].float().contiguous(),
                    "has_reference": torch.tensor([bool(s["has_reference"])], dtype=torch.uint8)}
-        tmp = part / f".{files[i]}.tmp"
-        save_file(tensors, str(tmp))
-        os.replace(tmp, part / files[i])
+        with atomic_path(part / files[i]) as tmp:
+            save_file(tensors, str(tmp))
     engine.barrier()
     if d.is_main:
         from rtrdit.train.batches import dataset_modes

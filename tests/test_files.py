@@ -1,0 +1,42 @@
+"""Atomic writes: all or nothing, with a new file's normal permissions."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from rtrdit.files import atomic_path, atomic_write_text, current_umask
+
+
+@pytest.fixture
+def umask_027():
+    old = os.umask(0o027)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def test_written_files_get_the_umask_permissions_not_mkstemps_0600(tmp_path: Path, umask_027) -> None:
+    assert current_umask() == 0o027
+    atomic_write_text(tmp_path / "report.json", "{}")
+    with atomic_path(tmp_path / "sheet.png", suffix=".png") as tmp:
+        assert tmp.suffix == ".png" and tmp.parent == tmp_path
+        tmp.write_bytes(b"png")
+    for name in ("report.json", "sheet.png"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o640, name
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json", "sheet.png"]
+
+
+def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path: Path) -> None:
+    target = tmp_path / "manifest.jsonl"
+    target.write_text("old\n")
+    with pytest.raises(RuntimeError, match="disk full"), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("disk full")
+    assert target.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["manifest.jsonl"]
+    atomic_write_text(target, "new\n")
+    assert target.read_text() == "new\n" and [p.name for p in tmp_path.iterdir()] == ["manifest.jsonl"]
