@@ -1,7 +1,8 @@
 """Training configuration as dataclasses, read from YAML: one file per stage, every value defaulted.
 
 A YAML file holds the common sections (`model`, `data`, `optim`, `run`) and the section of its
-stage (`teacher`, `student`, `distill`); unknown keys are refused with their dotted name.
+stage (`teacher`, `student`, `distill`); unknown keys and values of the wrong type are refused with their
+dotted name (`1e-4`, which YAML reads as text, is taken as a number).
 """
 
 from __future__ import annotations
