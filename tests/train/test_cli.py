@@ -17,6 +17,16 @@ def test_missing_config_is_one_line(stage: str, tmp_path: Path, capsys: pytest.C
     assert not (tmp_path / "o").exists()
 
 
+def test_an_output_that_is_a_file_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "afile").write_text("keep")
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("data:\n  synthetic: 2\n")
+    assert main(["train", "teacher", "--config", str(cfg), "--out", str(tmp_path / "afile")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "is a file, not a folder" in err, err
+    assert (tmp_path / "afile").read_text() == "keep"
+
+
 def test_unknown_key_and_bad_values_are_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("run:\n  stepz: 3\n")

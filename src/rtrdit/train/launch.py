@@ -35,6 +35,8 @@ def session(args: argparse.Namespace, stage: str) -> Iterator[Any]:
             cfg.run.steps = args.max_steps
         if args.out is not None:
             cfg.run.out = args.out
+        if Path(cfg.run.out).exists() and not Path(cfg.run.out).is_dir():
+            raise ConfigError(f"the output {cfg.run.out} is a file, not a folder (run.out or --out)")
         import os
 
         setup_logging(int(os.environ.get("RANK", "0")))
