@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from rtrdit import __version__
 
@@ -41,6 +43,14 @@ def device_arg(spec: str, flag: str = "--device") -> str:
         return str(resolve_device(spec))
     except DeviceError as exc:
         raise CLIError(f"{flag} {exc}") from None
+
+
+def output_folder(path: str | os.PathLike[str], flag: str = "--out") -> Path:
+    """A command's output folder, refused up front when a file already holds that name."""
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise CLIError(f"{flag} {out} exists and is not a folder")
+    return out
 
 
 def add_group(parser: argparse.ArgumentParser, members: dict[str, tuple[str, str]]) -> None:

@@ -193,6 +193,10 @@ def test_encode_errors_are_one_line(dataset: Path, codec_dir: Path, tmp_path: Pa
     assert "no such file or directory" in capsys.readouterr().err
     assert main(["data", "encode", str(dataset), "-o", str(tmp_path / "o"), "--clip-frames", "6"]) == 2
     assert "1+4k" in capsys.readouterr().err
+    (tmp_path / "afile").write_text("keep")
+    assert main(["data", "encode", str(dataset), "-o", str(tmp_path / "afile"), "--codec", str(codec_dir)]) == 2
+    assert "afile exists and is not a folder" in capsys.readouterr().err
+    assert (tmp_path / "afile").read_text() == "keep"
     assert not (tmp_path / "o").exists()
 
 

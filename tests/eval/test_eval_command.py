@@ -125,6 +125,15 @@ def test_missing_pred_and_bad_flag_combinations(tmp_path: Path, capsys: pytest.C
     assert "x.mp4: not a readable video" in err.strip().splitlines()[-1] and "Traceback" not in err
 
 
+def test_benchmark_output_that_is_a_file_is_refused(videos: Path, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "afile").write_text("keep")
+    assert main(["eval", "benchmark", "--clips", str(videos / "src"), "--out", str(tmp_path / "afile")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"rtrdit eval: error: --out {tmp_path / 'afile'} exists and is not a folder"
+    assert (tmp_path / "afile").read_text() == "keep"
+
+
 def test_benchmark_subcommand_parses_next_to_eval_options(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["eval", "benchmark", "--help"])

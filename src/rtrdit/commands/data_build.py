@@ -51,16 +51,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from rtrdit.cli import CLIError
+    from rtrdit.cli import CLIError, output_folder
     from rtrdit.codecs.video import VideoError
     from rtrdit.data.build import BuildConfig, build_dataset
     from rtrdit.data.generators import GeneratorError, make_generator, make_prompter
 
-    out = Path(args.out)
+    out = output_folder(args.out)
     if (out / "manifest.jsonl").exists() and not args.overwrite:
         raise CLIError(f"{out / 'manifest.jsonl'} already exists (use --overwrite or another --out)")
-    if out.exists() and not out.is_dir():
-        raise CLIError(f"{out}: exists and is not a folder")
     if not args.videos and not args.package_images:
         raise CLIError("no input: give video/photo files or folders and/or --package-images")
     styles = [s.strip() for s in args.styles.split(",") if s.strip()] if args.styles else None

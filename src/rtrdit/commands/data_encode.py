@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
 
     import torch.distributed
 
-    from rtrdit.cli import CLIError, device_arg
+    from rtrdit.cli import CLIError, device_arg, output_folder
     from rtrdit.codecs import CodecError, load_codec
     from rtrdit.codecs.text import CachedTextEncoder, load_text_encoder
     from rtrdit.codecs.video import VideoError
@@ -45,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = EncodeConfig(size=parse_size(args.size) if args.size else None, clip_frames=args.clip_frames,
                        window_stride=args.window_stride, shard_size=args.shard_size, dtype=args.dtype,
                        codec=str(args.codec), text_encoder=str(args.text_encoder))
+    output_folder(args.out)
     try:
         cfg.check()
         read_manifest(args.manifest)  # schema errors before loading any model

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rtrdit.cli import CLIError, device_arg
+from rtrdit.cli import CLIError, device_arg, output_folder
 
 SAMPLE_FPS = 24.0  # frame rate of the generated sample clip
 
@@ -89,9 +89,7 @@ def _check_args(args: argparse.Namespace) -> None:
         get_style(args.ref_style)
     except ValueError:
         raise CLIError(f"unknown --ref-style {args.ref_style!r} (see `rtrdit data styles`)") from None
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise CLIError(f"--out {out} exists and is not a folder")
+    output_folder(args.out)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -148,7 +148,7 @@ def _run_eval(args: argparse.Namespace) -> int:
 
 
 def _run_benchmark(args: argparse.Namespace) -> int:
-    from rtrdit.cli import CLIError, device_arg
+    from rtrdit.cli import CLIError, device_arg, output_folder
     from rtrdit.eval.benchmark import BenchmarkConfig, run_benchmark
 
     try:
@@ -157,6 +157,7 @@ def _run_benchmark(args: argparse.Namespace) -> int:
         raise CLIError(f"--size must be WIDTHxHEIGHT, got {args.size!r}") from None
     if w < 16 or h < 16 or args.seconds <= 0 or args.fps <= 0:
         raise CLIError("--size, --seconds and --fps must be positive (size at least 16x16)")
+    output_folder(args.out)
     cfg = BenchmarkConfig(
         clips=args.clips, out=args.out, model=args.model, mode=args.mode,
         styles=None if not args.styles else [s.strip() for s in args.styles.split(",") if s.strip()],
