@@ -31,9 +31,11 @@ def make_clip(
     pix_fmt: str = "yuv420p",
     audio: str | None = None,
     fmt: str | None = None,
+    times: list[float] | None = None,
 ) -> Path:
     """Encode ``frames`` pattern frames (see :func:`pattern`) into ``path`` with PyAV; ``audio`` names an
-    audio codec for a 440 Hz tone as long as the video."""
+    audio codec for a 440 Hz tone as long as the video; ``times`` (seconds, on a millisecond clock) gives
+    each frame its own time instead of 1/fps steps: a variable frame rate, as phones record."""
     import av
 
     width, height = size
@@ -41,6 +43,8 @@ def make_clip(
     with av.open(str(path), "w", format=fmt) as out:
         vs = out.add_stream(codec, rate=rate)
         vs.width, vs.height, vs.pix_fmt = width, height, pix_fmt
+        if times is not None:
+            vs.codec_context.time_base = vs.time_base = Fraction(1, 1000)
         if codec in ("libx264", "libvpx-vp9"):
             vs.options = {"crf": "10"} if codec == "libx264" else {"crf": "10", "b": "0", "deadline": "realtime"}
         astream = None
@@ -55,14 +59,16 @@ def make_clip(
             elif src_fmt == "rgba":
                 img = np.concatenate([img, np.full((height, width, 1), 128, np.uint8)], axis=2)
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format=src_fmt)
-            frame.pts = i
-            frame.time_base = 1 / rate
+            if times is not None:
+                frame.pts, frame.time_base = round(times[i] * 1000), Fraction(1, 1000)
+            else:
+                frame.pts, frame.time_base = i, 1 / rate
             for packet in vs.encode(frame):
                 out.mux(packet)
         for packet in vs.encode(None):
             out.mux(packet)
         if astream is not None:
-            seconds = frames / float(rate)
+            seconds = frames / float(rate) if times is None else times[-1] + 1 / float(rate)
             n, chunk = int(seconds * 48000), 960
             t = np.arange(n) / 48000
             tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)

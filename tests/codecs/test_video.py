@@ -18,6 +18,7 @@ from rtrdit.codecs.video import (
     VideoError,
     VideoWriter,
     iter_frames,
+    iter_timed_frames,
     probe,
     read_frames,
     read_image,
@@ -229,6 +230,29 @@ def test_writer_round_trip_at_source_fps_with_audio(clip: Path, tmp_path: Path) 
     umask = os.umask(0)
     os.umask(umask)
     assert out.stat().st_mode & 0o777 == 0o666 & ~umask  # an ordinary file, not mkstemp's private 0600
+
+
+VFR_TIMES = [i / 30 for i in range(12)] + [11 / 30 + 0.1 * (i + 1) for i in range(12)]  # 30 fps, then 10
+
+
+def test_writer_keeps_a_variable_frame_rate(tmp_path: Path) -> None:
+    src = make_clip(tmp_path / "vfr.mp4", frames=24, times=VFR_TIMES, audio="aac")
+    assert [t for t, _ in iter_timed_frames(src)] == pytest.approx(VFR_TIMES, abs=1e-3)
+    out = tmp_path / "out.mp4"
+    with VideoWriter(out, probe(src).fps, audio_from=src) as w:
+        for t, frame in iter_timed_frames(src):
+            w.write(frame, [t])
+    assert [t for t, _ in iter_timed_frames(out)] == pytest.approx(VFR_TIMES, abs=1e-3)  # not 1/fps apart
+    np.testing.assert_allclose(grey(read_frames(out)), expected(range(24)), atol=3)
+    assert audio_duration(out) == pytest.approx(VFR_TIMES[-1] + 1 / probe(src).fps, abs=0.06)
+    w = VideoWriter(tmp_path / "mixed.mp4", 24)
+    w.write(read_frames(src, count=1), [0.0])
+    with pytest.raises(VideoError, match="with every write or with none"):
+        w.write(read_frames(src, count=1))
+    with pytest.raises(VideoError, match="2 frames need 2 finite times"):
+        w.write(read_frames(src, count=2), [0.1])
+    w.abort()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4", "vfr.mp4"]
 
 
 @pytest.mark.parametrize(

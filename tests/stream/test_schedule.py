@@ -22,7 +22,6 @@ def test_changes_are_sorted_and_references_resolved_next_to_the_file(tmp_path: P
     ref = str(tmp_path / "refs" / "r.png")
     assert load_schedule(sched) == [StyleChange(0.0, None, ref), StyleChange(2.5, "pencil", ref),
                                     StyleChange(4.0, "ink wash", None)]
-    assert [c.frame(24.0) for c in load_schedule(sched)] == [0, 60, 96]
 
 
 @pytest.mark.parametrize("time", ["NaN", "Infinity", "-1", "true", '"3"'])

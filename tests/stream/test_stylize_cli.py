@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from video_clips import audio_duration, make_clip
 
 from rtrdit.cli import main
-from rtrdit.codecs.video import probe, read_frames
+from rtrdit.codecs.video import iter_timed_frames, probe, read_frames
 from rtrdit.eval.metrics.psnr import psnr
 
 
@@ -41,6 +42,23 @@ def test_stylize_writes_the_container_its_suffix_names(tiny_stylizer_dir, clip_f
     mp4 = tmp_path / "same.mp4"
     assert main(["stylize", clip_file, "-o", str(mp4), "--prompt", "ink wash painting", "--model", tiny_stylizer_dir]) == 0
     assert psnr(read_frames(out), read_frames(mp4)) > 25  # the same frames, encoded another way
+
+
+def test_a_variable_frame_rate_keeps_its_timing_audio_and_switch_times(tiny_stylizer_dir, tmp_path) -> None:
+    """A phone-style clip (30 fps, then 10 fps) keeps every frame's time, so the audio stays in sync,
+    and a scheduled switch follows the clock, not the frame count at the mean rate."""
+    times = [i / 30 for i in range(12)] + [11 / 30 + 0.1 * (i + 1) for i in range(12)]
+    src = make_clip(tmp_path / "vfr.mp4", frames=24, size=(48, 40), times=times, audio="aac")
+    sched = tmp_path / "s.json"
+    sched.write_text(json.dumps([{"time": 0, "prompt": "ink wash painting"}, {"time": times[18], "prompt": "neon"}]))
+    plain, switched = tmp_path / "a.mp4", tmp_path / "b.mp4"
+    assert main(["stylize", str(src), "-o", str(plain), "--prompt", "ink wash painting", "--model", tiny_stylizer_dir]) == 0
+    assert main(["stylize", str(src), "-o", str(switched), "--schedule", str(sched), "--model", tiny_stylizer_dir]) == 0
+    assert [t for t, _ in iter_timed_frames(switched)] == pytest.approx(times, abs=1e-3)
+    assert audio_duration(switched) == pytest.approx(times[-1] + 1 / probe(src).fps, abs=0.06)
+    a, b = read_frames(plain).astype(int), read_frames(switched).astype(int)
+    changed = [i for i in range(24) if np.abs(a[i] - b[i]).mean() > 0.5]
+    assert changed and 18 <= changed[0] <= 21, changed  # at the mean rate (15 fps) 1.07 s would be frame 16
 
 
 def test_schedule_switches_style(tiny_stylizer_dir, clip_file, tmp_path) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
@@ -21,6 +21,7 @@ import numpy as np
 
 from rtrdit.files import publish
 
+TIME_BASE = 90_000  # ticks per second of a timed writer's clock (MPEG's)
 # A frame larger than this (in pixels) is refused: one RGB frame of 8192x8192 is already 200 MB.
 MAX_PIXELS = 8192 * 8192
 # Audio codecs an MP4 can carry as they are; anything else is re-encoded to AAC.
@@ -292,21 +293,41 @@ def iter_frames(
         size = _check_size(size)
         if mode not in ("crop", "pad"):
             raise VideoError(f"resize mode must be 'crop' or 'pad', got {mode!r}")
-    return _frames(Path(path), size, mode, start, count)
+    return (frame for _, frame in _frames(Path(path), size, mode, start, count))
+
+
+def iter_timed_frames(
+    path: str | os.PathLike[str],
+    size: tuple[int, int] | None = None,
+    mode: str = "crop",
+) -> Iterator[tuple[float, np.ndarray]]:
+    """Like :func:`iter_frames` over the whole file, with each frame's presentation time in seconds
+    from the stream's start: a variable-frame-rate file (a phone's) keeps its own timing."""
+    if size is not None:
+        size = _check_size(size)
+        if mode not in ("crop", "pad"):
+            raise VideoError(f"resize mode must be 'crop' or 'pad', got {mode!r}")
+    return _frames(Path(path), size, mode, 0, None)
 
 
 def _frames(p: Path, size: tuple[int, int] | None, mode: str, start: int,
-            count: int | None) -> Iterator[np.ndarray]:
+            count: int | None) -> Iterator[tuple[float, np.ndarray]]:
     av = _av()
     container, stream = _open_input(p)
     index = yielded = 0
+    fps = _rate(stream) or 25.0
+    origin = float(stream.start_time * stream.time_base) if stream.start_time is not None and stream.time_base else 0.0
+    last = -math.inf
     try:
         if count == 0:
             return
         try:
             for frame in container.decode(stream):
+                t = float(frame.time) - origin if frame.time is not None else index / fps
+                t = max(t, last + 1e-6)  # never backwards (a damaged timestamp)
+                last = t
                 if index >= start:
-                    yield _to_rgb(frame, size, mode)
+                    yield t, _to_rgb(frame, size, mode)
                     yielded += 1
                     if count is not None and yielded >= count:
                         return
@@ -394,6 +415,9 @@ class VideoWriter:
         self._audio_held: Any = None
         self._size: tuple[int, int] | None = None  # (width, height) of frames given
         self._pad: tuple[int, int] = (0, 0)
+        self._timed: bool | None = None  # frames come with their own times (decided by the first write)
+        self._last_pts = -1
+        self._end = 0.0  # seconds of video written: where the audio is cut
         self.frames_written = 0
         self._closed = False
         try:
@@ -429,6 +453,8 @@ class VideoWriter:
         stream = self._container.add_stream(self.container.video, rate=self.rate)
         stream.width, stream.height = width + self._pad[0], height + self._pad[1]
         stream.pix_fmt = "yuv420p"
+        if self._timed:  # a fine clock, so each frame keeps its own time
+            stream.codec_context.time_base = stream.time_base = Fraction(1, TIME_BASE)
         if self.container.video == "libx264":
             stream.options = {"crf": str(self.crf), "preset": self.preset}
         else:  # VP9 at constant quality, libvpx's fastest settings (crf 24: 2 dB under H.264's 18, twice as fast to encode)
@@ -455,8 +481,10 @@ class VideoWriter:
             channels = self._audio_src.codec_context.channels or 2
             self._audio_out.layout = "mono" if channels == 1 else "stereo"  # more are downmixed
 
-    def write(self, frames: np.ndarray) -> None:
-        """Append one (H, W, 3) frame or a (T, H, W, 3) batch of uint8 RGB frames."""
+    def write(self, frames: np.ndarray, times: Sequence[float] | None = None) -> None:
+        """Append one (H, W, 3) frame or a (T, H, W, 3) batch of uint8 RGB frames. ``times`` (seconds,
+        one per frame) keeps a source's own timing, a variable frame rate included (``iter_timed_frames``);
+        without them frames are 1/fps apart. Give times with every write or with none."""
         if self._closed:
             raise VideoError(f"{self.path}: writer is already closed")
         arr = np.asarray(frames)
@@ -467,6 +495,13 @@ class VideoWriter:
                 f"{self.path}: frames must be uint8 (H, W, 3) or (T, H, W, 3), got {arr.dtype} {arr.shape}"
             )
         t, h, w = arr.shape[:3]
+        timed = times is not None
+        if self._timed is None:
+            self._timed = timed
+        elif timed != self._timed:
+            raise VideoError(f"{self.path}: give frame times with every write or with none")
+        if times is not None and (len(times) != t or not all(math.isfinite(float(x)) for x in times)):
+            raise VideoError(f"{self.path}: {t} frames need {t} finite times, got {len(times)}")
         if h == 0 or w == 0:
             raise VideoError(f"{self.path}: frames have zero size ({w}x{h})")
         if w * h > MAX_PIXELS:
@@ -484,13 +519,19 @@ class VideoWriter:
                 if px or py:
                     img = np.pad(img, ((0, py), (0, px), (0, 0)), mode="edge")
                 frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")
-                frame.pts = self.frames_written
-                frame.time_base = 1 / self.rate
+                if times is not None:
+                    frame.pts = self._last_pts = max(round(float(times[i]) * TIME_BASE), self._last_pts + 1)
+                    frame.time_base = Fraction(1, TIME_BASE)
+                    self._end = self._last_pts / TIME_BASE + 1 / self.fps
+                else:
+                    frame.pts = self.frames_written
+                    frame.time_base = 1 / self.rate
+                    self._end = (self.frames_written + 1) / self.fps
                 for packet in self._stream.encode(frame):
                     self._container.mux(packet)
                 self.frames_written += 1
             if self._audio_out is not None:
-                self._pump_audio(self.frames_written / self.fps)
+                self._pump_audio(self._end)
         except av.FFmpegError as exc:
             raise VideoError(f"{self.path}: cannot encode frame ({_describe(exc)})") from None
 
@@ -530,7 +571,7 @@ class VideoWriter:
                     continue  # a damaged audio packet is dropped, the video is kept
 
     def _finish_audio(self) -> None:
-        self._pump_audio(self.frames_written / self.fps)  # cut to the video's length
+        self._pump_audio(self._end)  # cut to the video's length
         if self._transcode_audio:
             for packet in self._audio_out.encode(None):
                 self._container.mux(packet)

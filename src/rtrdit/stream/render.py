@@ -63,8 +63,9 @@ def render_file(
     progress: Callable[[int], None] | None = None,
 ) -> RenderResult:
     """Stylize `source` into `output` (its suffix picks the container: `VideoWriter`). `schedule[0]` is the starting style;
-    later entries switch style at their time. `progress(n)` is called with frames done."""
-    from rtrdit.codecs.video import VideoWriter, iter_frames, probe
+    later entries switch style at their time. Every frame keeps its source timestamp, so a variable
+    frame rate (phones) stays in sync with the audio. `progress(n)` is called with frames done."""
+    from rtrdit.codecs.video import VideoWriter, iter_timed_frames, probe
 
     info = probe(source)
     out = Path(output)
@@ -81,15 +82,17 @@ def render_file(
     if compare_path is not None:
         writers.append(VideoWriter(compare_path, info.fps))
     src_queue: list[np.ndarray] = []  # source frames whose stylized frames are not back yet (compare)
+    times: list[float] = []  # their timestamps (seconds), in order
     done = 0
     t0 = time.perf_counter()
 
     def emit(stylized: np.ndarray) -> None:
         nonlocal done
         for frame in stylized:
-            writers[0].write(frame)
+            at = [times.pop(0)]
+            writers[0].write(frame, at)
             if compare_path is not None:
-                writers[1].write(np.concatenate([src_queue.pop(0), frame], axis=1))
+                writers[1].write(np.concatenate([src_queue.pop(0), frame], axis=1), at)
             if done in picks:
                 sheet_out.append(frame)
             done += 1
@@ -99,8 +102,9 @@ def render_file(
     try:
         batch: list[np.ndarray] = []
         pushed = 0
-        for frame in iter_frames(source):
-            while pending and pending[0].frame(info.fps) <= pushed + len(batch):
+        half = 0.5 / info.fps if info.fps > 0 else 0.0
+        for t, frame in iter_timed_frames(source):
+            while pending and pending[0].time <= t + half:  # from the frame nearest its time on
                 if batch:  # push what came before the change, then switch
                     emit(sess.push(np.stack(batch)))
                     pushed += len(batch)
@@ -111,6 +115,7 @@ def render_file(
                 sheet_src[pushed + len(batch)] = frame
             if compare_path is not None:
                 src_queue.append(frame)
+            times.append(t)
             batch.append(frame)
             if len(batch) == BATCH:
                 emit(sess.push(np.stack(batch)))

@@ -20,9 +20,6 @@ class StyleChange:
     prompt: str | None = None
     reference: str | None = None
 
-    def frame(self, fps: float) -> int:
-        return round(self.time * fps)
-
 
 def load_schedule(path: str | os.PathLike[str]) -> list[StyleChange]:
     """Read and check a schedule file; references are resolved relative to it and opened
