@@ -23,7 +23,7 @@ def test_an_output_that_is_a_file_is_refused(tmp_path: Path, capsys: pytest.Capt
     cfg.write_text("data:\n  synthetic: 2\n")
     assert main(["train", "teacher", "--config", str(cfg), "--out", str(tmp_path / "afile")]) == 2
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "is a file, not a folder" in err, err
+    assert len(err.splitlines()) == 1 and "afile exists and is not a folder" in err, err
     assert (tmp_path / "afile").read_text() == "keep"
 
 

@@ -287,27 +287,25 @@ def iter_frames(
 ) -> Iterator[np.ndarray]:
     """Yield frames ``start .. start+count`` one at a time as uint8 (H, W, 3) RGB, decoding as it
     goes (the file is never held in memory); display rotation is applied, then ``size``/``mode``."""
-    if start < 0 or (count is not None and count < 0):
-        raise VideoError(f"start and count must be >= 0, got start={start}, count={count}")
-    if size is not None:
-        size = _check_size(size)
-        if mode not in ("crop", "pad"):
-            raise VideoError(f"resize mode must be 'crop' or 'pad', got {mode!r}")
-    return (frame for _, frame in _frames(Path(path), size, mode, start, count))
+    return (frame for _, frame in iter_timed_frames(path, size, mode, start, count))
 
 
 def iter_timed_frames(
     path: str | os.PathLike[str],
     size: tuple[int, int] | None = None,
     mode: str = "crop",
+    start: int = 0,
+    count: int | None = None,
 ) -> Iterator[tuple[float, np.ndarray]]:
-    """Like :func:`iter_frames` over the whole file, with each frame's presentation time in seconds
-    from the stream's start: a variable-frame-rate file (a phone's) keeps its own timing."""
+    """Like :func:`iter_frames`, with each frame's presentation time in seconds from the stream's
+    start: a variable-frame-rate file (a phone's) keeps its own timing."""
+    if start < 0 or (count is not None and count < 0):
+        raise VideoError(f"start and count must be >= 0, got start={start}, count={count}")
     if size is not None:
         size = _check_size(size)
         if mode not in ("crop", "pad"):
             raise VideoError(f"resize mode must be 'crop' or 'pad', got {mode!r}")
-    return _frames(Path(path), size, mode, 0, None)
+    return _frames(Path(path), size, mode, start, count)
 
 
 def _frames(p: Path, size: tuple[int, int] | None, mode: str, start: int,

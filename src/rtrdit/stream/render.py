@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,18 +82,17 @@ def render_file(
     writers = [VideoWriter(out, info.fps, audio_from=source if info.has_audio else None)]
     if compare_path is not None:
         writers.append(VideoWriter(compare_path, info.fps))
-    src_queue: list[np.ndarray] = []  # source frames whose stylized frames are not back yet (compare)
-    times: list[float] = []  # their timestamps (seconds), in order
+    waiting: deque[tuple[float, np.ndarray]] = deque()  # (time, source frame) of frames not stylized yet
     done = 0
     t0 = time.perf_counter()
 
     def emit(stylized: np.ndarray) -> None:
         nonlocal done
         for frame in stylized:
-            at = [times.pop(0)]
-            writers[0].write(frame, at)
+            t, src = waiting.popleft()
+            writers[0].write(frame, [t])
             if compare_path is not None:
-                writers[1].write(np.concatenate([src_queue.pop(0), frame], axis=1), at)
+                writers[1].write(np.concatenate([src, frame], axis=1), [t])
             if done in picks:
                 sheet_out.append(frame)
             done += 1
@@ -113,9 +113,7 @@ def render_file(
                 sess.set_style(prompt=c.prompt, reference=c.reference)
             if pushed + len(batch) in picks:
                 sheet_src[pushed + len(batch)] = frame
-            if compare_path is not None:
-                src_queue.append(frame)
-            times.append(t)
+            waiting.append((t, frame))
             batch.append(frame)
             if len(batch) == BATCH:
                 emit(sess.push(np.stack(batch)))

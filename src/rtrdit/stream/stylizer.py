@@ -108,7 +108,7 @@ class Stylizer:
             raise StylizerError(f"missing {CONFIG_NAME} in {path}{hint}")
         try:
             config = StylizerConfig.from_dict(json.loads(cfg_file.read_text()))
-        except (ValueError, TypeError, AttributeError) as exc:  # bad JSON (a ValueError), fields or values
+        except (ValueError, TypeError) as exc:  # bad JSON (a ValueError), fields or values
             raise StylizerError(f"cannot read {cfg_file}: {exc}") from None
         if overrides:
             config = dataclasses.replace(config, **overrides)

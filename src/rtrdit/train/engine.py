@@ -440,8 +440,6 @@ class Engine:
             self.close()
 
 
-
-
 def _rng_state() -> dict[str, Any]:
     np_state = np.random.get_state()
     state: dict[str, Any] = {

@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 @contextlib.contextmanager
 def session(args: argparse.Namespace, stage: str) -> Iterator[Any]:
     """Load the config, start the engine; turn config errors into CLIError; always shut down."""
-    from rtrdit.cli import CLIError
+    from rtrdit.cli import CLIError, output_folder
     from rtrdit.train.config import ConfigError, load_config
     from rtrdit.train.engine import Engine, setup_logging, shutdown
 
@@ -35,8 +35,7 @@ def session(args: argparse.Namespace, stage: str) -> Iterator[Any]:
             cfg.run.steps = args.max_steps
         if args.out is not None:
             cfg.run.out = args.out
-        if Path(cfg.run.out).exists() and not Path(cfg.run.out).is_dir():
-            raise ConfigError(f"the output {cfg.run.out} is a file, not a folder (run.out or --out)")
+        output_folder(cfg.run.out, "--out" if args.out is not None else "run.out")
         import os
 
         setup_logging(int(os.environ.get("RANK", "0")))
