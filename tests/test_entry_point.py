@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
+import threading
 
 import pytest
 
 from rtrdit import __version__
-from rtrdit.cli import COMMANDS, main
+from rtrdit.cli import COMMANDS, main, sigterm_as_interrupt
 
 
 def test_version_and_help(capsys) -> None:
@@ -34,3 +36,25 @@ def test_help_imports_no_torch() -> None:
     code = "import sys; from rtrdit.cli import main; main([]); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().endswith("False")
+
+
+def test_sigterm_handling_is_scoped_to_the_command() -> None:
+    """The SIGTERM handler lives only while a command runs, and never replaces one an embedding
+    program installed (main() may be called from a notebook or a server)."""
+    assert threading.current_thread() is threading.main_thread()
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        with sigterm_as_interrupt():
+            assert callable(signal.getsignal(signal.SIGTERM))
+        assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+
+        def theirs(signum, frame) -> None:
+            pass
+
+        signal.signal(signal.SIGTERM, theirs)
+        with sigterm_as_interrupt():
+            assert signal.getsignal(signal.SIGTERM) is theirs
+        assert signal.getsignal(signal.SIGTERM) is theirs
+    finally:
+        signal.signal(signal.SIGTERM, before)

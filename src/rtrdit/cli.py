@@ -10,10 +10,13 @@ module whose ``add_arguments`` calls :func:`add_group`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from rtrdit import __version__
@@ -33,6 +36,29 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 class CLIError(Exception):
     """A user-facing error: printed as one line, exit code 2, no traceback."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, ``docker stop``, a scheduler's preemption), raised like Ctrl-C so the same
+    clean-up runs: temporary files removed, no partial output left behind."""
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM raises :class:`Terminated` in the main thread instead of killing the
+    process outright; a handler someone else installed, or a call off the main thread, is left alone."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+        yield
+        return
+
+    def raise_terminated(signum: int, frame: object) -> None:
+        raise Terminated
+
+    signal.signal(signal.SIGTERM, raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def device_arg(spec: str, flag: str = "--device") -> str:
@@ -83,7 +109,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``rtrdit ARGS``; a CLIError is one line on stderr and exit status 2."""
+    """Run ``rtrdit ARGS``; a CLIError is one line on stderr and exit status 2, Ctrl-C exits 130 and
+    SIGTERM 143, both after the command's clean-up."""
     argv = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in argv if not a.startswith("-")), None)
     parser = build_parser(command if command in COMMANDS else None)
@@ -92,10 +119,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        return int(args._run(args) or 0)
+        with sigterm_as_interrupt():
+            return int(args._run(args) or 0)
     except CLIError as exc:
         print(f"rtrdit {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except Terminated:
+        print(f"rtrdit {args.command}: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print(f"rtrdit {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -126,6 +129,32 @@ def test_bad_input_one_line_no_output(case, tiny_stylizer_dir, clip_file, tmp_pa
     assert not out.exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".") or p.suffix == ".mp4" and p.name != "bad.mp4"
                 and p.name != "empty.mp4"]
+
+
+def test_sigterm_mid_stream_is_a_clean_stop(tiny_stylizer_dir, clip_file, tmp_path) -> None:
+    """`kill` (SIGTERM) while a file is being written gets Ctrl-C's clean-up: one line, exit 143 and
+    nothing left in the output folder (it used to kill the process outright, leaving the .part file)."""
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    script = textwrap.dedent("""
+        import os, signal, sys
+        from rtrdit.stream.session import Session
+        push, calls = Session.push, []
+        def push_then_terminate(self, frames):
+            calls.append(1)
+            if len(calls) == 3:  # output frames are in the temporary files by now
+                os.kill(os.getpid(), signal.SIGTERM)
+            return push(self, frames)
+        Session.push = push_then_terminate
+        from rtrdit.cli import main
+        sys.exit(main(sys.argv[1:]))
+    """)
+    proc = subprocess.run([sys.executable, "-c", script, "stylize", clip_file, "-o", str(out_dir / "o.mp4"),
+                           "--prompt", "ink wash painting", "--model", tiny_stylizer_dir, "--compare"],
+                          check=False, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 143, proc.stderr[-2000:]
+    assert proc.stderr.strip().splitlines()[-1] == "rtrdit stylize: terminated"
+    assert list(out_dir.iterdir()) == []
 
 
 def test_stylize_refuses_to_overwrite_its_input(tiny_stylizer_dir, clip_file, tmp_path, capsys) -> None:
