@@ -72,11 +72,30 @@ def device_arg(spec: str, flag: str = "--device") -> str:
 
 
 def output_folder(path: str | os.PathLike[str], flag: str = "--out") -> Path:
-    """A command's output folder, refused up front when a file already holds that name."""
+    """A command's output folder, refused up front when a file already holds that name or the name of
+    a folder it would be made in."""
     out = Path(path)
     if out.exists() and not out.is_dir():
         raise CLIError(f"{flag} {out} exists and is not a folder")
+    _no_file_above(out, flag)
     return out
+
+
+def output_file(path: str | os.PathLike[str], flag: str) -> Path:
+    """A command's output file (its folders are made when missing), refused before any work when a
+    folder holds that name or a file holds the name of a folder above it."""
+    out = Path(path)
+    if out.is_dir():
+        raise CLIError(f"{flag} {out} is a folder, not a file name")
+    _no_file_above(out, flag)
+    return out
+
+
+def _no_file_above(out: Path, flag: str) -> None:
+    """The nearest existing folder above ``out`` must be a folder, not a file."""
+    parent = next((p for p in out.parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise CLIError(f"{flag} {out}: {parent} is a file, not a folder")
 
 
 def add_group(parser: argparse.ArgumentParser, members: dict[str, tuple[str, str]]) -> None:

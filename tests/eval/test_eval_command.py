@@ -134,6 +134,27 @@ def test_benchmark_output_that_is_a_file_is_refused(videos: Path, tmp_path: Path
     assert (tmp_path / "afile").read_text() == "keep"
 
 
+@pytest.mark.parametrize(("flag", "path", "message"), [
+    ("--json", "{dir}", "--json {dir} is a folder, not a file name"),
+    ("--json", "{file}/r.json", "--json {file}/r.json: {file} is a file, not a folder"),
+    ("--markdown", "{dir}", "--markdown {dir} is a folder, not a file name"),
+    ("--markdown", "{file}/new/t.md", "--markdown {file}/new/t.md: {file} is a file, not a folder"),
+    ("--plots", "{file}", "--plots {file} exists and is not a folder"),
+    ("--plots", "{file}/p", "--plots {file}/p: {file} is a file, not a folder"),
+])
+def test_report_paths_in_the_way_are_refused_before_scoring(videos: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                           flag: str, path: str, message: str) -> None:
+    """An unwritable report path is one line up front (it was a traceback after the whole evaluation)."""
+    fill = {"dir": str(tmp_path / "adir"), "file": str(tmp_path / "afile")}
+    (tmp_path / "adir").mkdir()
+    (tmp_path / "afile").write_text("keep")
+    rc = main(["eval", "--pred", str(videos / "pred"), "--source", str(videos / "src"), "--metrics", "warp",
+               flag, path.format(**fill)])
+    assert rc == 2
+    assert capsys.readouterr().err.strip() == f"rtrdit eval: error: {message.format(**fill)}"  # no scoring progress
+    assert (tmp_path / "afile").read_text() == "keep" and not any((tmp_path / "adir").iterdir())
+
+
 def test_benchmark_subcommand_parses_next_to_eval_options(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["eval", "benchmark", "--help"])

@@ -75,6 +75,18 @@ def add_benchmark_arguments(p: argparse.ArgumentParser) -> None:
     _common(p)
 
 
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Refuse unwritable report paths before the (long) evaluation, not after it."""
+    from rtrdit.cli import output_file, output_folder
+
+    if getattr(args, "json_out", None) is not None:
+        output_file(args.json_out, "--json")
+    if args.markdown is not None:
+        output_file(args.markdown, "--markdown")
+    if args.plots is not None:
+        output_folder(args.plots, "--plots")
+
+
 def _write_outputs(args: argparse.Namespace, report: object, json_out: Path | None) -> None:
     from rtrdit.eval.report import to_markdown, write_json, write_markdown, write_plots
 
@@ -136,6 +148,7 @@ def _run_eval(args: argparse.Namespace) -> int:
         items = read_list(args.list_file)
     else:
         items = collect_items(args.pred, args.source, args.target, args.prompt, args.ref)
+    _check_outputs(args)
     chosen = args.metrics if args.metrics is not None else default_metrics(items, args.weights is not None)
     names = parse_metric_names(chosen)
     check_needs(items, [metric_class(n) for n in names])  # before any weights are loaded
@@ -158,6 +171,7 @@ def _run_benchmark(args: argparse.Namespace) -> int:
     if w < 16 or h < 16 or args.seconds <= 0 or args.fps <= 0:
         raise CLIError("--size, --seconds and --fps must be positive (size at least 16x16)")
     output_folder(args.out)
+    _check_outputs(args)
     cfg = BenchmarkConfig(
         clips=args.clips, out=args.out, model=args.model, mode=args.mode,
         styles=None if not args.styles else [s.strip() for s in args.styles.split(",") if s.strip()],
