@@ -165,6 +165,8 @@ def test_bad_input_is_refused(tiny_stylizer, clip, tmp_path) -> None:
         sess.push(clip.astype(np.float32))
     with pytest.raises(StylizerError, match="shape"):
         sess.push(clip[..., :2])
+    with pytest.raises(StylizerError, match=r"got shape \(4, 8, 8\)$"):  # the caller's shape, as given
+        sess.push(np.zeros((4, 8, 8), np.uint8))
     sess.push(clip[:2])
     with pytest.raises(StylizerError, match="size changed"):
         sess.push(clip[:2, :20])

@@ -194,10 +194,10 @@ class Session:
 
     def _check_frames(self, frames: np.ndarray) -> np.ndarray:
         arr = np.asarray(frames)
+        if not (arr.ndim == 4 or arr.ndim == 3) or arr.shape[-1] != 3:
+            raise StylizerError(f"frames must be uint8 (T, H, W, 3) or one (H, W, 3) frame, got shape {arr.shape}")
         if arr.ndim == 3:
             arr = arr[None]
-        if arr.ndim != 4 or arr.shape[-1] != 3:
-            raise StylizerError(f"frames must be uint8 (T, H, W, 3), got shape {arr.shape}")
         if arr.dtype != np.uint8:
             raise StylizerError(f"frames must be uint8, got {arr.dtype}")
         h, w = arr.shape[1:3]
