@@ -131,6 +131,16 @@ def test_bad_input_one_line_no_output(case, tiny_stylizer_dir, clip_file, tmp_pa
                 and p.name != "empty.mp4"]
 
 
+def test_a_size_far_above_the_training_area_gets_a_note(tiny_stylizer_dir, clip_file, tmp_path, capsys) -> None:
+    """--size 96x96 on a model trained at 32x32 (9x the area) still runs, after one line saying why it is slow."""
+    assert main(["stylize", clip_file, "-o", str(tmp_path / "a.mp4"), "--prompt", "x", "--model", tiny_stylizer_dir,
+                 "--size", "96x96"]) == 0
+    assert "note: --size 96x96 is 9x the area this model was trained at (about 32x32)" in capsys.readouterr().err
+    assert main(["stylize", clip_file, "-o", str(tmp_path / "b.mp4"), "--prompt", "x", "--model", tiny_stylizer_dir,
+                 "--size", "64x64"]) == 0
+    assert "note:" not in capsys.readouterr().err
+
+
 def test_sigterm_mid_stream_is_a_clean_stop(tiny_stylizer_dir, clip_file, tmp_path) -> None:
     """`kill` (SIGTERM) while a file is being written gets Ctrl-C's clean-up: one line, exit 143 and
     nothing left in the output folder (it used to kill the process outright, leaving the .part file)."""

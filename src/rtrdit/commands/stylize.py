@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from rtrdit.cli import CLIError, device_arg
@@ -89,6 +90,11 @@ def _render(args: argparse.Namespace, info, schedule, size, device: str) -> int:
         stylizer = Stylizer.from_pretrained(args.model, device=device)
     except (CheckpointError, CodecError) as exc:
         raise CLIError(str(exc)) from None
+    if size is not None and size[0] * size[1] > 4 * stylizer.config.area:
+        side = round(stylizer.config.area ** 0.5)
+        print(f"rtrdit stylize: note: --size {size[0]}x{size[1]} is {size[0] * size[1] / stylizer.config.area:.0f}x "
+              f"the area this model was trained at (about {side}x{side}); expect it to run much slower and to "
+              "follow the style less well", file=sys.stderr)
     bar = tqdm(total=info.frames, unit="frame", desc="stylize", dynamic_ncols=True)
     last = 0
 
