@@ -15,6 +15,7 @@ from video_clips import SHARED_VIDEOS, audio_duration, frame_value, make_clip
 from rtrdit.cli import main
 from rtrdit.codecs import video
 from rtrdit.codecs.video import (
+    CONTAINERS,
     VideoError,
     VideoWriter,
     iter_frames,
@@ -300,6 +301,19 @@ def test_writer_container_follows_the_suffix(clip: Path, tmp_path: Path, name: s
     assert audio_duration(out) == pytest.approx(9 / 24, abs=0.05)
     np.testing.assert_allclose(grey(read_frames(out)), expected(range(9)), atol=3)
     assert sorted(os.listdir(tmp_path)) == ["clip.mp4", name]  # no temporary left
+
+
+@pytest.mark.parametrize("audio", ["aac", "mp3", "ac3", "eac3", "alac", "opus", "flac", "pcm_s16le"])
+def test_every_container_takes_every_common_audio_codec(tmp_path: Path, audio: str) -> None:
+    """Copied where the muxer takes it, re-encoded where not: a .mov of an Opus or FLAC source used to
+    fail at the very end of a render (FFmpeg writes those into QuickTime only as 'experimental')."""
+    src = make_clip(tmp_path / "src.mkv", frames=12, size=(32, 32), fps=12, audio=audio)
+    for suffix in CONTAINERS:
+        out = tmp_path / f"o{suffix}"
+        with VideoWriter(out, 12, audio_from=src) as w:
+            w.write(read_frames(src))
+        assert probe(out).has_audio and probe(out).frames == 12, suffix
+        assert audio_duration(out) == pytest.approx(1.0, abs=0.1), suffix  # copies cut at a packet: ALAC's are 93 ms
 
 
 def test_writer_without_audio_source_audio(clip: Path, tmp_path: Path) -> None:

@@ -44,7 +44,8 @@ _MP4 = _Container("mp4", "libx264", "aac", frozenset(_MP4_AUDIO_COPY))
 CONTAINERS = {  # by output file suffix; any other suffix is written as MP4
     ".mp4": _MP4,
     ".m4v": _MP4,
-    ".mov": replace(_MP4, muxer="mov"),
+    # QuickTime takes PCM as it is, but FFmpeg writes Opus and FLAC into it only as "experimental"
+    ".mov": replace(_MP4, muxer="mov", audio_copy=(_MP4.audio_copy - {"opus", "flac"}) | {"pcm_s16le"}),
     ".mkv": replace(_MP4, muxer="matroska", audio_copy=_MP4.audio_copy | {"vorbis", "pcm_s16le"}),
     ".webm": _Container("webm", "libvpx-vp9", "libopus", frozenset({"opus", "vorbis"}), audio_rate=48000),
 }
