@@ -95,8 +95,12 @@ def audio_duration(path: Path) -> float:
         s = c.streams.audio[0]
         end = 0.0
         for p in c.demux(s):
-            if p.pts is not None and p.duration:
-                end = max(end, float((p.pts + p.duration) * s.time_base))
+            if p.pts is None:
+                continue
+            seconds = float(p.duration * s.time_base) if p.duration else None
+            if seconds is None:  # Matroska leaves some packets' durations out (ALAC): count the samples
+                seconds = sum(f.samples for f in p.decode()) / s.codec_context.sample_rate
+            end = max(end, float(p.pts * s.time_base) + seconds)
         return end
 
 
