@@ -4,10 +4,13 @@ prompt and to a reference image, records the stylized stream, and leaves a scree
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import queue
 import re
 import signal
+import ssl
 import subprocess
 import sys
 import threading
@@ -26,33 +29,45 @@ pytestmark = pytest.mark.xdist_group("serve")  # one worker builds the model onc
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
 
 
-@pytest.fixture()
-def cli_server(tiny_model_dir: Path) -> Iterator[str]:
-    """`rtrdit serve --model DIR --port 0` as a real process; yields its URL, stops it with Ctrl-C."""
+@contextlib.contextmanager
+def running_server(model_dir: Path, *args: str) -> Iterator[tuple[str, list[str]]]:
+    """`rtrdit serve --model DIR --port 0 ARGS` as a real process; yields its URL and the lines it
+    printed on starting, then stops it with Ctrl-C (exit 0)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "rtrdit.cli", "serve", "--model", str(tiny_model_dir), "--port", "0",
-         "--devices", "cpu", "--idle-timeout", "3", "--max-sessions", "2"],
+        [sys.executable, "-m", "rtrdit.cli", "serve", "--model", str(model_dir), "--port", "0",
+         "--devices", "cpu", "--idle-timeout", "3", "--max-sessions", "2", *args],
         stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(x) for x in proc.stderr], daemon=True).start()  # type: ignore[union-attr]
     try:
-        url = None
+        url, printed = None, []
         deadline = time.monotonic() + 60
         while url is None and time.monotonic() < deadline and proc.poll() is None:
             try:
-                m = re.search(r"(http://127\.0\.0\.1:\d+)/", lines.get(timeout=1))
+                printed.append(lines.get(timeout=1))
+                m = re.search(r"(https?://[^/ ]+)/ on ", printed[-1])
                 url = m.group(1) if m else None
             except queue.Empty:
                 pass
         assert url is not None, f"rtrdit serve did not start (exit code {proc.poll()})"
-        yield url
+        time.sleep(0.5)  # the lines printed right after the first
+        while not lines.empty():
+            printed.append(lines.get())
+        yield url, printed
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=15) == 0
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture()
+def cli_server(tiny_model_dir: Path) -> Iterator[str]:
+    """`rtrdit serve --model DIR --port 0` as a real process; yields its URL, stops it with Ctrl-C."""
+    with running_server(tiny_model_dir) as (url, _):
+        yield url
 
 
 def sessions(url: str) -> int:
@@ -132,3 +147,46 @@ def test_chromium_fake_camera_over_webrtc_switches_styles_and_records(cli_server
     while sessions(cli_server) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert sessions(cli_server) == 0
+
+
+@pytest.mark.slow
+def test_self_signed_https_gives_a_phone_on_the_lan_the_camera(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """`--self-signed` on every interface: the certificate names the LAN address (a client that trusts
+    it verifies it there), its printed fingerprint is the one served, and Chromium opening the printed
+    LAN URL (token included) is a secure context that streams its camera and gets stylized frames."""
+    from playwright.sync_api import sync_playwright
+
+    from rtrdit.codecs.video import read_frames
+
+    token = "s3cret-token"
+    with running_server(tiny_model_dir, "--host", "0.0.0.0", "--token", token, "--self-signed") as (url, printed):
+        assert url.startswith("https://0.0.0.0:")
+        port = int(url.rsplit(":", 1)[1])
+        lan = [m.group(1) for line in printed if (m := re.search(r"on the LAN: (https://\S+)", line))]
+        fingerprint = next(m.group(1) for line in printed if (m := re.search(r"SHA-256 ([0-9A-F:]+)", line)))
+        page_url = lan[0] if lan else f"https://127.0.0.1:{port}/?token={token}"  # a machine with no LAN address
+        assert page_url.endswith(f":{port}/?token={token}")
+        host = page_url.split("//")[1].split(":")[0]
+
+        pem = ssl.get_server_certificate((host, port))
+        assert hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem)).hexdigest() == fingerprint.replace(":", "").lower()
+        trusting = ssl.create_default_context(cadata=pem)  # checks the name too: the address must be in the certificate
+        assert httpx.get(f"https://{host}:{port}/health", verify=trusting, timeout=10).status_code == 200
+        with pytest.raises(httpx.ConnectError):  # a client that does not trust it is refused
+            httpx.get(f"https://{host}:{port}/health", timeout=10)
+
+        clip = read_frames(SHARED_VIDEOS / "dog.mp4", size=(160, 120), count=20)
+        camera = write_y4m(tmp_path / "camera.y4m", clip)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, timeout=60_000,
+                                        args=[*CHROMIUM_FLAGS, f"--use-file-for-fake-video-capture={camera}"])
+            try:
+                page = browser.new_context(**PHONE, ignore_https_errors=True).new_page()  # the phone's "proceed"
+                page.set_default_timeout(40_000)
+                page.goto(page_url.replace("/?", "/?transport=ws&"))
+                assert page.evaluate("window.isSecureContext")
+                page.click("#start")
+                page.wait_for_function("window.rtr.mode === 'ws' && window.rtr.framesReceived > 5")
+                assert page.evaluate("window.rtr.errors") == []
+            finally:
+                browser.close()

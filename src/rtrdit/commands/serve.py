@@ -2,18 +2,22 @@
 
     rtrdit serve                                  # http://127.0.0.1:8000, the demo model
     rtrdit serve --model DIR --max-sessions 4
-    rtrdit serve --host 0.0.0.0 --token SECRET --certfile cert.pem --keyfile key.pem   # a phone on the LAN
+    rtrdit serve --host 0.0.0.0 --token SECRET --self-signed                           # a phone on the LAN
+    rtrdit serve --host 0.0.0.0 --token SECRET --certfile cert.pem --keyfile key.pem   # ... with your certificate
 """
 
 from __future__ import annotations
 
 import argparse
 import ipaddress
+import socket
 import sys
 from pathlib import Path
 from typing import Any
 
 from rtrdit.errors import first_line
+
+WILDCARDS = ("0.0.0.0", "::", "")  # --host values that listen on every interface
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,6 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="free a session after this many seconds without frames or messages (default 30)")
     parser.add_argument("--certfile", type=Path, help="TLS certificate (phones need HTTPS for the camera)")
     parser.add_argument("--keyfile", type=Path, help="TLS private key for --certfile")
+    parser.add_argument("--self-signed", action="store_true",
+                        help="serve HTTPS with a throwaway certificate made for this machine's names and LAN "
+                             "addresses (the phone warns once; compare the printed fingerprint)")
     parser.add_argument("--insecure", action="store_true", help="allow a non-local --host without --token")
 
 
@@ -76,6 +83,8 @@ def check_args(args: argparse.Namespace) -> None:
         raise CLIError(f"--host {args.host} is reachable from other machines: give --token (or --insecure)")
     if (args.certfile is None) != (args.keyfile is None):
         raise CLIError("give both --certfile and --keyfile")
+    if args.self_signed and args.certfile is not None:
+        raise CLIError("give --self-signed or --certfile/--keyfile, not both")
     for f in (args.certfile, args.keyfile):
         if f is not None and not f.is_file():
             raise CLIError(f"file not found: {f}")
@@ -96,14 +105,23 @@ def load_stylizers(model: str, devices: list[str], steps: int | None = None) -> 
     return out
 
 
+def _certificate_hosts(host: str) -> list[str]:
+    """The names and addresses a phone or this machine may reach the server by."""
+    from rtrdit.serve.tls import lan_addresses
+
+    hosts = ["localhost", "127.0.0.1", "::1", socket.gethostname(), *lan_addresses()]
+    return hosts if host in WILDCARDS else [host, *hosts]
+
+
 def run(args: argparse.Namespace) -> int:
-    import socket
+    import tempfile
 
     import uvicorn
 
     from rtrdit.cli import CLIError
     from rtrdit.serve.app import create_app
     from rtrdit.serve.scheduler import Limits, Scheduler
+    from rtrdit.serve.tls import lan_addresses, self_signed_certificate
 
     check_args(args)
     devices = _devices(args.devices)
@@ -116,17 +134,28 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise CLIError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     port = sock.getsockname()[1]
-    scheme = "https" if args.certfile else "http"
-    config = uvicorn.Config(app, log_level="warning", ws_max_size=max(limits.max_text_bytes, limits.max_frame_bytes) + 1024,
-                            ssl_certfile=str(args.certfile) if args.certfile else None,
-                            ssl_keyfile=str(args.keyfile) if args.keyfile else None, ws_ping_interval=10, ws_ping_timeout=10)
-    server = uvicorn.Server(config)
-    host = f"[{args.host}]" if ":" in args.host else args.host
-    print(f"rtrdit serve: {scheme}://{host}:{port}/ on {', '.join(devices)} (model {args.model}; Ctrl-C stops)",
-          file=sys.stderr, flush=True)
-    try:
-        server.run(sockets=[sock])
-    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled after a graceful shutdown
-        pass
+    with tempfile.TemporaryDirectory(prefix="rtrdit-tls-") as tls_dir:  # a --self-signed key never outlives the server
+        certfile, keyfile, fingerprint = args.certfile, args.keyfile, None
+        if args.self_signed:
+            certfile, keyfile, fingerprint = self_signed_certificate(Path(tls_dir), _certificate_hosts(args.host))
+        scheme = "https" if certfile else "http"
+        config = uvicorn.Config(app, log_level="warning",
+                                ws_max_size=max(limits.max_text_bytes, limits.max_frame_bytes) + 1024,
+                                ssl_certfile=str(certfile) if certfile else None,
+                                ssl_keyfile=str(keyfile) if keyfile else None, ws_ping_interval=10, ws_ping_timeout=10)
+        server = uvicorn.Server(config)
+        host = f"[{args.host}]" if ":" in args.host else args.host
+        print(f"rtrdit serve: {scheme}://{host}:{port}/ on {', '.join(devices)} (model {args.model}; Ctrl-C stops)",
+              file=sys.stderr, flush=True)
+        if args.host in WILDCARDS:
+            query = f"?token={args.token}" if args.token else ""
+            for address in lan_addresses():
+                print(f"rtrdit serve: on the LAN: {scheme}://{address}:{port}/{query}", file=sys.stderr, flush=True)
+        if fingerprint:
+            print(f"rtrdit serve: self-signed certificate, SHA-256 {fingerprint}", file=sys.stderr, flush=True)
+        try:
+            server.run(sockets=[sock])
+        except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled after a graceful shutdown
+            pass
     print("rtrdit serve: stopped", file=sys.stderr)
     return 0

@@ -36,7 +36,7 @@ function authHeaders() { return TOKEN ? { "Authorization": "Bearer " + TOKEN } :
 // ------------------------------------------------------------------- camera
 async function openCamera() {
   if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-    throw new Error("this page needs https (or localhost) for the camera: start rtrdit serve with --certfile/--keyfile");
+    throw new Error("this page needs https (or localhost) for the camera: start rtrdit serve with --self-signed (or --certfile/--keyfile)");
   }
   if (camStream) camStream.getTracks().forEach((t) => t.stop());
   camStream = await navigator.mediaDevices.getUserMedia({
