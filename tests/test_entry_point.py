@@ -58,3 +58,12 @@ def test_sigterm_handling_is_scoped_to_the_command() -> None:
         assert signal.getsignal(signal.SIGTERM) is theirs
     finally:
         signal.signal(signal.SIGTERM, before)
+
+
+@pytest.mark.parametrize("module", ["rtrdit", "rtrdit.cli"])
+def test_python_dash_m_reports_errors_in_one_line(module: str, tmp_path) -> None:
+    """`python -m rtrdit.cli` (how the tests and torchrun start it) used to print a traceback for every
+    user error: the commands raise rtrdit.cli.CLIError, which its __main__ copy did not catch."""
+    r = subprocess.run([sys.executable, "-m", module, "stylize", str(tmp_path / "none.mp4"), "-o",
+                        str(tmp_path / "o.mp4"), "--prompt", "x"], capture_output=True, text=True, check=False)
+    assert r.returncode == 2 and r.stderr.strip() == f"rtrdit stylize: error: {tmp_path / 'none.mp4'}: no such file"

@@ -54,6 +54,7 @@ def sigterm_as_interrupt() -> Iterator[None]:
     def raise_terminated(signum: int, frame: object) -> None:
         raise Terminated
 
+    raise_terminated.raises_terminated = True  # type: ignore[attr-defined]  # a training loop may defer it to a step's end
     signal.signal(signal.SIGTERM, raise_terminated)
     try:
         yield
@@ -152,4 +153,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    # `python -m rtrdit.cli`: run the imported module's main, so the errors the commands raise
+    # (rtrdit.cli.CLIError, ...) are the classes it catches, not this __main__ copy's
+    from rtrdit.cli import main as _main
+
+    sys.exit(_main())

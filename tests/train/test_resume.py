@@ -54,3 +54,47 @@ def test_kill_and_resume_equals_uninterrupted(tmp_path: Path) -> None:
         fa = load_file(str(tmp_path / "full" / stage / last / name))
         fb = load_file(str(tmp_path / "killed" / stage / last / name))
         assert all(torch.equal(fa[k], fb[k]) for k in fa), name
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("nproc", [1, 2])
+def test_sigterm_saves_the_step_it_stopped_at_and_resume_equals_uninterrupted(tmp_path: Path, nproc: int) -> None:
+    """SIGTERM (a scheduler's preemption; under torchrun, sent to torchrun, which passes it on) stops the
+    run after the step in progress with a checkpoint of that step, though none was due, and --resume
+    from it ends bitwise equal to an uninterrupted run."""
+    import json
+    import signal
+
+    stage, steps = "teacher", 400
+    sections = {"run": {"steps": steps, "ckpt_every": 1000, "batch_size": 2 * nproc}, "data": {"synthetic": 8},
+                "optim": {"lr": 1e-3, "decay_steps": 100}}
+    full = write_config(tmp_path / "full.yaml", tiny_dict(tmp_path / "full", stage, **sections))
+    stopped = write_config(tmp_path / "stopped.yaml", tiny_dict(tmp_path / "stopped", stage, **sections))
+    r = cli(["train", stage, "--config", str(full)], nproc=nproc)
+    assert r.returncode == 0, r.stderr[-3000:]
+
+    proc = cli(["train", stage, "--config", str(stopped)], nproc=nproc, background=True)
+    log = tmp_path / "stopped" / stage / "log.jsonl"
+    try:
+        _wait_for(log, proc)
+        while len(log.read_text().splitlines()) < 5:
+            assert proc.poll() is None, "the run ended before it could be stopped"
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGTERM)
+        out = proc.communicate(timeout=120)[0]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    if nproc == 1:
+        assert proc.returncode == 143 and "rtrdit train: terminated" in out, out[-3000:]
+    assert "SIGTERM: stopped after step" in out, out[-3000:]
+    ckpts = tmp_path / "stopped" / stage / "checkpoints"
+    step = json.loads((ckpts / (ckpts / "latest").read_text() / "state.json").read_text())["step"]
+    assert 5 <= step < steps
+    assert not (tmp_path / "stopped" / stage / "model").exists()
+    r = cli(["train", stage, "--config", str(stopped), "--resume"], nproc=nproc)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "resumed from" in r.stderr
+    a, b = load_weights(tmp_path / "full" / stage / "model"), load_weights(tmp_path / "stopped" / stage / "model")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

@@ -21,8 +21,10 @@ import math
 import os
 import random
 import shutil
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -235,6 +237,14 @@ class Engine:
         dist.all_reduce(t)
         return {k: float(v) / self.dist.world for k, v in zip(keys, t.tolist(), strict=True)}
 
+    def _any_rank(self, flag: bool) -> bool:
+        """True on every rank when ``flag`` is true on any (so all ranks stop after the same step)."""
+        if self.dist.world == 1:
+            return flag
+        t = torch.tensor([float(flag)], device=self.device)
+        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+        return bool(t.item())
+
     def barrier(self) -> None:
         if self.dist.world > 1:
             dist.barrier()
@@ -410,34 +420,72 @@ class Engine:
             self.out.mkdir(parents=True, exist_ok=True)
             (self.out / "config.json").write_text(json.dumps({"stage": self.stage, **self.cfg.to_dict()}, indent=2))
         self.progress(start, run.steps)
+        try:
+            with _sigterm_between_steps() as stop:
+                self._loop(start, step_fn, sample_fn, stop)
+        finally:
+            self.close()
+
+    def _loop(self, start: int, step_fn: Callable[[int], dict[str, float]],
+              sample_fn: Callable[[int], None] | None, stop: list[bool]) -> None:
+        """The steps, logs, checkpoints and samples of `run_loop`; after a SIGTERM (``stop``) on any rank,
+        a checkpoint of the step just done, then :class:`rtrdit.cli.Terminated`."""
+        run = self.cfg.run
         t_last, n_last = time.perf_counter(), 0
         sums: dict[str, float] = {}
         counts: dict[str, int] = {}
-        try:
-            for step in range(start, run.steps):
-                metrics = step_fn(step)
-                for k, v in metrics.items():
-                    if not math.isfinite(v):
-                        raise FloatingPointError(f"{k} is {v} at step {step}")
-                    sums[k] = sums.get(k, 0.0) + v
-                    counts[k] = counts.get(k, 0) + 1
-                n_last += 1
-                if (step + 1) % max(1, run.log_every) == 0 or step + 1 == run.steps:
-                    # each metric averaged over the steps of the window that produced it, then over ranks
-                    dt = time.perf_counter() - t_last
-                    window = self.mean({k: sums[k] / counts[k] for k in sums})
-                    window["step_time_s"] = dt / n_last
-                    window["samples_per_s"] = run.batch_size * n_last / max(dt, 1e-9)
-                    self.log_metrics(step + 1, window)
-                    t_last, n_last, sums, counts = time.perf_counter(), 0, {}, {}
-                    metrics = window
-                self.progress_update({k: v for k, v in metrics.items() if k != "step_time_s"})
-                if (step + 1) % max(1, run.ckpt_every) == 0 or step + 1 == run.steps:
+        for step in range(start, run.steps):
+            metrics = step_fn(step)
+            for k, v in metrics.items():
+                if not math.isfinite(v):
+                    raise FloatingPointError(f"{k} is {v} at step {step}")
+                sums[k] = sums.get(k, 0.0) + v
+                counts[k] = counts.get(k, 0) + 1
+            n_last += 1
+            if (step + 1) % max(1, run.log_every) == 0 or step + 1 == run.steps:
+                # each metric averaged over the steps of the window that produced it, then over ranks
+                dt = time.perf_counter() - t_last
+                window = self.mean({k: sums[k] / counts[k] for k in sums})
+                window["step_time_s"] = dt / n_last
+                window["samples_per_s"] = run.batch_size * n_last / max(dt, 1e-9)
+                self.log_metrics(step + 1, window)
+                t_last, n_last, sums, counts = time.perf_counter(), 0, {}, {}
+                metrics = window
+            self.progress_update({k: v for k, v in metrics.items() if k != "step_time_s"})
+            saved = (step + 1) % max(1, run.ckpt_every) == 0 or step + 1 == run.steps
+            if saved:
+                self.save_checkpoint(step + 1)
+            if sample_fn is not None and run.sample_every and run.codec and (step + 1) % run.sample_every == 0:
+                sample_fn(step + 1)
+            if step + 1 < run.steps and self._any_rank(stop[0]):  # the last step goes on to the export
+                from rtrdit.cli import Terminated
+
+                if not saved:
                     self.save_checkpoint(step + 1)
-                if sample_fn is not None and run.sample_every and run.codec and (step + 1) % run.sample_every == 0:
-                    sample_fn(step + 1)
-        finally:
-            self.close()
+                log.warning("SIGTERM: stopped after step %d with a checkpoint; --resume continues from it", step + 1)
+                raise Terminated
+
+
+@contextlib.contextmanager
+def _sigterm_between_steps() -> Iterator[list[bool]]:
+    """Within the training loop SIGTERM (a scheduler's preemption, `kill`, torchrun stopping its
+    workers) only raises a flag, read after each step, so the run stops with a checkpoint of that
+    step instead of losing the steps since the last one. Only over the default handler or the CLI's."""
+    stop = [False]
+    current = signal.getsignal(signal.SIGTERM)
+    ours = current == signal.SIG_DFL or getattr(current, "raises_terminated", False)
+    if threading.current_thread() is not threading.main_thread() or not ours:
+        yield stop
+        return
+
+    def flag(signum: int, frame: object) -> None:
+        stop[0] = True
+
+    signal.signal(signal.SIGTERM, flag)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGTERM, current)
 
 
 def _rng_state() -> dict[str, Any]:
