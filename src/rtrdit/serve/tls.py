@@ -44,7 +44,8 @@ def self_signed_certificate(folder: Path, hosts: list[str], days: int = 30) -> t
         try:
             names.append(x509.IPAddress(ipaddress.ip_address(h)))
         except ValueError:
-            names.append(x509.DNSName(h))
+            if h.isascii() and h:  # a certificate names hosts in ASCII (IDNA); skip a local name that is not
+                names.append(x509.DNSName(h))
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "rtrdit serve (self-signed)")])
     now = datetime.datetime.now(datetime.UTC)
