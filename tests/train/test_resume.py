@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 from pathlib import Path
 
@@ -57,13 +58,13 @@ def test_kill_and_resume_equals_uninterrupted(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("nproc", [1, 2])
-def test_sigterm_saves_the_step_it_stopped_at_and_resume_equals_uninterrupted(tmp_path: Path, nproc: int) -> None:
-    """SIGTERM (a scheduler's preemption; under torchrun, sent to torchrun, which passes it on) stops the
-    run after the step in progress with a checkpoint of that step, though none was due, and --resume
-    from it ends bitwise equal to an uninterrupted run."""
+@pytest.mark.parametrize(("nproc", "signum"), [(1, signal.SIGTERM), (2, signal.SIGTERM), (1, signal.SIGINT)])
+def test_a_stop_signal_saves_the_step_in_progress_and_resume_equals_uninterrupted(tmp_path: Path, nproc: int,
+                                                                                 signum: int) -> None:
+    """SIGTERM (a scheduler's preemption; under torchrun, sent to torchrun, which passes it on) or a
+    Ctrl-C stops the run after the step in progress with a checkpoint of that step, though none was
+    due, and --resume from it ends bitwise equal to an uninterrupted run."""
     import json
-    import signal
 
     stage, steps = "teacher", 400
     sections = {"run": {"steps": steps, "ckpt_every": 1000, "batch_size": 2 * nproc}, "data": {"synthetic": 8},
@@ -73,22 +74,26 @@ def test_sigterm_saves_the_step_it_stopped_at_and_resume_equals_uninterrupted(tm
     r = cli(["train", stage, "--config", str(full)], nproc=nproc)
     assert r.returncode == 0, r.stderr[-3000:]
 
-    proc = cli(["train", stage, "--config", str(stopped)], nproc=nproc, background=True)
+    proc = cli(["train", stage, "--config", str(stopped)], nproc=nproc, background=True,  # Ctrl-C's default even
+               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # where this shell ignores it
     log = tmp_path / "stopped" / stage / "log.jsonl"
     try:
         _wait_for(log, proc)
         while len(log.read_text().splitlines()) < 5:
             assert proc.poll() is None, "the run ended before it could be stopped"
             time.sleep(0.01)
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(signum)
         out = proc.communicate(timeout=120)[0]
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    if nproc == 1:
+    if nproc == 1 and signum == signal.SIGTERM:
         assert proc.returncode == 143 and "rtrdit train: terminated" in out, out[-3000:]
-    assert "SIGTERM: stopped after step" in out, out[-3000:]
+    if nproc == 1 and signum == signal.SIGINT:
+        assert proc.returncode == 130 and "rtrdit train: interrupted" in out, out[-3000:]
+    name = "SIGTERM" if signum == signal.SIGTERM else "Ctrl-C"
+    assert f"{name}: stopped after step" in out, out[-3000:]
     ckpts = tmp_path / "stopped" / stage / "checkpoints"
     step = json.loads((ckpts / (ckpts / "latest").read_text() / "state.json").read_text())["step"]
     assert 5 <= step < steps

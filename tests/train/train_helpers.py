@@ -52,8 +52,7 @@ def cli(args: list[str], nproc: int = 1, **kw: Any) -> subprocess.CompletedProce
     else:
         cmd = [sys.executable, "-m", "rtrdit.cli", *args]
     if kw.pop("background", False):
-        return subprocess.Popen(cmd, env=env, cwd=kw.pop("cwd", None), stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True)
+        return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, check=False, **kw)
 
 

@@ -237,13 +237,13 @@ class Engine:
         dist.all_reduce(t)
         return {k: float(v) / self.dist.world for k, v in zip(keys, t.tolist(), strict=True)}
 
-    def _any_rank(self, flag: bool) -> bool:
-        """True on every rank when ``flag`` is true on any (so all ranks stop after the same step)."""
+    def _max_over_ranks(self, value: int) -> int:
+        """The largest ``value`` of all ranks (a signal noted on any rank stops all after the same step)."""
         if self.dist.world == 1:
-            return flag
-        t = torch.tensor([float(flag)], device=self.device)
+            return value
+        t = torch.tensor([value], dtype=torch.int64, device=self.device)
         dist.all_reduce(t, op=dist.ReduceOp.MAX)
-        return bool(t.item())
+        return int(t.item())
 
     def barrier(self) -> None:
         if self.dist.world > 1:
@@ -421,15 +421,16 @@ class Engine:
             (self.out / "config.json").write_text(json.dumps({"stage": self.stage, **self.cfg.to_dict()}, indent=2))
         self.progress(start, run.steps)
         try:
-            with _sigterm_between_steps() as stop:
+            with _stop_between_steps() as stop:
                 self._loop(start, step_fn, sample_fn, stop)
         finally:
             self.close()
 
     def _loop(self, start: int, step_fn: Callable[[int], dict[str, float]],
-              sample_fn: Callable[[int], None] | None, stop: list[bool]) -> None:
-        """The steps, logs, checkpoints and samples of `run_loop`; after a SIGTERM (``stop``) on any rank,
-        a checkpoint of the step just done, then :class:`rtrdit.cli.Terminated`."""
+              sample_fn: Callable[[int], None] | None, stop: list[int]) -> None:
+        """The steps, logs, checkpoints and samples of `run_loop`; after a SIGTERM or Ctrl-C (``stop``) on
+        any rank, a checkpoint of the step just done, then :class:`rtrdit.cli.Terminated` (SIGTERM) or
+        KeyboardInterrupt."""
         run = self.cfg.run
         t_last, n_last = time.perf_counter(), 0
         sums: dict[str, float] = {}
@@ -457,35 +458,45 @@ class Engine:
                 self.save_checkpoint(step + 1)
             if sample_fn is not None and run.sample_every and run.codec and (step + 1) % run.sample_every == 0:
                 sample_fn(step + 1)
-            if step + 1 < run.steps and self._any_rank(stop[0]):  # the last step goes on to the export
+            signum = self._max_over_ranks(stop[0]) if step + 1 < run.steps else 0  # the last step goes on to the export
+            if signum:
                 from rtrdit.cli import Terminated
 
                 if not saved:
                     self.save_checkpoint(step + 1)
-                log.warning("SIGTERM: stopped after step %d with a checkpoint; --resume continues from it", step + 1)
-                raise Terminated
+                name = "SIGTERM" if signum == signal.SIGTERM else "Ctrl-C"
+                log.warning("%s: stopped after step %d with a checkpoint; --resume continues from it", name, step + 1)
+                raise Terminated if signum == signal.SIGTERM else KeyboardInterrupt
 
 
 @contextlib.contextmanager
-def _sigterm_between_steps() -> Iterator[list[bool]]:
+def _stop_between_steps() -> Iterator[list[int]]:
     """Within the training loop SIGTERM (a scheduler's preemption, `kill`, torchrun stopping its
-    workers) only raises a flag, read after each step, so the run stops with a checkpoint of that
-    step instead of losing the steps since the last one. Only over the default handler or the CLI's."""
-    stop = [False]
-    current = signal.getsignal(signal.SIGTERM)
-    ours = current == signal.SIG_DFL or getattr(current, "raises_terminated", False)
-    if threading.current_thread() is not threading.main_thread() or not ours:
+    workers) and a first Ctrl-C only note the signal (``stop[0]``), read after each step, so the run
+    stops with a checkpoint of that step instead of losing the steps since the last one; a second
+    Ctrl-C stops at once. Only over the default handlers (or the CLI's SIGTERM one)."""
+    stop = [0]
+    if threading.current_thread() is not threading.main_thread():
         yield stop
         return
+    term, interrupt = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
 
-    def flag(signum: int, frame: object) -> None:
-        stop[0] = True
+    def note(signum: int, frame: object) -> None:
+        if signum == signal.SIGINT and stop[0]:
+            raise KeyboardInterrupt
+        stop[0] = max(stop[0], signum)
+        if signum == signal.SIGINT and os.environ.get("RANK", "0") == "0":
+            os.write(2, b"\nCtrl-C: stopping after this step with a checkpoint (Ctrl-C again stops now)\n")
 
-    signal.signal(signal.SIGTERM, flag)
+    if term == signal.SIG_DFL or getattr(term, "raises_terminated", False):
+        signal.signal(signal.SIGTERM, note)
+    if interrupt is signal.default_int_handler:
+        signal.signal(signal.SIGINT, note)
     try:
         yield stop
     finally:
-        signal.signal(signal.SIGTERM, current)
+        signal.signal(signal.SIGTERM, term)
+        signal.signal(signal.SIGINT, interrupt)
 
 
 def _rng_state() -> dict[str, Any]:
