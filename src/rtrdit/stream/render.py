@@ -82,7 +82,8 @@ def render_file(
     writers = [VideoWriter(out, info.fps, audio_from=source if info.has_audio else None)]
     if compare_path is not None:
         writers.append(VideoWriter(compare_path, info.fps))
-    waiting: deque[tuple[float, np.ndarray]] = deque()  # (time, source frame) of frames not stylized yet
+    # (time, source frame for --compare) of the frames not stylized yet; without --compare only the time is kept
+    waiting: deque[tuple[float, np.ndarray | None]] = deque()
     done = 0
     t0 = time.perf_counter()
 
@@ -91,7 +92,7 @@ def render_file(
         for frame in stylized:
             t, src = waiting.popleft()
             writers[0].write(frame, [t])
-            if compare_path is not None:
+            if src is not None:  # --compare
                 writers[1].write(np.concatenate([src, frame], axis=1), [t])
             if done in picks:
                 sheet_out.append(frame)
@@ -113,7 +114,7 @@ def render_file(
                 sess.set_style(prompt=c.prompt, reference=c.reference)
             if pushed + len(batch) in picks:
                 sheet_src[pushed + len(batch)] = frame
-            waiting.append((t, frame))
+            waiting.append((t, frame if compare_path is not None else None))
             batch.append(frame)
             if len(batch) == BATCH:
                 emit(sess.push(np.stack(batch)))
