@@ -175,6 +175,32 @@ def test_bad_input_is_refused(tiny_stylizer, clip, tmp_path) -> None:
         sess.push(clip[:1])
 
 
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"steps": 0}, "steps must be >= 1, got 0"),  # 0 once fell back to the model's K silently
+    ({"steps": -1}, "steps must be >= 1"),
+    ({"steps": 1.5}, "steps must be a whole number"),
+    ({"seed": 1.5}, "seed must be a whole number"),  # once rounded down to 1
+    ({"seed": "3"}, "seed must be a whole number"),
+    ({"seed": None}, "seed must be a whole number"),
+    ({"size": (0, 0)}, "size 0x0 must be positive multiples of 16x16"),  # once an OpenCV assertion
+    ({"size": (-16, 16)}, "must be positive multiples"),
+    ({"size": (24, 32)}, "must be positive multiples of 16x16"),
+    ({"size": (64,)}, "a \\(width, height\\) pair"),
+    ({"size": "64x64"}, "a \\(width, height\\) pair"),
+    ({"size": (64.0, 64.0)}, "size must be a whole number"),
+])
+def test_bad_session_options_are_refused_when_the_session_opens(tiny_stylizer, kwargs, message) -> None:
+    with pytest.raises(StylizerError, match=message):
+        tiny_stylizer.session(prompt="x", **kwargs)
+
+
+def test_numpy_integers_are_whole_numbers(tiny_stylizer, clip) -> None:
+    a = tiny_stylizer.session(prompt="x", seed=np.int64(3), steps=np.int32(1), size=(np.int64(32), 32))
+    b = tiny_stylizer.session(prompt="x", seed=3, steps=1, size=(32, 32))
+    np.testing.assert_array_equal(np.concatenate([a.push(clip[:5]), a.flush()]),
+                                  np.concatenate([b.push(clip[:5]), b.flush()]))
+
+
 def test_set_steps_applies_from_the_next_chunk(tiny_stylizer, clip) -> None:
     a = tiny_stylizer.session(prompt="cartoon", seed=4)
     b = tiny_stylizer.session(prompt="cartoon", seed=4)

@@ -96,15 +96,42 @@ def load_reference_image(reference: Any) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
+def _whole_number(name: str, value: Any) -> int:
+    """``value`` as an int, refusing floats, strings and bools (a silent round would hide a bug)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise StylizerError(f"{name} must be a whole number, got {value!r}")
+    return int(value)
+
+
+def _steps(steps: Any) -> int:
+    """A denoising step count K: a whole number >= 1."""
+    k = _whole_number("steps", steps)
+    if k < 1:
+        raise StylizerError(f"steps must be >= 1, got {k}")
+    return k
+
+
+def _model_size(stylizer: Stylizer, size: Any) -> tuple[int, int]:
+    """A (width, height) the model can run at: positive multiples of the latent cell x patch."""
+    if isinstance(size, (str, bytes)) or not hasattr(size, "__len__") or len(size) != 2:
+        raise StylizerError(f"size must be a (width, height) pair, got {size!r}")
+    w, h = (_whole_number("size", v) for v in size)
+    p = stylizer.dit.config.patch_size
+    mw, mh = stylizer.codec.spatial_factor * p[2], stylizer.codec.spatial_factor * p[1]
+    if w <= 0 or h <= 0 or w % mw or h % mh:
+        raise StylizerError(f"size {w}x{h} must be positive multiples of {mw}x{mh}")
+    return w, h
+
+
 class Session:
     """One stream: push frames, switch style, flush. Not thread-safe; one per client."""
 
     def __init__(self, stylizer: Stylizer, prompt: str | None, reference: Any, seed: int,
                  steps: int | None, size: tuple[int, int] | None) -> None:
         self.stylizer = stylizer
-        self.seed = int(seed)
-        self.timesteps = stylizer.timesteps(steps)
-        self._size = size
+        self.seed = _whole_number("seed", seed)
+        self.timesteps = stylizer.timesteps(None if steps is None else _steps(steps))
+        self._size = None if size is None else _model_size(stylizer, size)
         self._pending_style = self._make_style(prompt, reference)
         self._style_events: list[tuple[int, Any, Any]] = []
         self._frame_size: tuple[int, int] | None = None  # input (w, h)
@@ -149,9 +176,7 @@ class Session:
     def set_steps(self, steps: int) -> None:
         """Change the number of denoising steps K from the next chunk on."""
         self._check_open()
-        if int(steps) < 1:
-            raise StylizerError(f"steps must be >= 1, got {steps}")
-        self.timesteps = self.stylizer.timesteps(int(steps))
+        self.timesteps = self.stylizer.timesteps(_steps(steps))
 
     # --------------------------------------------------------------- frames
     def push(self, frames: np.ndarray) -> np.ndarray:
@@ -216,9 +241,6 @@ class Session:
         self._proc_size = self._size or processing_size(w, h, st.config.area)
         pw, ph = self._proc_size
         f = st.codec.spatial_factor
-        p = st.dit.config.patch_size
-        if pw % (f * p[2]) or ph % (f * p[1]):
-            raise StylizerError(f"size {pw}x{ph} must be a multiple of {f * p[2]}x{f * p[1]}")
         self._encoder = st.codec.stream_encoder()
         self._decoder = st.codec.stream_decoder()
         self._cache = KVCache(st.dit, 1, (ph // f, pw // f), st.config.window_frames, st.config.cache_policy)
