@@ -14,9 +14,7 @@ from rtrdit.cli import COMMANDS, main, sigterm_as_interrupt
 
 
 def test_version_and_help(capsys) -> None:
-    with pytest.raises(SystemExit) as e:
-        main(["--version"])
-    assert e.value.code == 0 and __version__ in capsys.readouterr().out
+    assert main(["--version"]) == 0 and __version__ in capsys.readouterr().out
     assert main([]) == 0
     out = capsys.readouterr().out
     for name in COMMANDS:
@@ -25,10 +23,27 @@ def test_version_and_help(capsys) -> None:
 
 @pytest.mark.parametrize("command", sorted(COMMANDS))
 def test_every_subcommand_has_help(command: str, capsys) -> None:
-    with pytest.raises(SystemExit) as e:
-        main([command, "--help"])
-    assert e.value.code == 0
+    assert main([command, "--help"]) == 0
     assert "usage: rtrdit " + command in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["bench", "--seconds", "nan"], "rtrdit bench: error: argument --seconds: must be a finite number > 0, got 'nan'"),
+    (["bench", "--seconds", "inf"], "argument --seconds: must be a finite number > 0"),  # once an OverflowError
+    (["bench", "--threads", "-1"], "argument --threads: must be a whole number >= 1, got '-1'"),
+    (["eval", "benchmark", "--clips", "c", "--out", "o", "--fps", "inf"], "rtrdit eval benchmark: error: argument --fps"),
+    (["eval", "benchmark", "--clips", "c", "--out", "o", "--max-clips", "0"], "argument --max-clips"),  # once an empty table
+    (["serve", "--idle-timeout", "nan"], "argument --idle-timeout"),  # once a server whose sessions never expired
+    (["stylize", "in.mp4", "-o", "out.mp4", "--steps", "x"], "argument --steps: must be a whole number >= 1, got 'x'"),
+    (["stylize"], "the following arguments are required: input, -o/--output (see rtrdit stylize --help)"),
+    (["nonsense"], "rtrdit: error: argument COMMAND: invalid choice: 'nonsense'"),
+])
+def test_bad_options_are_one_line_and_exit_2(argv: list[str], message: str, tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "usage:" not in err, err
+    assert not any(tmp_path.iterdir())
 
 
 def test_help_imports_no_torch() -> None:

@@ -12,12 +12,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import math
 import os
 import signal
 import sys
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from rtrdit import __version__
 
@@ -60,6 +62,29 @@ def sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def positive_int(text: str) -> int:
+    """argparse type for a count (frames, clips, steps, threads...): a whole number >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type for a duration or rate: a finite number > 0 (nan and inf are refused here,
+    before they reach a frame count)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
+    return value
 
 
 def device_arg(spec: str, flag: str = "--device") -> str:
@@ -111,9 +136,17 @@ def add_group(parser: argparse.ArgumentParser, members: dict[str, tuple[str, str
         p.set_defaults(_run=mod.run)
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse with its errors in one line like every other error here (no usage dump); its
+    subcommand parsers are of this class too."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The top-level parser; with ``command`` only that subcommand's module is imported."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="rtrdit",
         description="RTR-DiT: real-time streaming video stylization with an autoregressive DiT.",
     )
@@ -134,7 +167,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in argv if not a.startswith("-")), None)
     parser = build_parser(command if command in COMMANDS else None)
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, a bad option: returned, not raised, to a caller of main
+        return exc.code if isinstance(exc.code, int) else 2
     if args.command is None:
         parser.print_help()
         return 0

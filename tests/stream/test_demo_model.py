@@ -24,7 +24,10 @@ def test_demo_command_writes_videos_and_sheet(tmp_path, capsys) -> None:
 
 @pytest.mark.parametrize(("args", "message"), [
     (["--size", "0"], "--size must be at least 32"),
-    (["--seconds", "0"], "--seconds must be positive"),
+    (["--seconds", "0"], "argument --seconds: must be a finite number > 0"),
+    (["--seconds", "nan"], "argument --seconds: must be a finite number > 0"),
+    (["--seconds", "1e9"], "would take 4394531.3 GiB of memory (at most 2)"),  # once a numpy MemoryError traceback
+    (["--size", "100000"], "give a shorter --seconds or a smaller --size"),
     (["--prompt", " "], "--prompt is empty"),
     (["--ref-style", "cubism"], "unknown --ref-style"),
     (["--model", "/nonexistent/model"], "model folder not found: /nonexistent/model"),

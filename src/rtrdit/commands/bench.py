@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 
-from rtrdit.cli import CLIError, device_arg
+from rtrdit.cli import CLIError, device_arg, positive_float, positive_int
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="demo", help="'demo' or a stylizer directory")
     p.add_argument("--size", default="256x256", help="frame size WxH of the generated camera stream")
-    p.add_argument("--seconds", type=float, default=20.0, help="seconds of 24 fps video to stream")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--seconds", type=positive_float, default=20.0, help="seconds of 24 fps video to stream")
+    p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--device", default="cpu", help="torch device: cpu (default), cuda, cuda:1, auto (a GPU if any)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
@@ -29,8 +29,6 @@ def run(args: argparse.Namespace) -> int:
     size = parse_size(args.size)
     assert size is not None
     device = device_arg(args.device)
-    if args.seconds <= 0:
-        raise CLIError(f"--seconds must be positive, got {args.seconds}")
     if args.threads:
         torch.set_num_threads(args.threads)
     try:

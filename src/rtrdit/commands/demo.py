@@ -11,15 +11,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rtrdit.cli import CLIError, device_arg, output_folder
+from rtrdit.cli import CLIError, device_arg, output_folder, positive_float
 
 SAMPLE_FPS = 24.0  # frame rate of the generated sample clip
+MAX_SAMPLE_BYTES = 2 << 30  # the sample clip is made in memory: 2 GiB (60 s at 512x512 is 1.1)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="outputs/demo", help="output folder (default: outputs/demo)")
     p.add_argument("--model", default="demo", help="'demo' or a stylizer directory")
-    p.add_argument("--seconds", type=float, default=4.0, help="length of the sample clip")
+    p.add_argument("--seconds", type=positive_float, default=4.0, help="length of the sample clip")
     p.add_argument("--size", type=int, default=256, help="side of the square sample clip")
     p.add_argument("--prompt", default="a pencil sketch", help="text style of the first half (a built-in style's prompt)")
     p.add_argument("--ref-style", default="blueprint",
@@ -81,8 +82,11 @@ def _check_args(args: argparse.Namespace) -> None:
 
     if args.size < 32:
         raise CLIError(f"--size must be at least 32 (pixels, square), got {args.size}")
-    if not args.seconds > 0:
-        raise CLIError(f"--seconds must be positive, got {args.seconds}")
+    frames = round(args.seconds * SAMPLE_FPS) | 1
+    if frames * args.size * args.size * 3 > MAX_SAMPLE_BYTES:
+        raise CLIError(f"the sample clip would take {frames * args.size**2 * 3 / 2**30:.1f} GiB of memory (at most "
+                       f"{MAX_SAMPLE_BYTES / 2**30:.0f}): give a shorter --seconds or a smaller --size; "
+                       "`rtrdit stylize` streams files of any length")
     if not args.prompt.strip():
         raise CLIError("--prompt is empty")
     try:

@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rtrdit.cli import positive_float, positive_int
+
 if TYPE_CHECKING:  # pragma: no cover
     from rtrdit.eval.inputs import EvalItem
 
@@ -26,7 +28,7 @@ WEIGHT_HELP = (
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weights", type=Path, help=WEIGHT_HELP)
     p.add_argument("--device", default="cpu", help="torch device for the metric networks ('auto' = cuda if present)")
-    p.add_argument("--batch-size", type=int, default=16, help="frames per CLIP/CSD batch (default 16)")
+    p.add_argument("--batch-size", type=positive_int, default=16, help="frames per CLIP/CSD batch (default 16)")
     p.add_argument("--markdown", type=Path, help="write the Table-1-style Markdown table here")
     p.add_argument("--plots", type=Path, help="folder for per-frame PNG curves (one per metric)")
     p.add_argument("--no-paper-rows", action="store_true", help="leave the paper's rows out of the Markdown table")
@@ -48,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                           "ssim with --target; time with timings)")
     parser.add_argument("--json", type=Path, dest="json_out", help="write the JSON report here")
     parser.add_argument("--name", default="Ours", help="the method's row name in the table")
-    parser.add_argument("--max-frames", type=int, help="score only the first N frames of each video")
+    parser.add_argument("--max-frames", type=positive_int, help="score only the first N frames of each video")
     _common(parser)
     sub = parser.add_subparsers(dest="eval_command", metavar="SUBCOMMAND")
     bench = sub.add_parser("benchmark", help="run a model over clips and styles (paper protocol) and score it",
@@ -65,12 +67,12 @@ def add_benchmark_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--styles", help="comma-separated built-in style names (default: all)")
     p.add_argument("--metrics", help="comma-separated metrics (default: warp,psnr,ssim,time; with --weights "
                                      "also clip_t/csd, clip_f and aq)")
-    p.add_argument("--seconds", type=float, default=5.0, help="clip length (paper: 5)")
-    p.add_argument("--fps", type=float, default=24.0, help="frame rate clips are resampled to (paper: 24)")
+    p.add_argument("--seconds", type=positive_float, default=5.0, help="clip length (paper: 5)")
+    p.add_argument("--fps", type=positive_float, default=24.0, help="frame rate clips are resampled to (paper: 24)")
     p.add_argument("--size", default="832x640", help="WIDTHxHEIGHT clips are resized to (paper: 832x640)")
-    p.add_argument("--max-clips", type=int, help="use only the first N clips")
+    p.add_argument("--max-clips", type=positive_int, help="use only the first N clips")
     p.add_argument("--seed", type=int, default=0, help="seed of the random pairings and the sampler (default 0)")
-    p.add_argument("--steps", type=int, help="denoising steps per chunk (default: the model's own, K = 2)")
+    p.add_argument("--steps", type=positive_int, help="denoising steps per chunk (default: the model's own, K = 2)")
     p.add_argument("--name", default="RTR-DiT (ours)", help="the method's row name in the table")
     _common(p)
 
@@ -140,8 +142,6 @@ def _run_eval(args: argparse.Namespace) -> int:
 
     if (args.pred is None) == (args.list_file is None):
         raise CLIError("give either --pred FILE_OR_DIR or --list FILE.jsonl")
-    if args.batch_size < 1 or (args.max_frames is not None and args.max_frames < 1):
-        raise CLIError("--batch-size and --max-frames must be at least 1")
     if args.list_file is not None:
         if any(x is not None for x in (args.source, args.target, args.prompt, args.ref)):
             raise CLIError("--list already names sources, targets, prompts and references; drop the other flags")
@@ -168,8 +168,8 @@ def _run_benchmark(args: argparse.Namespace) -> int:
         w, h = (int(v) for v in args.size.lower().split("x"))
     except ValueError:
         raise CLIError(f"--size must be WIDTHxHEIGHT, got {args.size!r}") from None
-    if w < 16 or h < 16 or args.seconds <= 0 or args.fps <= 0:
-        raise CLIError("--size, --seconds and --fps must be positive (size at least 16x16)")
+    if w < 16 or h < 16:
+        raise CLIError(f"--size must be at least 16x16, got {args.size}")
     output_folder(args.out)
     _check_outputs(args)
     cfg = BenchmarkConfig(

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from rtrdit.cli import positive_float, positive_int
 from rtrdit.errors import first_line
 
 WILDCARDS = ("0.0.0.0", "::", "")  # --host values that listen on every interface
@@ -24,13 +25,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = any free port)")
     parser.add_argument("--model", default="demo", help="'demo' (the shipped model) or a stylizer directory")
-    parser.add_argument("--max-sessions", type=int, default=4, help="concurrent streams at most (default 4)")
+    parser.add_argument("--max-sessions", type=positive_int, default=4, help="concurrent streams at most (default 4)")
     parser.add_argument("--token", help="secret clients must give (?token=... or 'Authorization: Bearer ...'); "
                                         "required when binding to anything but localhost")
     parser.add_argument("--devices", default="auto",
                         help="comma-separated torch devices, one worker each (default auto: every CUDA GPU, else cpu)")
-    parser.add_argument("--steps", type=int, help="denoising steps per chunk (default: the model's)")
-    parser.add_argument("--idle-timeout", type=float, default=30.0,
+    parser.add_argument("--steps", type=positive_int, help="denoising steps per chunk (default: the model's)")
+    parser.add_argument("--idle-timeout", type=positive_float, default=30.0,
                         help="free a session after this many seconds without frames or messages (default 30)")
     parser.add_argument("--certfile", type=Path, help="TLS certificate (phones need HTTPS for the camera)")
     parser.add_argument("--keyfile", type=Path, help="TLS private key for --certfile")
@@ -71,12 +72,8 @@ def check_args(args: argparse.Namespace) -> None:
 
     if not 0 <= args.port <= 65535:
         raise CLIError(f"--port must be 0..65535, got {args.port}")
-    if args.max_sessions < 1:
-        raise CLIError("--max-sessions must be at least 1")
-    if args.idle_timeout <= 0:
-        raise CLIError("--idle-timeout must be positive")
-    if args.steps is not None and not 1 <= args.steps <= 8:
-        raise CLIError("--steps must be from 1 to 8")
+    if args.steps is not None and args.steps > 8:
+        raise CLIError(f"--steps must be from 1 to 8, got {args.steps}")
     if args.token is not None and len(args.token) < 8:
         raise CLIError("--token must be at least 8 characters")
     if not _is_local(args.host) and args.token is None and not args.insecure:

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from rtrdit.cli import CLIError, device_arg
+from rtrdit.cli import CLIError, device_arg, positive_int
 
 
 def parse_size(text: str | None) -> tuple[int, int] | None:
@@ -32,7 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--schedule", help="JSON list of timed style changes [{time, prompt|reference}]")
     p.add_argument("--model", default="demo", help="'demo' or a stylizer directory (default: demo)")
     p.add_argument("--size", help="model resolution WxH, multiples of 16 (default: ~256x256 at the input's aspect)")
-    p.add_argument("--steps", type=int, help="denoising steps per chunk (default: the model's, K=2)")
+    p.add_argument("--steps", type=positive_int, help="denoising steps per chunk (default: the model's, K=2)")
     p.add_argument("--seed", type=int, default=0, help="noise seed (default 0): the same seed, input and style give the same output")
     p.add_argument("--compare", action="store_true", help="also write OUTPUT_compare (same format) and OUTPUT_sheet.png")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, auto (a GPU if any) ...")
@@ -45,8 +45,6 @@ def run(args: argparse.Namespace) -> int:
 
     size = parse_size(args.size)
     device = device_arg(args.device)
-    if args.steps is not None and args.steps < 1:
-        raise CLIError(f"--steps must be >= 1, got {args.steps}")
     out = Path(args.output)
     if out.suffix.lower() not in CONTAINERS:
         *rest, last = CONTAINERS
