@@ -30,3 +30,18 @@ def test_a_time_that_is_not_finite_seconds_is_refused(time: str, tmp_path: Path)
     sched.write_text(f'[{{"time": 0, "prompt": "x"}}, {{"time": {time}, "prompt": "y"}}]')
     with pytest.raises(StylizerError, match="entry 1: time must be a number of seconds >= 0"):
         load_schedule(sched)
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ('[{"time": 0, "reference": 5}]', "entry 0: reference must be an image path"),  # once a TypeError traceback
+    ('[{"time": 0, "reference": ""}]', "entry 0: reference must be an image path"),
+    (None, "cannot read schedule"),  # a folder: once an IsADirectoryError traceback
+])
+def test_a_bad_reference_entry_or_a_folder_is_one_line(content: str | None, message: str, tmp_path: Path) -> None:
+    sched = tmp_path / "s.json"
+    if content is None:
+        sched.mkdir()
+    else:
+        sched.write_text(content)
+    with pytest.raises(StylizerError, match=message):
+        load_schedule(sched)

@@ -77,6 +77,17 @@ def test_schedule_switches_style(tiny_stylizer_dir, clip_file, tmp_path) -> None
     assert np.abs(a[13:] - b[13:]).mean() > 1.0
 
 
+def test_a_change_after_the_end_is_named_not_silently_dropped(tiny_stylizer_dir, clip_file, tmp_path, capsys) -> None:
+    sched = tmp_path / "s.json"
+    sched.write_text(json.dumps([{"time": 0, "prompt": "ink wash"}, {"time": 1.0, "prompt": "thermal"},
+                                 {"time": 60, "prompt": "sepia"}]))
+    assert main(["stylize", clip_file, "-o", str(tmp_path / "a.mp4"), "--schedule", str(sched),
+                 "--model", tiny_stylizer_dir]) == 0
+    err = capsys.readouterr().err
+    duration = probe(clip_file).duration
+    assert f"note: the style change(s) at 60 s come after the video ends ({duration:.2f} s) and are not used" in err
+
+
 @pytest.mark.parametrize("case", ["missing-input", "empty-input", "corrupt-input", "no-style", "bad-ref",
                                   "missing-ref", "size-zero", "no-folder", "bad-schedule", "missing-model",
                                   "missing-device", "bad-suffix", "model-not-json", "model-unknown-field",

@@ -71,6 +71,11 @@ def run(args: argparse.Namespace) -> int:
         if schedule[0].time > 0 and not (args.prompt or args.ref):
             raise CLIError("the schedule must start at time 0 (or give --prompt/--ref for the start)")
         schedule.sort(key=lambda c: c.time)
+        late = [c.time for c in schedule if info.duration > 0 and c.time >= info.duration]
+        if late:
+            at = ", ".join(f"{t:g}" for t in late)
+            print(f"rtrdit stylize: note: the style change(s) at {at} s come after the video ends "
+                  f"({info.duration:.2f} s) and are not used", file=sys.stderr)
         return _render(args, info, schedule, size, device)
     except (VideoError, StylizerError) as exc:
         raise CLIError(str(exc)) from None

@@ -31,6 +31,8 @@ def load_schedule(path: str | os.PathLike[str]) -> list[StyleChange]:
         raise StylizerError(f"schedule file not found: {p}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise StylizerError(f"schedule {p} is not valid JSON: {exc}") from None
+    except OSError as exc:  # a folder, no permission, ...
+        raise StylizerError(f"cannot read schedule {p}: {exc.strerror or exc}") from None
     if not isinstance(raw, list) or not raw:
         raise StylizerError(f"schedule {p} must be a non-empty JSON list of style changes")
     changes: list[StyleChange] = []
@@ -49,6 +51,8 @@ def load_schedule(path: str | os.PathLike[str]) -> list[StyleChange]:
             raise StylizerError(f"{where}: needs a prompt or a reference")
         if prompt is not None and (not isinstance(prompt, str) or not prompt.strip()):
             raise StylizerError(f"{where}: prompt must be a non-empty string")
+        if ref is not None and (not isinstance(ref, str) or not ref.strip()):
+            raise StylizerError(f"{where}: reference must be an image path (a non-empty string), got {ref!r}")
         if ref is not None:
             ref_path = Path(ref) if Path(ref).is_absolute() else p.parent / ref
             load_reference_image(ref_path)
