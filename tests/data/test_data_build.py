@@ -231,3 +231,23 @@ def test_photos_become_camera_moves_and_holdout_names_the_val_sources(
     assert main([*base, "-o", str(tmp_path / "bad"), "--holdout", "walk", "pan", "grey", "alpha"]) == 2
     assert "nothing would be left to train on" in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()
+
+
+def test_a_phone_photo_is_animated_upright(tmp_path: Path) -> None:
+    """A JPEG whose EXIF turns it upright (a phone held in portrait) is animated as a viewer shows it:
+    red above blue in every frame, not side by side as the stored pixels are."""
+    from PIL import Image
+
+    from rtrdit.data.build import image_clips
+
+    shown = np.zeros((80, 40, 3), np.uint8)
+    shown[:40] = (255, 0, 0)
+    shown[40:] = (0, 0, 255)
+    stored = np.ascontiguousarray(np.rot90(shown, k=1))  # orientation 6 shows it turned 90 degrees clockwise
+    im = Image.fromarray(stored)
+    exif = im.getexif()
+    exif[0x0112] = 6
+    im.save(tmp_path / "p.jpg", exif=exif.tobytes(), quality=95)
+    clips = np.concatenate(list(image_clips(tmp_path / "p.jpg", (32, 32), 5, 2, seed=0))).astype(int)
+    red = clips[..., 0] - clips[..., 2]  # > 0 where red, < 0 where blue
+    assert red[:, 0].mean() > 100 and red[:, -1].mean() < -100, (red[:, 0].mean(), red[:, -1].mean())

@@ -253,3 +253,32 @@ def test_guided_decoder_stream_is_split_independent_and_reads_each_frames_source
     assert np.abs(resize_frames(decoded, input_size).astype(int) - whole.astype(int)).max() <= 1
     unguided = video_to_frames(st.codec.decode(latent)[0])[:23]
     assert np.abs(resize_frames(unguided, input_size).astype(int) - whole.astype(int)).mean() > 1  # the guide matters
+
+
+def _photo_with_orientation(path, orientation: int) -> np.ndarray:
+    """Save a 60x30 JPEG carrying an EXIF orientation; return what a viewer shows for it."""
+    from PIL import ImageOps
+
+    arr = np.zeros((30, 60, 3), np.uint8)
+    arr[:, :20] = (255, 0, 0)
+    arr[:10, 20:] = (0, 0, 255)  # no symmetry: every one of the 8 orientations looks different
+    im = Image.fromarray(arr)
+    exif = im.getexif()
+    exif[0x0112] = orientation
+    im.save(path, exif=exif.tobytes(), quality=95)
+    with Image.open(path) as j:
+        return np.asarray(ImageOps.exif_transpose(j).convert("RGB"))
+
+
+@pytest.mark.parametrize("orientation", [3, 6, 8, 2, 5])  # 180, 90 cw, 90 ccw, mirrored, transposed
+def test_a_phone_photo_reference_is_upright(tmp_path, orientation: int) -> None:
+    """A phone's JPEG stores the sensor's pixels and the rotation apart (EXIF): the reference is
+    what a viewer shows, from a path or from the caller's PIL image (which is left as it was)."""
+    path = tmp_path / "photo.jpg"
+    shown = _photo_with_orientation(path, orientation)
+    ref = load_reference_image(path)
+    assert ref.shape == shown.shape
+    np.testing.assert_array_equal(ref, shown)
+    with Image.open(path) as im:
+        np.testing.assert_array_equal(load_reference_image(im), shown)
+        assert im.getexif()[0x0112] == orientation and im.size == (60, 30)

@@ -214,13 +214,13 @@ def animate_image(image: np.ndarray, size: tuple[int, int], frames: int, rng: np
 def image_clips(path: Path, size: tuple[int, int], frames: int, count: int, seed: int) -> Iterator[np.ndarray]:
     """``count`` animated clips (pans/zooms drawn from ``seed``) over one still image (any mode: grey
     and alpha become RGB); ``VideoError`` when it cannot be read."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
     from rtrdit.codecs.video import VideoError
 
     try:
         with Image.open(path) as im:
-            image = np.asarray(im.convert("RGB"))
+            image = np.asarray(ImageOps.exif_transpose(im).convert("RGB"))  # upright, as a viewer shows it
     except (UnidentifiedImageError, OSError) as exc:
         raise VideoError(f"{path}: not a readable image ({first_line(exc)})") from None
     for k in range(count):

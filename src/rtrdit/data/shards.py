@@ -192,12 +192,12 @@ class _ShardWriter:
         return self.prompts[prompt]
 
     def _reference(self, path: Path, latent_hw: torch.Size) -> Tensor:
-        from PIL import Image
+        from PIL import Image, ImageOps
 
         from rtrdit.codecs.video import resize_frame
 
         with Image.open(path) as im:
-            img = np.asarray(im.convert("RGB"))
+            img = np.asarray(ImageOps.exif_transpose(im).convert("RGB"))  # upright, as a viewer shows it
         h, w = int(latent_hw[0]) * 8, int(latent_hw[1]) * 8
         img = resize_frame(img, (w, h), "crop")
         return self._encode(img[None])  # [16, 1, h, w]

@@ -45,20 +45,26 @@ def processing_size(width: int, height: int, area: int, multiple: int = 16) -> t
     return w, h
 
 
+EXIF_ORIENTATION = 0x0112  # the EXIF tag a phone photo's rotation or mirroring is stored in
+
+
 def load_reference_image(reference: Any) -> np.ndarray:
     """A reference image as uint8 RGB (H, W, 3), from a path, a PIL image or an array of
-    any mode (grayscale, alpha: composited on white; 16-bit: scaled to 8 bits, not clipped)."""
-    from PIL import Image, UnidentifiedImageError
+    any mode (grayscale, alpha: composited on white; 16-bit: scaled to 8 bits, not clipped), upright
+    as a viewer shows it (a phone photo's EXIF orientation applied)."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
     if isinstance(reference, (str, bytes)) or hasattr(reference, "__fspath__"):
         try:
             with Image.open(reference) as im:
                 im.load()
-                reference = im.copy()
+                reference = ImageOps.exif_transpose(im)
         except FileNotFoundError:
             raise StylizerError(f"reference image not found: {reference}") from None
         except (UnidentifiedImageError, OSError) as exc:
             raise StylizerError(f"cannot read reference image {reference}: {exc}") from None
+    if isinstance(reference, Image.Image) and reference.getexif().get(EXIF_ORIENTATION, 1) != 1:
+        reference = ImageOps.exif_transpose(reference)  # a caller's PIL image: a copy, the caller's kept
     if isinstance(reference, Image.Image) and reference.mode.startswith("I"):
         # 16-bit grayscale (PNG, TIFF; "I;16" or, from older Pillow, "I"): PIL's own conversion to RGB would
         # clip every value above 255 to white
