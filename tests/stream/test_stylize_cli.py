@@ -17,6 +17,7 @@ from video_clips import audio_duration, make_clip
 from rtrdit.cli import main
 from rtrdit.codecs.video import iter_timed_frames, probe, read_frames
 from rtrdit.eval.metrics.psnr import psnr
+from rtrdit.stream.render import IMAGE_OPTIONS
 
 
 def test_stylize_keeps_fps_audio_and_frame_count(tiny_stylizer_dir, clip_file, tmp_path, capsys) -> None:
@@ -31,6 +32,40 @@ def test_stylize_keeps_fps_audio_and_frame_count(tiny_stylizer_dir, clip_file, t
     sheet = Image.open(tmp_path / "out_sheet.png")
     assert sheet.size[0] > 0 and sheet.size[1] > 0
     assert "wrote" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg", ".webp"])
+def test_a_photo_is_stylized_into_an_image(suffix, tiny_stylizer, tiny_stylizer_dir, clip, tmp_path, capsys) -> None:
+    """A photo in, a still image out (its suffix the format), equal to the session's one frame; with
+    --compare also the side-by-side image."""
+    photo = tmp_path / "photo.png"
+    Image.fromarray(clip[3]).save(photo)
+    out = tmp_path / f"styled{suffix}"
+    assert main(["stylize", str(photo), "-o", str(out), "--prompt", "ink wash painting", "--seed", "2",
+                 "--model", tiny_stylizer_dir, "--compare"]) == 0
+    sess = tiny_stylizer.session(prompt="ink wash painting", seed=2)
+    expected = np.concatenate([sess.push(clip[3:4]), sess.flush()])[0]
+    with Image.open(out) as im:
+        assert im.format == {".png": "PNG", ".jpg": "JPEG", ".webp": "WEBP"}[suffix]
+        got = np.asarray(im.convert("RGB")).astype(int)
+    assert got.shape == clip[3].shape
+    same = tmp_path / f"same{suffix}"  # the expected frame through the same encoder settings
+    Image.fromarray(expected).save(same, **IMAGE_OPTIONS.get(suffix, {}))
+    with Image.open(same) as im:
+        assert psnr(got, np.asarray(im.convert("RGB"))) > 40  # the model loaded from disk differs by a rounding
+    same.unlink()
+    with Image.open(tmp_path / f"styled_compare{suffix}") as im:
+        assert im.size == (2 * clip.shape[2], clip.shape[1])
+    assert f"wrote {out}" in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["photo.png", out.name, f"styled_compare{suffix}"])
+
+
+def test_an_image_output_of_a_video_is_refused(tiny_stylizer_dir, clip_file, tmp_path, capsys) -> None:
+    assert main(["stylize", clip_file, "-o", str(tmp_path / "a.png"), "--prompt", "x", "--model", tiny_stylizer_dir]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"rtrdit stylize: error: an image output (.png) takes a photo, and {clip_file} has 23 frames: "
+                   "write a video (.mp4, .m4v, .mov, .mkv, .webm)")
+    assert not any(tmp_path.iterdir())
 
 
 @pytest.mark.parametrize(("suffix", "codec"), [(".webm", "vp9"), (".mkv", "h264")])

@@ -25,8 +25,10 @@ def parse_size(text: str | None) -> tuple[int, int] | None:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("input", help="video file to stylize (any format FFmpeg reads)")
-    p.add_argument("-o", "--output", required=True, help="output video: .mp4, .m4v, .mov or .mkv (H.264) or .webm (VP9); written when complete")
+    p.add_argument("input", help="video file to stylize (any format FFmpeg reads), or a photo")
+    p.add_argument("-o", "--output", required=True,
+                   help="output video: .mp4, .m4v, .mov or .mkv (H.264) or .webm (VP9); for a photo also .png, .jpg "
+                        "or .webp; written when complete")
     p.add_argument("--prompt", help="text style, e.g. 'ink wash painting'")
     p.add_argument("--ref", help="reference style image")
     p.add_argument("--schedule", help="JSON list of timed style changes [{time, prompt|reference}]")
@@ -40,15 +42,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rtrdit.codecs.video import CONTAINERS, VideoError, probe
+    from rtrdit.stream.render import IMAGE_SUFFIXES
     from rtrdit.stream.schedule import StyleChange, load_schedule
     from rtrdit.stream.session import StylizerError, load_reference_image
 
     size = parse_size(args.size)
     device = device_arg(args.device)
     out = Path(args.output)
-    if out.suffix.lower() not in CONTAINERS:
+    image = out.suffix.lower() in IMAGE_SUFFIXES
+    if not image and out.suffix.lower() not in CONTAINERS:
         *rest, last = CONTAINERS
-        raise CLIError(f"output must end in {', '.join(rest)} or {last} (the container), got {out}")
+        raise CLIError(f"output must end in {', '.join(rest)} or {last} (the container), or for a photo in "
+                       f"{', '.join(IMAGE_SUFFIXES)}; got {out}")
     if not out.parent.is_dir():
         raise CLIError(f"output folder does not exist: {out.parent}")
     if out.resolve() == Path(args.input).resolve():
@@ -57,6 +62,9 @@ def run(args: argparse.Namespace) -> int:
         info = probe(args.input)
         if info.frames == 0:
             raise CLIError(f"{args.input}: the video has no frames")
+        if image and info.frames > 1:
+            raise CLIError(f"an image output ({out.suffix}) takes a photo, and {args.input} has {info.frames} "
+                           f"frames: write a video ({', '.join(CONTAINERS)})")
         schedule: list[StyleChange] = []
         if args.prompt is not None or args.ref is not None:
             if args.prompt is not None and not args.prompt.strip():
@@ -86,7 +94,7 @@ def _render(args: argparse.Namespace, info, schedule, size, device: str) -> int:
 
     from rtrdit.codecs import CodecError
     from rtrdit.model.loading import CheckpointError
-    from rtrdit.stream.render import render_file
+    from rtrdit.stream.render import IMAGE_SUFFIXES, render_file, render_image
     from rtrdit.stream.stylizer import Stylizer
 
     try:
@@ -98,6 +106,13 @@ def _render(args: argparse.Namespace, info, schedule, size, device: str) -> int:
         print(f"rtrdit stylize: note: --size {size[0]}x{size[1]} is {size[0] * size[1] / stylizer.config.area:.0f}x "
               f"the area this model was trained at (about {side}x{side}); expect it to run much slower and to "
               "follow the style less well", file=sys.stderr)
+    if Path(args.output).suffix.lower() in IMAGE_SUFFIXES:
+        result = render_image(stylizer, args.input, args.output, schedule[0], seed=args.seed, steps=args.steps,
+                              size=size, compare=args.compare)
+        print(f"wrote {result.output} ({result.seconds:.1f} s)")
+        if result.compare:
+            print(f"wrote {result.compare}")
+        return 0
     bar = tqdm(total=info.frames, unit="frame", desc="stylize", dynamic_ncols=True)
     last = 0
 
