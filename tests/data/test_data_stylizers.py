@@ -114,3 +114,28 @@ def test_stylize_command_applies_the_style(tmp_path: Path, capsys: pytest.Captur
     bad = tmp_path / "bad.mp4"
     assert main(["data", "stylize", str(src), "-o", str(bad), "--style", "nope"]) == 2
     assert "unknown style" in capsys.readouterr().err and not bad.exists()
+
+
+def test_stylize_command_writes_a_photo_as_an_image_and_refuses_what_it_would_mangle(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from PIL import Image
+
+    from rtrdit.codecs.video import read_frames
+
+    photo = np.asarray(Image.fromarray(read_frames(write_scene(tmp_path / "in.mp4", frames=1, size=(64, 48)))[0]))
+    Image.fromarray(photo).save(tmp_path / "photo.png")
+    assert main(["data", "stylize", str(tmp_path / "photo.png"), "-o", str(tmp_path / "out.png"), "--style", "thermal"]) == 0
+    with Image.open(tmp_path / "out.png") as im:  # a PNG (once MP4 data under a .png name), lossless
+        assert im.format == "PNG"
+        np.testing.assert_array_equal(np.asarray(im), get_style("thermal").apply(photo[None])[0])
+    assert "out.png: 1 frame in style thermal" in capsys.readouterr().out
+    clip = write_scene(tmp_path / "clip.mp4", frames=5, size=(64, 48))
+    before = clip.read_bytes()
+    for out, message in [(clip, "is the input"),  # once stylized over the user's own source
+                         (tmp_path / "out.avi", "output must end in .mp4"),  # once MP4 data under an .avi name
+                         (tmp_path / "out.jpg", "an image output (.jpg) takes a photo, and the input has 5 frames")]:
+        assert main(["data", "stylize", str(clip), "-o", str(out), "--style", "thermal"]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, err
+    assert clip.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "in.mp4", "out.png", "photo.png"]

@@ -15,9 +15,8 @@ from PIL import Image
 from video_clips import audio_duration, make_clip
 
 from rtrdit.cli import main
-from rtrdit.codecs.video import iter_timed_frames, probe, read_frames
+from rtrdit.codecs.video import IMAGE_OPTIONS, iter_timed_frames, probe, read_frames
 from rtrdit.eval.metrics.psnr import psnr
-from rtrdit.stream.render import IMAGE_OPTIONS
 
 
 def test_stylize_keeps_fps_audio_and_frame_count(tiny_stylizer_dir, clip_file, tmp_path, capsys) -> None:
@@ -63,7 +62,7 @@ def test_a_photo_is_stylized_into_an_image(suffix, tiny_stylizer, tiny_stylizer_
 def test_an_image_output_of_a_video_is_refused(tiny_stylizer_dir, clip_file, tmp_path, capsys) -> None:
     assert main(["stylize", clip_file, "-o", str(tmp_path / "a.png"), "--prompt", "x", "--model", tiny_stylizer_dir]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == (f"rtrdit stylize: error: an image output (.png) takes a photo, and {clip_file} has 23 frames: "
+    assert err == ("rtrdit stylize: error: an image output (.png) takes a photo, and the input has 23 frames: "
                    "write a video (.mp4, .m4v, .mov, .mkv, .webm)")
     assert not any(tmp_path.iterdir())
 

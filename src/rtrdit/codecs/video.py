@@ -51,6 +51,11 @@ CONTAINERS = {  # by output file suffix; any other suffix is written as MP4
 }
 
 
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")  # an output with one of these is a still image
+_JPEG = {"quality": 95, "subsampling": 0}  # full-resolution colour: a style's coloured edges stay sharp
+IMAGE_OPTIONS: dict[str, dict[str, int]] = {".jpg": _JPEG, ".jpeg": _JPEG, ".webp": {"quality": 95}}
+
+
 class VideoError(ValueError):
     """A video file (or frames for one) that cannot be used, explained in one line."""
 
@@ -631,3 +636,31 @@ def write_video(path: str | os.PathLike[str], frames: np.ndarray, fps: float,
     """Write a whole (T, H, W, 3) uint8 clip to ``path`` (see :class:`VideoWriter`)."""
     with VideoWriter(path, fps, audio_from=audio_from) as writer:
         writer.write(frames)
+
+
+def output_format(path: str | os.PathLike[str], frames: int) -> str:
+    """"video" or "image": what an output of ``frames`` frames at ``path`` is written as, by its suffix
+    (``CONTAINERS``, ``IMAGE_SUFFIXES``: a still image takes one frame); ``VideoError`` otherwise, so a
+    name like out.avi or out.gif is refused rather than filled with MP4 data."""
+    suffix = Path(path).suffix.lower()
+    if suffix in CONTAINERS:
+        return "video"
+    if suffix in IMAGE_SUFFIXES:
+        if frames > 1:
+            raise VideoError(f"an image output ({suffix}) takes a photo, and the input has {frames} frames: "
+                             f"write a video ({', '.join(CONTAINERS)})")
+        return "image"
+    *rest, last = CONTAINERS
+    raise VideoError(f"output must end in {', '.join(rest)} or {last} (the container), or for a photo in "
+                     f"{', '.join(IMAGE_SUFFIXES)}; got {path}")
+
+
+def write_image(path: str | os.PathLike[str], frame: np.ndarray) -> None:
+    """Write one uint8 (H, W, 3) frame as the still image ``path``'s suffix names, atomically."""
+    from PIL import Image
+
+    from rtrdit.files import atomic_path
+
+    path = Path(path)
+    with atomic_path(path, suffix=path.suffix) as tmp:
+        Image.fromarray(frame).save(tmp, **IMAGE_OPTIONS.get(path.suffix.lower(), {}))

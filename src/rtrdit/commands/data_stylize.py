@@ -6,16 +6,20 @@ import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("input", metavar="INPUT", help="video file to stylize")
-    parser.add_argument("-o", "--output", required=True, help="output MP4 (written atomically)")
+    parser.add_argument("input", metavar="INPUT", help="video file (or photo) to stylize")
+    parser.add_argument("-o", "--output", required=True,
+                        help="output video (.mp4, .m4v, .mov, .mkv, .webm) or, for a photo, image (.png, .jpg, "
+                             ".webp); written atomically")
     parser.add_argument("--style", required=True, help="style name (see `rtrdit data styles`)")
     parser.add_argument("--size", default=None, metavar="WxH", help="resize (centre crop) before stylizing")
     parser.add_argument("--no-audio", action="store_true", help="do not copy the input's audio")
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from rtrdit.cli import CLIError
-    from rtrdit.codecs.video import VideoError, VideoWriter, iter_frames, probe
+    from rtrdit.codecs.video import VideoError, VideoWriter, iter_frames, output_format, probe, read_frames, write_image
     from rtrdit.commands.data_build import parse_size
     from rtrdit.data.stylizers import get_style
 
@@ -24,13 +28,21 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise CLIError(str(exc)) from None
     size = parse_size(args.size) if args.size else None
+    if Path(args.output).resolve() == Path(args.input).resolve():
+        raise CLIError(f"the output {args.output} is the input; write it elsewhere")
     try:
+        output_format(args.output, 1)  # the suffix, before the input is opened
         info = probe(args.input)
-        audio = None if args.no_audio or not info.has_audio else args.input
-        with VideoWriter(args.output, info.fps, audio_from=audio) as writer:
-            for frame in iter_frames(args.input, size=size):
-                writer.write(style.apply(frame))
+        if output_format(args.output, info.frames) == "image":
+            write_image(args.output, style.apply(read_frames(args.input, size=size)[0]))
+            written = 1
+        else:
+            audio = None if args.no_audio or not info.has_audio else args.input
+            with VideoWriter(args.output, info.fps, audio_from=audio) as writer:
+                for frame in iter_frames(args.input, size=size):
+                    writer.write(style.apply(frame))
+            written = writer.frames_written
     except VideoError as exc:
         raise CLIError(str(exc)) from None
-    print(f"{args.output}: {writer.frames_written} frames in style {style.name}")
+    print(f"{args.output}: {written} frame{'s' if written != 1 else ''} in style {style.name}")
     return 0

@@ -41,19 +41,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rtrdit.codecs.video import CONTAINERS, VideoError, probe
-    from rtrdit.stream.render import IMAGE_SUFFIXES
+    from rtrdit.codecs.video import VideoError, output_format, probe
     from rtrdit.stream.schedule import StyleChange, load_schedule
     from rtrdit.stream.session import StylizerError, load_reference_image
 
     size = parse_size(args.size)
     device = device_arg(args.device)
     out = Path(args.output)
-    image = out.suffix.lower() in IMAGE_SUFFIXES
-    if not image and out.suffix.lower() not in CONTAINERS:
-        *rest, last = CONTAINERS
-        raise CLIError(f"output must end in {', '.join(rest)} or {last} (the container), or for a photo in "
-                       f"{', '.join(IMAGE_SUFFIXES)}; got {out}")
+    try:
+        output_format(out, 1)  # the suffix, before the input is opened
+    except VideoError as exc:
+        raise CLIError(str(exc)) from None
     if not out.parent.is_dir():
         raise CLIError(f"output folder does not exist: {out.parent}")
     if out.resolve() == Path(args.input).resolve():
@@ -62,9 +60,7 @@ def run(args: argparse.Namespace) -> int:
         info = probe(args.input)
         if info.frames == 0:
             raise CLIError(f"{args.input}: the video has no frames")
-        if image and info.frames > 1:
-            raise CLIError(f"an image output ({out.suffix}) takes a photo, and {args.input} has {info.frames} "
-                           f"frames: write a video ({', '.join(CONTAINERS)})")
+        output_format(out, info.frames)
         schedule: list[StyleChange] = []
         if args.prompt is not None or args.ref is not None:
             if args.prompt is not None and not args.prompt.strip():
@@ -93,8 +89,9 @@ def _render(args: argparse.Namespace, info, schedule, size, device: str) -> int:
     from tqdm import tqdm
 
     from rtrdit.codecs import CodecError
+    from rtrdit.codecs.video import IMAGE_SUFFIXES
     from rtrdit.model.loading import CheckpointError
-    from rtrdit.stream.render import IMAGE_SUFFIXES, render_file, render_image
+    from rtrdit.stream.render import render_file, render_image
     from rtrdit.stream.stylizer import Stylizer
 
     try:

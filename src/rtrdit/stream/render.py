@@ -19,9 +19,6 @@ from rtrdit.stream.schedule import StyleChange
 from rtrdit.stream.stylizer import Stylizer
 
 BATCH = 4  # frames per push: one latent frame of the 4x temporal codec
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")  # an output with one of these is a still image
-_JPEG = {"quality": 95, "subsampling": 0}  # full-resolution colour: a style's coloured edges stay sharp
-IMAGE_OPTIONS: dict[str, dict[str, int]] = {".jpg": _JPEG, ".jpeg": _JPEG, ".webp": {"quality": 95}}
 
 
 @dataclass
@@ -151,10 +148,8 @@ def render_image(
     compare: bool = False,
 ) -> RenderResult:
     """Stylize a photo (a one-frame source) into a still image whose suffix picks the format
-    (`IMAGE_SUFFIXES`), written atomically; ``compare`` adds OUTPUT_compare (source | stylized)."""
-    from PIL import Image
-
-    from rtrdit.codecs.video import read_frames
+    (`codecs.video.IMAGE_SUFFIXES`), written atomically; ``compare`` adds OUTPUT_compare (source | stylized)."""
+    from rtrdit.codecs.video import read_frames, write_image
 
     t0 = time.perf_counter()
     photo = read_frames(source, count=1)  # upright: FFmpeg applies the photo's EXIF rotation
@@ -166,7 +161,6 @@ def render_image(
     if compare_path is not None:
         outputs.append((compare_path, np.concatenate([photo[0], stylized], axis=1)))
     for path, image in outputs:
-        with atomic_path(path, suffix=path.suffix) as tmp:
-            Image.fromarray(image).save(tmp, **IMAGE_OPTIONS.get(path.suffix.lower(), {}))
+        write_image(path, image)
     secs = time.perf_counter() - t0
     return RenderResult(str(out), 1, 1 / secs if secs > 0 else 0.0, secs, str(compare_path) if compare_path else None)
