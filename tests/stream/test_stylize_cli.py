@@ -219,6 +219,13 @@ def test_stylize_refuses_to_overwrite_its_input(tiny_stylizer_dir, clip_file, tm
     rc = main(["stylize", str(video), "-o", str(tmp_path / "." / "in.mp4"), "--prompt", "x", "--model", tiny_stylizer_dir])
     assert rc == 2 and "is the input video" in capsys.readouterr().err
     assert video.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+    # nor through --compare's side-by-side file: stylizing x_compare.mp4 into x.mp4
+    compare = tmp_path / "x_compare.mp4"
+    compare.write_bytes(before)
+    rc = main(["stylize", str(compare), "-o", str(tmp_path / "x.mp4"), "--prompt", "x", "--model", tiny_stylizer_dir,
+               "--compare"])
+    assert rc == 2 and f"the output {compare} is the input video" in capsys.readouterr().err
+    assert compare.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "x_compare.mp4"]
 
 
 def test_bench_reports_the_documented_keys(tiny_stylizer_dir, capsys) -> None:

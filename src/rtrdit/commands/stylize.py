@@ -42,6 +42,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rtrdit.codecs.video import VideoError, output_format, probe
+    from rtrdit.stream.render import compare_paths
     from rtrdit.stream.schedule import StyleChange, load_schedule
     from rtrdit.stream.session import StylizerError, load_reference_image
 
@@ -54,8 +55,10 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(str(exc)) from None
     if not out.parent.is_dir():
         raise CLIError(f"output folder does not exist: {out.parent}")
-    if out.resolve() == Path(args.input).resolve():
-        raise CLIError(f"the output {out} is the input video; write it elsewhere")
+    written = [out, *compare_paths(out)] if args.compare else [out]
+    for path in written:
+        if path.resolve() == Path(args.input).resolve():
+            raise CLIError(f"the output {path} is the input video; write it elsewhere")
     try:
         info = probe(args.input)
         if info.frames == 0:

@@ -34,6 +34,13 @@ class RenderResult:
     extra: dict[str, float] = field(default_factory=dict)
 
 
+def compare_paths(output: str | os.PathLike[str]) -> tuple[Path, Path]:
+    """Where ``--compare`` writes beside OUTPUT: the side-by-side OUTPUT_compare (same format) and,
+    for a video, the contact sheet OUTPUT_sheet.png."""
+    out = Path(output)
+    return out.with_name(f"{out.stem}_compare{out.suffix or '.mp4'}"), out.with_name(f"{out.stem}_sheet.png")
+
+
 def contact_sheet(rows: list[list[np.ndarray]], path: str | os.PathLike[str], width: int = 1024) -> None:
     """Write a PNG grid (one row per list, e.g. source / stylized), atomically."""
     from PIL import Image
@@ -70,8 +77,7 @@ def render_file(
 
     info = probe(source)
     out = Path(output)
-    compare_path = out.with_name(f"{out.stem}_compare{out.suffix or '.mp4'}") if compare else None
-    sheet_path = out.with_name(f"{out.stem}_sheet.png") if compare else None
+    compare_path, sheet_path = compare_paths(out) if compare else (None, None)
     picks = set(np.linspace(0, max(info.frames - 1, 0), sheet_frames).round().astype(int).tolist())
     sheet_src: dict[int, np.ndarray] = {}
     sheet_out: list[np.ndarray] = []
@@ -157,7 +163,7 @@ def render_image(
     stylized = np.concatenate([sess.push(photo), sess.flush()])[0]
     out = Path(output)
     outputs = [(out, stylized)]
-    compare_path = out.with_name(f"{out.stem}_compare{out.suffix}") if compare else None
+    compare_path = compare_paths(out)[0] if compare else None
     if compare_path is not None:
         outputs.append((compare_path, np.concatenate([photo[0], stylized], axis=1)))
     for path, image in outputs:
