@@ -170,3 +170,19 @@ def test_default_metrics_follow_the_inputs(videos: Path, capsys: pytest.CaptureF
     assert "no metrics given" in capsys.readouterr().err  # an empty list is an error, not the default
     assert main(["eval", "--pred", str(videos / "pred")]) == 2
     assert "nothing to measure" in capsys.readouterr().err
+
+
+def test_videos_of_different_lengths_are_scored_on_the_cut_and_said_so(videos: Path, capsys: pytest.CaptureFixture[str]
+                                                                        ) -> None:
+    """A prediction that dropped frames (or a source that is longer) is scored up to the shorter one's end, and
+    one note names which ran out; equal lengths get no note."""
+    clip = panning_clip(frames=8, step=2, size=(96, 64))
+    write_video(videos / "pred" / "still.mp4", clip[:5], 24)  # 3 frames short of its source and target
+    out = videos / "r.json"
+    assert main(["eval", "--pred", str(videos / "pred"), "--source", str(videos / "src"), "--target", str(videos / "src"),
+                 "--metrics", "warp,psnr", "--json", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "note: still: the prediction ends after 5 frames, the source and target go on; scored the first 5" in err
+    assert "note: flicker" not in err
+    frames = {v["name"]: v["frames"] for v in json.loads(out.read_text())["videos"]}
+    assert frames == {"still": 5, "flicker": 8}

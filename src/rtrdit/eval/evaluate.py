@@ -65,7 +65,7 @@ def evaluate(items: list[EvalItem], metrics: list[Metric], method: str = "Ours",
             progress(f"[{i}/{len(items)}] {item.name}")
         ref = read_image(item.reference) if item.reference is not None else None
         cond = Conditions(name=item.name, prompt=item.prompt, reference=ref, seconds=item.seconds)
-        chunks = iter_chunks(item, need_source, need_target, chunk_frames, max_frames)
+        chunks = iter_chunks(item, need_source, need_target, chunk_frames, max_frames, note=progress)
         meta = {"pred": str(item.pred), "mode": item.task, "prompt": item.prompt,
                 "reference": None if item.reference is None else str(item.reference)}
         scores = score_video(item.name, chunks, used, cond, **meta)

@@ -2,13 +2,13 @@
 targets by file name, prompts/references/timings per video, aligned chunks streamed from disk.
 
 Sources and targets are read at the prediction's size (``codecs.video`` crop policy, the one the
-stylizer applies to its input) and all streams are cut to the shortest one.
+stylizer applies to its input) and all streams are cut to the shortest one (with a note saying so).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,8 +123,10 @@ def read_image(path: Path) -> np.ndarray:
 
 
 def iter_chunks(item: EvalItem, source: bool, target: bool, chunk_frames: int = 16,
-                max_frames: int | None = None) -> Iterator[Chunk]:
-    """Aligned chunks of ``item``'s prediction and (when asked) source/target frames."""
+                max_frames: int | None = None, note: Callable[[str], None] | None = None) -> Iterator[Chunk]:
+    """Aligned chunks of ``item``'s prediction and (when asked) source/target frames, up to the end of
+    the shortest; ``note`` is told when the others had frames left (a prediction that dropped or
+    added frames is then scored on a cut, not silently)."""
     from rtrdit.codecs.video import iter_frames, probe
 
     info = probe(item.pred)
@@ -136,6 +138,7 @@ def iter_chunks(item: EvalItem, source: bool, target: bool, chunk_frames: int = 
                 raise EvalError(f"{item.name}: a chosen metric needs --{key}")
             streams[key] = iter_frames(path, size=size, mode="crop", count=max_frames)
     done = False
+    count = 0
     while not done:
         buf: dict[str, list[np.ndarray]] = {k: [] for k in streams}
         while len(buf["pred"]) < chunk_frames:
@@ -144,10 +147,16 @@ def iter_chunks(item: EvalItem, source: bool, target: bool, chunk_frames: int = 
                 frame = next(it, None)
                 if frame is None:
                     done = True
+                    longer = [o for o, rest in streams.items() if o != k and next(rest, None) is not None]
+                    if longer and note is not None:
+                        note(f"note: {item.name}: the {'prediction' if k == 'pred' else k} ends after {count} "
+                             f"frames, the {' and '.join('prediction' if o == 'pred' else o for o in longer)} "
+                             f"go{'es' if len(longer) == 1 else ''} on; scored the first {count}")
                     break
                 frames[k] = frame
             if done:
                 break
+            count += 1
             for k, f in frames.items():
                 buf[k].append(f)
         if buf["pred"]:
