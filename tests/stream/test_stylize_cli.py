@@ -94,7 +94,9 @@ def test_a_variable_frame_rate_keeps_its_timing_audio_and_switch_times(tiny_styl
     assert [t for t, _ in iter_timed_frames(switched)] == pytest.approx(times, abs=1e-3)
     assert audio_duration(switched) == pytest.approx(times[-1] + 1 / probe(src).fps, abs=0.06)
     a, b = read_frames(plain).astype(int), read_frames(switched).astype(int)
-    changed = [i for i in range(24) if np.abs(a[i] - b[i]).mean() > 0.5]
+    # x264's mb-tree is not bit-reproducible on the tiny random model's saturated frames: an unchanged frame
+    # comes back up to 3 levels off on a rerun (measured), a switched one 11+ off
+    changed = [i for i in range(24) if np.abs(a[i] - b[i]).mean() > 6]
     assert changed and 18 <= changed[0] <= 21, changed  # at the mean rate (15 fps) 1.07 s would be frame 16
 
 
@@ -107,8 +109,8 @@ def test_schedule_switches_style(tiny_stylizer_dir, clip_file, tmp_path) -> None
                  "--model", tiny_stylizer_dir]) == 0
     assert main(["stylize", clip_file, "-o", str(switched), "--schedule", str(sched), "--model", tiny_stylizer_dir]) == 0
     a, b = read_frames(plain).astype(int), read_frames(switched).astype(int)
-    assert np.abs(a[:9] - b[:9]).mean() < 0.5  # same style until the switch at 1 s (frame 12)
-    assert np.abs(a[13:] - b[13:]).mean() > 1.0
+    diff = np.abs(a - b).mean(axis=(1, 2, 3))  # per frame; encoder noise alone stays under 4 (see above)
+    assert diff[:12].max() < 4 and diff[13:].min() > 8, diff  # the same style until the switch at 1 s (frame 12)
 
 
 def test_a_change_after_the_end_is_named_not_silently_dropped(tiny_stylizer_dir, clip_file, tmp_path, capsys) -> None:
@@ -256,3 +258,35 @@ def test_bench_bad_arguments(capsys) -> None:
     assert main(["bench", "--model", "/nonexistent", "--seconds", "1"]) == 2
     assert main(["bench", "--device", "cuda:99", "--seconds", "1"]) == 2
     assert all(line.startswith("rtrdit bench: error:") for line in capsys.readouterr().err.strip().splitlines())
+
+
+def test_stylize_file_is_the_command_from_python(tiny_stylizer, tiny_stylizer_dir, clip_file, tmp_path) -> None:
+    """`Stylizer.stylize_file` writes what `rtrdit stylize` writes (same frames, times and audio), takes a
+    schedule as StyleChange objects as well as a JSON file, and refuses bad input with the same checks."""
+    from rtrdit.codecs.video import VideoError
+    from rtrdit.stream.schedule import StyleChange
+    from rtrdit.stream.session import StylizerError
+
+    Image.fromarray(np.full((16, 16, 3), (200, 40, 90), np.uint8)).save(tmp_path / "ref.png")
+    (tmp_path / "s.json").write_text(json.dumps([{"time": 0, "prompt": "ink wash"},
+                                                 {"time": 1.0, "reference": "ref.png"}]))
+    cli, api = tmp_path / "cli.mp4", tmp_path / "api.mp4"
+    assert main(["stylize", clip_file, "-o", str(cli), "--schedule", str(tmp_path / "s.json"), "--seed", "3",
+                 "--model", tiny_stylizer_dir]) == 0
+    done: list[int] = []
+    result = tiny_stylizer.stylize_file(
+        clip_file, api, schedule=[StyleChange(1.0, reference=str(tmp_path / "ref.png")), StyleChange(0.0, "ink wash")],
+        seed=3, progress=done.append)
+    assert result.frames == 23 and done[-1] == 23 and result.output == str(api)
+    assert psnr(read_frames(api), read_frames(cli)) > 40  # the model loaded from disk differs by a rounding
+    assert [t for t, _ in iter_timed_frames(api)] == pytest.approx([t for t, _ in iter_timed_frames(cli)])
+    assert audio_duration(api) == pytest.approx(audio_duration(cli), abs=0.03)
+    with pytest.raises(VideoError, match="is the input video"):
+        tiny_stylizer.stylize_file(api, api, prompt="x")
+    with pytest.raises(StylizerError, match="give a prompt, a reference image or a schedule"):
+        tiny_stylizer.stylize_file(clip_file, tmp_path / "b.mp4")
+    with pytest.raises(StylizerError, match="reference image not found"):  # before the first frame, not at 1 s
+        tiny_stylizer.stylize_file(clip_file, tmp_path / "b.mp4", "x", schedule=[StyleChange(1.0, reference="no.png")])
+    with pytest.raises(StylizerError, match="must start at time 0"):
+        tiny_stylizer.stylize_file(clip_file, tmp_path / "b.mp4", schedule=[StyleChange(2.0, "x")])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["api.mp4", "cli.mp4", "ref.png", "s.json"]

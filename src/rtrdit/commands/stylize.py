@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rtrdit.cli import CLIError, device_arg, positive_int
+
+if TYPE_CHECKING:  # pragma: no cover
+    from rtrdit.stream.render import RenderPlan
 
 
 def parse_size(text: str | None) -> tuple[int, int] | None:
@@ -41,60 +44,34 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rtrdit.codecs.video import VideoError, output_format, probe
-    from rtrdit.stream.render import compare_paths
-    from rtrdit.stream.schedule import StyleChange, load_schedule
-    from rtrdit.stream.session import StylizerError, load_reference_image
+    from rtrdit.codecs.video import VideoError
+    from rtrdit.stream.render import plan_render
+    from rtrdit.stream.session import StylizerError
 
     size = parse_size(args.size)
     device = device_arg(args.device)
-    out = Path(args.output)
-    try:
-        output_format(out, 1)  # the suffix, before the input is opened
-    except VideoError as exc:
+    if args.prompt is None and args.ref is None and args.schedule is None:
+        raise CLIError("give --prompt, --ref or --schedule")
+    try:  # everything about the input, output and style, before the model loads
+        plan = plan_render(args.input, args.output, args.prompt, args.ref, args.schedule, args.compare)
+    except (VideoError, StylizerError) as exc:
         raise CLIError(str(exc)) from None
-    if not out.parent.is_dir():
-        raise CLIError(f"output folder does not exist: {out.parent}")
-    written = [out, *compare_paths(out)] if args.compare else [out]
-    for path in written:
-        if path.resolve() == Path(args.input).resolve():
-            raise CLIError(f"the output {path} is the input video; write it elsewhere")
+    if plan.late_changes:
+        at = ", ".join(f"{t:g}" for t in plan.late_changes)
+        print(f"rtrdit stylize: note: the style change(s) at {at} s come after the video ends "
+              f"({plan.info.duration:.2f} s) and are not used", file=sys.stderr)
     try:
-        info = probe(args.input)
-        if info.frames == 0:
-            raise CLIError(f"{args.input}: the video has no frames")
-        output_format(out, info.frames)
-        schedule: list[StyleChange] = []
-        if args.prompt is not None or args.ref is not None:
-            if args.prompt is not None and not args.prompt.strip():
-                raise CLIError("--prompt is empty")
-            if args.ref is not None:
-                load_reference_image(args.ref)
-            schedule.append(StyleChange(0.0, args.prompt, args.ref))
-        if args.schedule:
-            schedule += load_schedule(args.schedule)
-        if not schedule:
-            raise CLIError("give --prompt, --ref or --schedule")
-        if schedule[0].time > 0 and not (args.prompt or args.ref):
-            raise CLIError("the schedule must start at time 0 (or give --prompt/--ref for the start)")
-        schedule.sort(key=lambda c: c.time)
-        late = [c.time for c in schedule if info.duration > 0 and c.time >= info.duration]
-        if late:
-            at = ", ".join(f"{t:g}" for t in late)
-            print(f"rtrdit stylize: note: the style change(s) at {at} s come after the video ends "
-                  f"({info.duration:.2f} s) and are not used", file=sys.stderr)
-        return _render(args, info, schedule, size, device)
+        return _render(args, plan, size, device)
     except (VideoError, StylizerError) as exc:
         raise CLIError(str(exc)) from None
 
 
-def _render(args: argparse.Namespace, info, schedule, size, device: str) -> int:  # type: ignore[no-untyped-def]
+def _render(args: argparse.Namespace, plan: RenderPlan, size: tuple[int, int] | None, device: str) -> int:
     from tqdm import tqdm
 
     from rtrdit.codecs import CodecError
-    from rtrdit.codecs.video import IMAGE_SUFFIXES
     from rtrdit.model.loading import CheckpointError
-    from rtrdit.stream.render import render_file, render_image
+    from rtrdit.stream.render import render
     from rtrdit.stream.stylizer import Stylizer
 
     try:
@@ -106,14 +83,13 @@ def _render(args: argparse.Namespace, info, schedule, size, device: str) -> int:
         print(f"rtrdit stylize: note: --size {size[0]}x{size[1]} is {size[0] * size[1] / stylizer.config.area:.0f}x "
               f"the area this model was trained at (about {side}x{side}); expect it to run much slower and to "
               "follow the style less well", file=sys.stderr)
-    if Path(args.output).suffix.lower() in IMAGE_SUFFIXES:
-        result = render_image(stylizer, args.input, args.output, schedule[0], seed=args.seed, steps=args.steps,
-                              size=size, compare=args.compare)
+    if plan.image:
+        result = render(stylizer, plan, seed=args.seed, steps=args.steps, size=size)
         print(f"wrote {result.output} ({result.seconds:.1f} s)")
         if result.compare:
             print(f"wrote {result.compare}")
         return 0
-    bar = tqdm(total=info.frames, unit="frame", desc="stylize", dynamic_ncols=True)
+    bar = tqdm(total=plan.info.frames, unit="frame", desc="stylize", dynamic_ncols=True)
     last = 0
 
     def progress(done: int) -> None:
@@ -125,8 +101,7 @@ def _render(args: argparse.Namespace, info, schedule, size, device: str) -> int:
             bar.set_postfix(fps=f"{rate:.1f}")
 
     try:
-        result = render_file(stylizer, args.input, args.output, schedule, seed=args.seed, steps=args.steps,
-                             size=size, compare=args.compare, progress=progress)
+        result = render(stylizer, plan, seed=args.seed, steps=args.steps, size=size, progress=progress)
     finally:
         bar.close()
     noun = "frame" if result.frames == 1 else "frames"

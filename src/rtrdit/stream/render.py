@@ -11,12 +11,16 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from rtrdit.files import atomic_path
 from rtrdit.stream.schedule import StyleChange
 from rtrdit.stream.stylizer import Stylizer
+
+if TYPE_CHECKING:  # pragma: no cover
+    from rtrdit.codecs.video import VideoInfo
 
 BATCH = 4  # frames per push: one latent frame of the 4x temporal codec
 
@@ -32,6 +36,75 @@ class RenderResult:
     compare: str | None = None
     contact_sheet: str | None = None
     extra: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class RenderPlan:
+    """A file render checked before any model loads: the input's facts, the output's kind, the styles."""
+
+    source: Path
+    output: Path
+    info: VideoInfo
+    image: bool  # a photo written as a still image (`codecs.video.IMAGE_SUFFIXES`)
+    schedule: list[StyleChange]  # sorted, the first at time 0
+    compare: bool = False
+
+    @property
+    def late_changes(self) -> list[float]:
+        """Times of style changes at or after the input's end: they will not be used."""
+        d = self.info.duration
+        return [c.time for c in self.schedule if d > 0 and c.time >= d]
+
+
+def plan_render(source: str | os.PathLike[str], output: str | os.PathLike[str], prompt: str | None = None,
+                reference: Any = None, schedule: str | os.PathLike[str] | list[StyleChange] | None = None,
+                compare: bool = False) -> RenderPlan:
+    """Check a render before the work: the output's suffix and folder, that no output overwrites the
+    input, that the input has frames, and the style (``prompt``/``reference`` from the start, and/or
+    ``schedule``: a JSON file or StyleChange list). Raises VideoError or StylizerError in one line."""
+    from rtrdit.codecs.video import VideoError, output_format, probe
+    from rtrdit.stream.schedule import load_schedule
+    from rtrdit.stream.session import StylizerError, load_style
+
+    src, out = Path(source), Path(output)
+    output_format(out, 1)  # the suffix, before the input is opened
+    if not out.parent.is_dir():
+        raise VideoError(f"output folder does not exist: {out.parent}")
+    for path in [out, *compare_paths(out)] if compare else [out]:
+        if path.resolve() == src.resolve():
+            raise VideoError(f"the output {path} is the input video; write it elsewhere")
+    info = probe(src)
+    if info.frames == 0:
+        raise VideoError(f"{src}: the video has no frames")
+    image = output_format(out, info.frames) == "image"
+    changes: list[StyleChange] = []
+    if prompt is not None or reference is not None:
+        load_style(prompt, reference)  # a bad prompt or image fails here, not after the model loads
+        changes.append(StyleChange(0.0, prompt, reference))
+    if isinstance(schedule, (str, os.PathLike)):
+        changes += load_schedule(schedule)  # checked as it is read
+    elif schedule is not None:
+        for c in schedule:
+            if not isinstance(c, StyleChange):
+                raise StylizerError(f"a schedule is a JSON file or a list of StyleChange, got {type(c).__name__}")
+            load_style(c.prompt, c.reference)  # the prompt and image checked now, not mid-file
+            changes.append(c)
+    if not changes:
+        raise StylizerError("give a prompt, a reference image or a schedule")
+    changes.sort(key=lambda c: c.time)
+    if changes[0].time > 0:
+        raise StylizerError("the schedule must start at time 0 (or give a prompt or reference for the start)")
+    return RenderPlan(src, out, info, image, changes, compare)
+
+
+def render(stylizer: Stylizer, plan: RenderPlan, *, seed: int = 0, steps: int | None = None,
+           size: tuple[int, int] | None = None, progress: Callable[[int], None] | None = None) -> RenderResult:
+    """Carry out a checked plan: a still image for a photo, else the streamed video."""
+    if plan.image:
+        return render_image(stylizer, plan.source, plan.output, plan.schedule[0], seed=seed, steps=steps,
+                            size=size, compare=plan.compare)
+    return render_file(stylizer, plan.source, plan.output, plan.schedule, seed=seed, steps=steps, size=size,
+                       compare=plan.compare, progress=progress)
 
 
 def compare_paths(output: str | os.PathLike[str]) -> tuple[Path, Path]:

@@ -8,17 +8,19 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rtrdit.stream.session import StylizerError, load_reference_image
 
 
 @dataclass(frozen=True)
 class StyleChange:
-    """A style that starts at `time` seconds (prompt and/or reference image path)."""
+    """A style that starts at `time` seconds (prompt and/or reference image: a path, or from Python
+    a PIL image or an array)."""
 
     time: float
     prompt: str | None = None
-    reference: str | None = None
+    reference: Any = None
 
 
 def load_schedule(path: str | os.PathLike[str]) -> list[StyleChange]:

@@ -129,6 +129,22 @@ def _model_size(stylizer: Stylizer, size: Any) -> tuple[int, int]:
     return w, h
 
 
+def load_style(prompt: str | None, reference: Any) -> tuple[str, np.ndarray | None]:
+    """A style checked and ready: (the prompt, or the RV2V prompt for a reference alone; the reference
+    image as uint8 RGB or None). Bad prompts and images are a StylizerError."""
+    if prompt is not None:
+        if not isinstance(prompt, str):
+            raise StylizerError(f"the prompt must be a string, got {type(prompt).__name__}")
+        if not prompt.strip():
+            raise StylizerError("the prompt is empty")
+        if len(prompt) > 2000:
+            raise StylizerError(f"the prompt is too long ({len(prompt)} characters, at most 2000)")
+    if prompt is None and reference is None:
+        raise StylizerError("give a prompt, a reference image, or both")
+    ref = load_reference_image(reference) if reference is not None else None
+    return (prompt.strip() if prompt is not None else RV2V_PROMPT, ref)
+
+
 class Session:
     """One stream: push frames, switch style, flush. Not thread-safe; one per client."""
 
@@ -138,7 +154,7 @@ class Session:
         self.seed = _whole_number("seed", seed)
         self.timesteps = stylizer.timesteps(None if steps is None else _steps(steps))
         self._size = None if size is None else _model_size(stylizer, size)
-        self._pending_style = self._make_style(prompt, reference)
+        self._pending_style = load_style(prompt, reference)
         self._style_events: list[tuple[int, Any, Any]] = []
         self._frame_size: tuple[int, int] | None = None  # input (w, h)
         self._proc_size: tuple[int, int] | None = None  # model (w, h)
@@ -158,25 +174,11 @@ class Session:
         self._last_frame: np.ndarray | None = None
 
     # ----------------------------------------------------------------- style
-    @staticmethod
-    def _make_style(prompt: str | None, reference: Any) -> tuple[str, np.ndarray | None]:
-        if prompt is not None:
-            if not isinstance(prompt, str):
-                raise StylizerError(f"the prompt must be a string, got {type(prompt).__name__}")
-            if not prompt.strip():
-                raise StylizerError("the prompt is empty")
-            if len(prompt) > 2000:
-                raise StylizerError(f"the prompt is too long ({len(prompt)} characters, at most 2000)")
-        if prompt is None and reference is None:
-            raise StylizerError("give a prompt, a reference image, or both")
-        ref = load_reference_image(reference) if reference is not None else None
-        return (prompt.strip() if prompt is not None else RV2V_PROMPT, ref)
-
     def set_style(self, prompt: str | None = None, reference: Any = None) -> None:
         """Switch style mid-stream: it applies from the first chunk that starts after the
         frames pushed so far."""
         self._check_open()
-        style = self._make_style(prompt, reference)
+        style = load_style(prompt, reference)
         self._style_events.append((self._pushed, *style))
 
     def set_steps(self, steps: int) -> None:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -23,6 +24,9 @@ from rtrdit.files import atomic_write_text
 from rtrdit.model.dit import DiT
 from rtrdit.stream.sampler import default_timesteps
 from rtrdit.stream.session import Session, StylizerError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from rtrdit.stream.render import RenderResult
 
 CONFIG_NAME = "stylizer.json"
 
@@ -136,6 +140,19 @@ class Stylizer:
                 steps: int | None = None, size: tuple[int, int] | None = None) -> Session:
         """Open a stream styled by a prompt, a reference image (path, PIL image or array), or both."""
         return Session(self, prompt, reference, seed, steps, size)
+
+    def stylize_file(self, source: str | os.PathLike[str], output: str | os.PathLike[str], prompt: str | None = None,
+                     reference: Any = None, *, schedule: Any = None, seed: int = 0, steps: int | None = None,
+                     size: tuple[int, int] | None = None, compare: bool = False,
+                     progress: Callable[[int], None] | None = None) -> RenderResult:
+        """`rtrdit stylize` from Python: a video file into ``output`` (its suffix picks the container; the
+        source's frame times and audio kept; written atomically), or a photo into an image. ``schedule``
+        (a JSON file or a list of ``StyleChange``) switches style at its times; ``compare`` adds the
+        side-by-side output and, for a video, the contact sheet. Bad input: StylizerError or VideoError."""
+        from rtrdit.stream.render import plan_render, render
+
+        plan = plan_render(source, output, prompt, reference, schedule, compare)
+        return render(self, plan, seed=seed, steps=steps, size=size, progress=progress)
 
     def timesteps(self, steps: int | None = None) -> list[float]:
         """The denoising times per chunk: the model's distilled ones, or a shifted grid of ``steps``."""
