@@ -515,3 +515,23 @@ def test_cli_video_info_unusual_but_valid_files(
     data = json.loads(capsys.readouterr().out)
     assert (data["width"], data["height"], data["frames"]) == (size[0], size[1], frames)
     assert data["fps"] == pytest.approx(25)
+
+
+@pytest.mark.parametrize(("size", "suffix", "tag", "luma"), [
+    ((256, 256), ".mp4", 6, 93),     # SD: BT.601 (smpte170m), what a player assumes below 577 lines
+    ((1280, 720), ".mp4", 1, 81),    # HD: BT.709; untagged BT.601 was shown shifted by size-guessing players
+    ((540, 960), ".webm", 1, 81),    # portrait HD (a phone), VP9
+])
+def test_outputs_say_their_colour_matrix_and_use_the_one_players_assume(
+        tmp_path: Path, size: tuple[int, int], suffix: str, tag: int, luma: int) -> None:
+    w, h = size
+    red = np.zeros((3, h, w, 3), np.uint8)
+    red[...] = (200, 40, 60)  # BT.601 luma 93.4, BT.709 luma 80.8 (limited range)
+    path = tmp_path / f"c{suffix}"
+    video.write_video(path, red, 24)
+    with av.open(str(path)) as c:
+        cc = c.streams.video[0].codec_context
+        assert (cc.colorspace, cc.color_primaries, cc.color_trc, cc.color_range) == (tag, tag, tag, 1)
+        y = next(c.decode(video=0)).to_ndarray(format="yuv420p")[:h]
+    assert abs(float(y.mean()) - luma) < 1.5
+    assert np.abs(read_frames(path).astype(int) - red).max() <= 4  # read back through the tag

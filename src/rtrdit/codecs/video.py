@@ -21,6 +21,9 @@ import numpy as np
 
 from rtrdit.files import publish
 
+# FFmpeg's AVCOL_SPC/PRI/TRC values outputs are tagged with (BT709 = 1, SMPTE170M = 6: BT.601 525-line)
+# and AVCOL_RANGE_MPEG (limited range)
+BT709, SMPTE170M, LIMITED_RANGE = 1, 6, 1
 TIME_BASE = 90_000  # ticks per second of a timed writer's clock (MPEG's)
 # A frame larger than this (in pixels) is refused: one RGB frame of 8192x8192 is already 200 MB.
 MAX_PIXELS = 8192 * 8192
@@ -419,6 +422,7 @@ class VideoWriter:
         self._audio_held: Any = None
         self._size: tuple[int, int] | None = None  # (width, height) of frames given
         self._pad: tuple[int, int] = (0, 0)
+        self._matrix = "ITU601"  # the RGB -> YUV matrix, chosen by the frame size (_setup)
         self._timed: bool | None = None  # frames come with their own times (decided by the first write)
         self._last_pts = -1
         self._end = 0.0  # seconds of video written: where the audio is cut
@@ -457,6 +461,13 @@ class VideoWriter:
         stream = self._container.add_stream(self.container.video, rate=self.rate)
         stream.width, stream.height = width + self._pad[0], height + self._pad[1]
         stream.pix_fmt = "yuv420p"
+        # the colour matrix a player assumes when a file does not say (mpv's rule: BT.709 from 1280 wide or
+        # 577 high, BT.601 below), and said so in the stream: untagged HD came out in BT.601 (FFmpeg's
+        # default) and players that go by the size showed shifted colours
+        hd = width >= 1280 or height > 576
+        self._matrix, tag = ("ITU709", BT709) if hd else ("ITU601", SMPTE170M)
+        cc = stream.codec_context
+        cc.colorspace, cc.color_primaries, cc.color_trc, cc.color_range = tag, tag, tag, LIMITED_RANGE
         if self._timed:  # a fine clock, so each frame keeps its own time
             stream.codec_context.time_base = stream.time_base = Fraction(1, TIME_BASE)
         if self.container.video == "libx264":
@@ -522,7 +533,8 @@ class VideoWriter:
                 img = arr[i]
                 if px or py:
                     img = np.pad(img, ((0, py), (0, px), (0, 0)), mode="edge")
-                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")
+                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24").reformat(
+                    format="yuv420p", dst_colorspace=self._matrix, dst_color_range="MPEG")
                 if times is not None:
                     frame.pts = self._last_pts = max(round(float(times[i]) * TIME_BASE), self._last_pts + 1)
                     frame.time_base = Fraction(1, TIME_BASE)
