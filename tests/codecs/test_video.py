@@ -535,3 +535,28 @@ def test_outputs_say_their_colour_matrix_and_use_the_one_players_assume(
         y = next(c.decode(video=0)).to_ndarray(format="yuv420p")[:h]
     assert abs(float(y.mean()) - luma) < 1.5
     assert np.abs(read_frames(path).astype(int) - red).max() <= 4  # read back through the tag
+
+
+@pytest.mark.parametrize(("size", "matrix"), [((1280, 720), "ITU709"), ((720, 1280), "ITU709"), ((640, 480), "ITU601")])
+def test_a_file_that_does_not_say_its_colour_matrix_is_read_in_the_one_players_assume(
+        tmp_path: Path, size: tuple[int, int], matrix: str) -> None:
+    """Untagged HD is BT.709 to a player (FFmpeg's conversion would read it as BT.601: red 200,40,60 came
+    back as 185,20,60), untagged SD is BT.601; full size and resized while decoding alike."""
+    w, h = size
+    red = np.full((h, w, 3), (200, 40, 60), np.uint8)
+    path = tmp_path / "untagged.mp4"
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=24)
+        s.width, s.height, s.pix_fmt = w, h, "yuv420p"
+        for i in range(2):
+            f = av.VideoFrame.from_ndarray(red, format="rgb24").reformat(
+                format="yuv420p", dst_colorspace=matrix, dst_color_range="MPEG")
+            f.pts = i
+            for p in s.encode(f):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    with av.open(str(path)) as c:
+        assert c.streams.video[0].codec_context.colorspace == video.UNSPECIFIED
+    assert np.abs(read_frames(path, count=1)[0].astype(int) - (200, 40, 60)).max() <= 4
+    assert np.abs(read_frames(path, count=1, size=(64, 48))[0].astype(int) - (200, 40, 60)).max() <= 4

@@ -24,6 +24,7 @@ from rtrdit.files import publish
 # FFmpeg's AVCOL_SPC/PRI/TRC values outputs are tagged with (BT709 = 1, SMPTE170M = 6: BT.601 525-line)
 # and AVCOL_RANGE_MPEG (limited range)
 BT709, SMPTE170M, LIMITED_RANGE = 1, 6, 1
+UNSPECIFIED = 2  # AVCOL_SPC_UNSPECIFIED: a file that does not say
 TIME_BASE = 90_000  # ticks per second of a timed writer's clock (MPEG's)
 # A frame larger than this (in pixels) is refused: one RGB frame of 8192x8192 is already 200 MB.
 MAX_PIXELS = 8192 * 8192
@@ -275,13 +276,17 @@ def _to_rgb(frame: Any, size: tuple[int, int] | None, mode: str) -> np.ndarray:
     k = _rotation_steps(getattr(frame, "rotation", 0))
     fw, fh = frame.width, frame.height
     dw, dh = (fh, fw) if k % 2 else (fw, fh)  # display size
+    # a file that does not say its colour matrix is read in the one a player assumes for its size (as
+    # written, `VideoWriter`); FFmpeg's own default is BT.601 at every size. A tagged file: its tag
+    untagged = int(getattr(frame, "colorspace", 0) or 0) == UNSPECIFIED
+    matrix = {"src_colorspace": "ITU709"} if untagged and (fw >= 1280 or fh > 576) else {}
     if size is None or (dw, dh) == size:
-        rgb = frame.to_ndarray(format="rgb24")
+        rgb = frame.to_ndarray(format="rgb24", **matrix)
     else:
         sw, sh = _scaled_size(dw, dh, size, mode)
         tw, th = (sh, sw) if k % 2 else (sw, sh)  # the same scaling before rotation
         interp = "AREA" if sw * sh < dw * dh else "BILINEAR"
-        rgb = frame.to_ndarray(format="rgb24", width=tw, height=th, interpolation=interp)
+        rgb = frame.to_ndarray(format="rgb24", width=tw, height=th, interpolation=interp, **matrix)
     if k:
         rgb = np.ascontiguousarray(np.rot90(rgb, k))
     return rgb if size is None else _fit(rgb, size, mode)
