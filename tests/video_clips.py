@@ -85,6 +85,21 @@ def make_clip(
     return path
 
 
+def write_dpx_still(path: Path, rgb: np.ndarray) -> Path:
+    """Write uint8 ``rgb`` (H, W, 3) as a DPX still: like a phone's HEIC, a format FFmpeg reads (and
+    writes, so a test can make one) and Pillow does not."""
+    import av
+
+    with av.open(str(path), "w", format="image2") as c:
+        s = c.add_stream("dpx", rate=1)
+        s.width, s.height, s.pix_fmt = rgb.shape[1], rgb.shape[0], "rgb24"
+        f = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        f.pts = 0
+        for packet in [*s.encode(f), *s.encode()]:
+            c.mux(packet)
+    return path
+
+
 def audio_duration(path: Path) -> float:
     """Seconds of audio in ``path`` (0 when it has none), from its packets."""
     import av

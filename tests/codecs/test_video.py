@@ -10,7 +10,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from video_clips import SHARED_VIDEOS, audio_duration, frame_value, make_clip
+from video_clips import SHARED_VIDEOS, audio_duration, frame_value, make_clip, write_dpx_still
 
 from rtrdit.cli import main
 from rtrdit.codecs import video
@@ -560,3 +560,21 @@ def test_a_file_that_does_not_say_its_colour_matrix_is_read_in_the_one_players_a
         assert c.streams.video[0].codec_context.colorspace == video.UNSPECIFIED
     assert np.abs(read_frames(path, count=1)[0].astype(int) - (200, 40, 60)).max() <= 4
     assert np.abs(read_frames(path, count=1, size=(64, 48))[0].astype(int) - (200, 40, 60)).max() <= 4
+
+
+def test_read_photo_takes_what_pillow_cannot_and_refuses_a_video(clip: Path, tmp_path: Path) -> None:
+    from PIL import Image, UnidentifiedImageError
+
+    rgb = np.zeros((30, 40, 3), np.uint8)
+    rgb[:10] = (200, 40, 60)
+    still = write_dpx_still(tmp_path / "scan.dpx", rgb)
+    with pytest.raises(UnidentifiedImageError):
+        Image.open(still)
+    np.testing.assert_array_equal(video.read_photo(still), rgb)
+    with pytest.raises(VideoError, match=r"not a photo \(\d+ frames of h264: a video\?\)"):
+        video.read_photo(clip)
+    (tmp_path / "notes.txt").write_text("not an image")
+    with pytest.raises(VideoError, match="not a readable image \\(a format neither Pillow nor FFmpeg reads\\)"):
+        video.read_photo(tmp_path / "notes.txt")
+    with pytest.raises(VideoError, match="no such file"):
+        video.read_photo(tmp_path / "missing.png")

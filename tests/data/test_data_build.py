@@ -251,3 +251,17 @@ def test_a_phone_photo_is_animated_upright(tmp_path: Path) -> None:
     clips = np.concatenate(list(image_clips(tmp_path / "p.jpg", (32, 32), 5, 2, seed=0))).astype(int)
     red = clips[..., 0] - clips[..., 2]  # > 0 where red, < 0 where blue
     assert red[:, 0].mean() > 100 and red[:, -1].mean() < -100, (red[:, 0].mean(), red[:, -1].mean())
+
+
+def test_photos_in_formats_pillow_lacks_are_animated(tmp_path: Path) -> None:
+    """A folder of a phone's photos (HEIC; here DPX, the same path through FFmpeg) is built into clips."""
+    from video_clips import write_dpx_still
+
+    from rtrdit.data.build import IMAGE_EXTENSIONS, image_clips
+
+    assert {".heic", ".heif", ".avif", ".webp"} <= set(IMAGE_EXTENSIONS)
+    rgb = np.zeros((80, 120, 3), np.uint8)
+    rgb[:, :60] = (200, 40, 60)
+    clips = list(image_clips(write_dpx_still(tmp_path / "p.dpx", rgb), (32, 32), 5, 2, seed=0))
+    assert len(clips) == 2 and clips[0].shape == (5, 32, 32, 3)
+    assert abs(float(clips[0][..., 0].mean()) - 100) < 60 and clips[0][..., 1].max() <= 60  # the photo's two halves

@@ -282,3 +282,16 @@ def test_a_phone_photo_reference_is_upright(tmp_path, orientation: int) -> None:
     with Image.open(path) as im:
         np.testing.assert_array_equal(load_reference_image(im), shown)
         assert im.getexif()[0x0112] == orientation and im.size == (60, 30)
+
+
+def test_a_reference_in_a_format_pillow_lacks_is_read_by_ffmpeg(tmp_path) -> None:
+    """A phone's HEIC (here a DPX still, which FFmpeg writes too): the reference is its pixels; a video
+    given as the reference is refused in one line, not taken for its first frame."""
+    from video_clips import make_clip, write_dpx_still
+
+    rgb = np.zeros((30, 40, 3), np.uint8)
+    rgb[:, :10] = (10, 200, 30)
+    np.testing.assert_array_equal(load_reference_image(write_dpx_still(tmp_path / "ref.dpx", rgb)), rgb)
+    clip = make_clip(tmp_path / "clip.mp4", frames=5)
+    with pytest.raises(StylizerError, match=r"cannot read reference image .*clip.mp4: not a photo \(5 frames"):
+        load_reference_image(clip)

@@ -366,6 +366,31 @@ def read_frames(
     return np.stack(frames)
 
 
+def read_photo(path: str | os.PathLike[str]) -> np.ndarray:
+    """A photo as uint8 (H, W, 3) RGB, upright as a viewer shows it: Pillow for the formats it knows
+    (EXIF orientation applied, grey and alpha made RGB), FFmpeg for the rest (a phone's HEIC, DPX, ...);
+    ``VideoError`` for what neither reads or for a video."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    p = Path(path)
+    try:
+        with Image.open(p) as im:
+            return np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
+    except UnidentifiedImageError:
+        pass  # not a format Pillow knows: FFmpeg's turn
+    except FileNotFoundError:
+        raise VideoError(f"{p}: no such file") from None
+    except OSError as exc:  # a folder, a truncated or damaged image
+        raise VideoError(f"{p}: not a readable image ({_describe(exc)})") from None
+    try:
+        info = probe(p)
+    except VideoError:
+        raise VideoError(f"{p}: not a readable image (a format neither Pillow nor FFmpeg reads)") from None
+    if info.frames != 1:
+        raise VideoError(f"{p}: not a photo ({info.frames} frames of {info.codec}: a video?)")
+    return read_image(p)
+
+
 def read_image(path: str | os.PathLike[str], size: tuple[int, int] | None = None, mode: str = "crop") -> np.ndarray:
     """A still image (PNG, JPEG, WebP, ...; or a video's first frame) as uint8 (H, W, 3) RGB, e.g. a
     style reference; grey and alpha images come out as RGB (alpha dropped)."""

@@ -17,11 +17,10 @@ import numpy as np
 
 from rtrdit.data.generators import GeneratorError, Prompter, TargetGenerator, TargetJob
 from rtrdit.data.manifest import RV2V_PROMPT, ManifestRow, write_manifest
-from rtrdit.errors import first_line
 from rtrdit.files import atomic_path
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v")
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".avif", ".tif", ".tiff", ".bmp")
 # Folders inside installed packages that ship sample photographs (looked up without importing them).
 # Only scikit-learn's two photos (china.jpg, flower.jpg): it is a pinned core dependency, so the demo data,
 # `rtrdit demo` and the benchmarks see the same images whatever optional extras are installed.
@@ -214,15 +213,9 @@ def animate_image(image: np.ndarray, size: tuple[int, int], frames: int, rng: np
 def image_clips(path: Path, size: tuple[int, int], frames: int, count: int, seed: int) -> Iterator[np.ndarray]:
     """``count`` animated clips (pans/zooms drawn from ``seed``) over one still image (any mode: grey
     and alpha become RGB); ``VideoError`` when it cannot be read."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from rtrdit.codecs.video import read_photo
 
-    from rtrdit.codecs.video import VideoError
-
-    try:
-        with Image.open(path) as im:
-            image = np.asarray(ImageOps.exif_transpose(im).convert("RGB"))  # upright, as a viewer shows it
-    except (UnidentifiedImageError, OSError) as exc:
-        raise VideoError(f"{path}: not a readable image ({first_line(exc)})") from None
+    image = read_photo(path)  # upright, as a viewer shows it; VideoError in one line
     for k in range(count):
         rng = np.random.default_rng([seed, k, sum(path.name.encode())])
         yield animate_image(image, size, frames, rng)

@@ -192,12 +192,9 @@ class _ShardWriter:
         return self.prompts[prompt]
 
     def _reference(self, path: Path, latent_hw: torch.Size) -> Tensor:
-        from PIL import Image, ImageOps
+        from rtrdit.codecs.video import read_photo, resize_frame
 
-        from rtrdit.codecs.video import resize_frame
-
-        with Image.open(path) as im:
-            img = np.asarray(ImageOps.exif_transpose(im).convert("RGB"))  # upright, as a viewer shows it
+        img = read_photo(path)  # upright, as a viewer shows it
         h, w = int(latent_hw[0]) * 8, int(latent_hw[1]) * 8
         img = resize_frame(img, (w, h), "crop")
         return self._encode(img[None])  # [16, 1, h, w]

@@ -61,7 +61,15 @@ def load_reference_image(reference: Any) -> np.ndarray:
                 reference = ImageOps.exif_transpose(im)
         except FileNotFoundError:
             raise StylizerError(f"reference image not found: {reference}") from None
-        except (UnidentifiedImageError, OSError) as exc:
+        except UnidentifiedImageError:  # a format Pillow lacks (a phone's HEIC...): FFmpeg reads it
+            from rtrdit.codecs.video import VideoError, read_photo
+
+            try:
+                reference = read_photo(reference)
+            except VideoError as exc:
+                why = str(exc).removeprefix(f"{reference}: ")
+                raise StylizerError(f"cannot read reference image {reference}: {why}") from None
+        except OSError as exc:
             raise StylizerError(f"cannot read reference image {reference}: {exc}") from None
     if isinstance(reference, Image.Image) and reference.getexif().get(EXIF_ORIENTATION, 1) != 1:
         reference = ImageOps.exif_transpose(reference)  # a caller's PIL image: a copy, the caller's kept
