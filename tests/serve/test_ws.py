@@ -7,8 +7,10 @@ from __future__ import annotations
 import base64
 import contextlib
 import io
+import tempfile
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -297,3 +299,21 @@ def test_token_session_count_and_size_limits(tiny_stylizer: Any) -> None:
             assert ok.wait(lambda g: len(g.frames) >= 1)
         finally:
             ok.close()
+
+
+def test_a_reference_upload_pillow_cannot_open_is_read_by_ffmpeg(tmp_path: Path) -> None:
+    """A phone's HEIC from the gallery (here DPX, the same FFmpeg path): decoded, pixel limit checked
+    before decoding; a video uploaded as a reference is refused in one line."""
+    from video_clips import make_clip, write_dpx_still
+
+    from rtrdit.serve.scheduler import ServeError
+
+    rgb = np.zeros((60, 80, 3), np.uint8)
+    rgb[:20] = (200, 40, 60)
+    data = write_dpx_still(tmp_path / "r.dpx", rgb).read_bytes()
+    np.testing.assert_array_equal(decode_reference(data, Limits()), rgb)
+    with pytest.raises(ServeError, match="reference image of 80x60 is too large"):
+        decode_reference(data, Limits(max_reference_pixels=80 * 59))
+    with pytest.raises(ServeError, match=r"cannot decode the reference image: not a photo \(5 frames"):
+        decode_reference(make_clip(tmp_path / "c.mp4", frames=5).read_bytes(), Limits())
+    assert not list(Path(tempfile.gettempdir()).glob("rtrdit-ref-*"))  # the temporary copy is gone

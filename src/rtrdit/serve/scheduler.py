@@ -99,8 +99,9 @@ def encode_jpeg(frame: np.ndarray, quality: int = 80) -> bytes:
 
 
 def decode_reference(data: bytes, limits: Limits) -> np.ndarray:
-    """A reference image file's bytes -> uint8 RGB; size-checked before decoding."""
-    from PIL import Image
+    """A reference image file's bytes -> uint8 RGB, upright; size-checked before decoding. Formats
+    Pillow lacks (a phone's HEIC) are read by FFmpeg."""
+    from PIL import Image, UnidentifiedImageError
 
     if len(data) > limits.max_reference_bytes:
         raise ServeError(f"reference image is too large ({len(data)} bytes, at most {limits.max_reference_bytes})")
@@ -114,8 +115,30 @@ def decode_reference(data: bytes, limits: Limits) -> np.ndarray:
             return load_reference_image(im)
     except ServeError:
         raise
+    except UnidentifiedImageError:
+        return _decode_reference_with_ffmpeg(data, limits)
     except Exception as exc:  # noqa: BLE001 - PIL raises many types for corrupt data
         raise ServeError(f"cannot decode the reference image: {exc}") from None
+
+
+def _decode_reference_with_ffmpeg(data: bytes, limits: Limits) -> np.ndarray:
+    """`decode_reference` for what Pillow cannot open: through a temporary file (FFmpeg probes by
+    reading), the size checked before the pixels are decoded."""
+    import tempfile
+
+    from rtrdit.codecs.video import VideoError, probe, read_photo
+
+    with tempfile.NamedTemporaryFile(prefix="rtrdit-ref-") as tmp:
+        tmp.write(data)
+        tmp.flush()
+        try:
+            info = probe(tmp.name)
+            if info.width * info.height > limits.max_reference_pixels:
+                raise ServeError(f"reference image of {info.width}x{info.height} is too large")
+            return read_photo(tmp.name)
+        except VideoError as exc:
+            why = str(exc).removeprefix(f"{tmp.name}: ")
+            raise ServeError(f"cannot decode the reference image: {why}") from None
 
 
 class LiveSession:
