@@ -59,6 +59,23 @@ def test_a_photo_is_stylized_into_an_image(suffix, tiny_stylizer, tiny_stylizer_
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["photo.png", out.name, f"styled_compare{suffix}"])
 
 
+def test_a_phone_photo_is_stylized_upright(tiny_stylizer_dir, tmp_path) -> None:
+    """A JPEG whose EXIF turns it (here mirrored and turned: orientation 5) comes out as a viewer shows it."""
+    from PIL import ImageOps
+
+    stored = Image.fromarray(np.zeros((40, 64, 3), np.uint8))
+    exif = stored.getexif()
+    exif[0x0112] = 5
+    stored.save(tmp_path / "phone.jpg", exif=exif.tobytes())
+    with Image.open(tmp_path / "phone.jpg") as im:
+        shown = ImageOps.exif_transpose(im).size
+    assert shown == (40, 64)
+    assert main(["stylize", str(tmp_path / "phone.jpg"), "-o", str(tmp_path / "out.png"), "--prompt", "x",
+                 "--model", tiny_stylizer_dir]) == 0
+    with Image.open(tmp_path / "out.png") as im:
+        assert im.size == shown
+
+
 def test_an_image_output_of_a_video_is_refused(tiny_stylizer_dir, clip_file, tmp_path, capsys) -> None:
     assert main(["stylize", clip_file, "-o", str(tmp_path / "a.png"), "--prompt", "x", "--model", tiny_stylizer_dir]) == 2
     err = capsys.readouterr().err.strip()

@@ -228,10 +228,10 @@ def render_image(
 ) -> RenderResult:
     """Stylize a photo (a one-frame source) into a still image whose suffix picks the format
     (`codecs.video.IMAGE_SUFFIXES`), written atomically; ``compare`` adds OUTPUT_compare (source | stylized)."""
-    from rtrdit.codecs.video import read_frames, write_image
+    from rtrdit.codecs.video import read_photo, write_image
 
     t0 = time.perf_counter()
-    photo = read_frames(source, count=1)  # upright: FFmpeg applies the photo's EXIF rotation
+    photo = read_photo(source)[None]  # upright as a viewer shows it (EXIF orientation, mirrored ones too)
     sess = stylizer.session(prompt=style.prompt, reference=style.reference, seed=seed, steps=steps, size=size)
     stylized = np.concatenate([sess.push(photo), sess.flush()])[0]
     out = Path(output)
