@@ -39,7 +39,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--size", help="model resolution WxH, multiples of 16 (default: ~256x256 at the input's aspect)")
     p.add_argument("--steps", type=positive_int, help="denoising steps per chunk (default: the model's, K=2)")
     p.add_argument("--seed", type=int, default=0, help="noise seed (default 0): the same seed, input and style give the same output")
-    p.add_argument("--compare", action="store_true", help="also write OUTPUT_compare (same format) and OUTPUT_sheet.png")
+    p.add_argument("--compare", action="store_true", help="also write OUTPUT_compare (source | stylized, same format) and, for a video, OUTPUT_sheet.png")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, auto (a GPU if any) ...")
 
 
