@@ -32,10 +32,12 @@ def make_clip(
     audio: str | None = None,
     fmt: str | None = None,
     times: list[float] | None = None,
+    audio_seconds: float | None = None,
 ) -> Path:
     """Encode ``frames`` pattern frames (see :func:`pattern`) into ``path`` with PyAV; ``audio`` names an
     audio codec for a 440 Hz tone as long as the video; ``times`` (seconds, on a millisecond clock) gives
-    each frame its own time instead of 1/fps steps: a variable frame rate, as phones record."""
+    each frame its own time instead of 1/fps steps: a variable frame rate, as phones record;
+    ``audio_seconds`` makes the tone longer (a last frame held over the rest of the audio, as in a slideshow)."""
     import av
 
     width, height = size
@@ -69,6 +71,7 @@ def make_clip(
             out.mux(packet)
         if astream is not None:
             seconds = frames / float(rate) if times is None else times[-1] + 1 / float(rate)
+            seconds = audio_seconds if audio_seconds is not None else seconds
             n, chunk = int(seconds * 48000), 960
             t = np.arange(n) / 48000
             tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)

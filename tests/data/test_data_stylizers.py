@@ -139,3 +139,12 @@ def test_stylize_command_writes_a_photo_as_an_image_and_refuses_what_it_would_ma
         assert message in err and err.count("\n") == 1, err
     assert clip.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "in.mp4", "out.png", "photo.png"]
+
+
+def test_stylize_command_keeps_the_audio_a_held_last_frame_plays_over(tmp_path: Path) -> None:
+    from video_clips import audio_duration, make_clip
+
+    src = make_clip(tmp_path / "slides.mp4", frames=4, size=(64, 48), fps=10, times=[0, 0.1, 0.2, 0.4],
+                    audio="aac", audio_seconds=2.0)
+    assert main(["data", "stylize", str(src), "-o", str(tmp_path / "out.mp4"), "--style", "thermal"]) == 0
+    assert audio_duration(tmp_path / "out.mp4") == pytest.approx(2.0, abs=0.05)  # was cut at 0.5 s

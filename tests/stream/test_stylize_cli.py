@@ -117,6 +117,19 @@ def test_a_variable_frame_rate_keeps_its_timing_audio_and_switch_times(tiny_styl
     assert changed and 18 <= changed[0] <= 21, changed  # at the mean rate (15 fps) 1.07 s would be frame 16
 
 
+def test_a_last_frame_held_over_the_audio_keeps_all_of_it(tiny_stylizer_dir, tmp_path) -> None:
+    """A slideshow-like source (its last frame at 0.5 s, held while the audio plays on to 3 s): the output
+    keeps the whole 3 s of audio, as a player plays the source; it was cut 1/fps after the last frame."""
+    times = [0.0, 0.1, 0.2, 0.3, 0.5]
+    src = make_clip(tmp_path / "slides.mp4", frames=5, size=(48, 40), fps=10, times=times, audio="aac",
+                    audio_seconds=3.0)
+    assert audio_duration(src) == pytest.approx(3.0, abs=0.03)
+    out = tmp_path / "out.mp4"
+    assert main(["stylize", str(src), "-o", str(out), "--prompt", "x", "--model", tiny_stylizer_dir]) == 0
+    assert [t for t, _ in iter_timed_frames(out)] == pytest.approx(times, abs=1e-3)
+    assert audio_duration(out) == pytest.approx(3.0, abs=0.05)
+
+
 def test_schedule_switches_style(tiny_stylizer_dir, clip_file, tmp_path) -> None:
     Image.fromarray(np.full((20, 30, 3), (200, 30, 90), np.uint8)).save(tmp_path / "ref.png")
     sched = tmp_path / "s.json"

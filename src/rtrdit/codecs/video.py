@@ -412,7 +412,7 @@ class VideoWriter:
     hidden temporary file in the same folder, renamed over ``path`` on success and deleted on any error.
     Odd frame sizes are padded by one edge pixel (4:2:0 needs even sizes). ``audio_from`` copies that
     file's audio track (re-encoded to AAC, or Opus for WebM, if the container cannot carry it), cut to
-    the video's length."""
+    the video's length (or to the later ``end`` given to :meth:`close`)."""
 
     def __init__(
         self,
@@ -617,15 +617,19 @@ class VideoWriter:
                     continue  # a damaged audio packet is dropped, the video is kept
 
     def _finish_audio(self) -> None:
-        self._pump_audio(self._end)  # cut to the video's length
+        self._pump_audio(self._end)  # cut where the video ends (or at close's later end)
         if self._transcode_audio:
             for packet in self._audio_out.encode(None):
                 self._container.mux(packet)
 
-    def close(self) -> None:
-        """Flush the encoder, copy the audio, and move the finished file to ``path``."""
+    def close(self, end: float | None = None) -> None:
+        """Flush the encoder, copy the audio, and move the finished file to ``path``. The audio is cut
+        where the video ends, or at ``end`` seconds when that is later (a source's own end: its last
+        frame held over the rest of its audio, as players show it)."""
         if self._closed:
             return
+        if end is not None and math.isfinite(end):
+            self._end = max(self._end, float(end))
         try:
             if self.frames_written == 0:
                 raise VideoError(f"{self.path}: no frames were written")
@@ -671,6 +675,16 @@ class VideoWriter:
         except Exception:  # noqa: BLE001, S110 - best-effort close of a writer being discarded
             pass
         self._discard()
+
+
+def media_end(path: str | os.PathLike[str]) -> float:
+    """Seconds a file plays for, its longest stream included (0.0 when the container does not say):
+    a video's last frame may be held while its audio goes on."""
+    try:
+        with _av().open(str(path)) as container:
+            return container.duration / 1_000_000 if container.duration else 0.0  # AV_TIME_BASE
+    except Exception:  # noqa: BLE001 - only a hint: probe and the decoder report unreadable files
+        return 0.0
 
 
 def write_video(path: str | os.PathLike[str], frames: np.ndarray, fps: float,

@@ -19,7 +19,16 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from rtrdit.cli import CLIError
-    from rtrdit.codecs.video import VideoError, VideoWriter, iter_frames, output_format, probe, read_frames, write_image
+    from rtrdit.codecs.video import (
+        VideoError,
+        VideoWriter,
+        iter_frames,
+        media_end,
+        output_format,
+        probe,
+        read_frames,
+        write_image,
+    )
     from rtrdit.commands.data_build import parse_size
     from rtrdit.data.stylizers import get_style
 
@@ -38,9 +47,14 @@ def run(args: argparse.Namespace) -> int:
             written = 1
         else:
             audio = None if args.no_audio or not info.has_audio else args.input
-            with VideoWriter(args.output, info.fps, audio_from=audio) as writer:
+            writer = VideoWriter(args.output, info.fps, audio_from=audio)
+            try:
                 for frame in iter_frames(args.input, size=size):
                     writer.write(style.apply(frame))
+                writer.close(end=media_end(args.input))  # all of the input's audio
+            except BaseException:
+                writer.abort()  # nothing left behind
+                raise
             written = writer.frames_written
     except VideoError as exc:
         raise CLIError(str(exc)) from None
