@@ -214,8 +214,12 @@ def test_a_size_far_above_the_training_area_gets_a_note(tiny_stylizer_dir, clip_
                  "--size", "96x96"]) == 0
     assert "note: --size 96x96 is 9x the area this model was trained at (about 32x32)" in capsys.readouterr().err
     assert main(["stylize", clip_file, "-o", str(tmp_path / "b.mp4"), "--prompt", "x", "--model", tiny_stylizer_dir,
-                 "--size", "64x64"]) == 0
-    assert "note:" not in capsys.readouterr().err
+                 "--size", "48x48"]) == 0
+    assert "note:" not in capsys.readouterr().err  # 48x40 to 48x48: near enough its shape
+    assert main(["stylize", clip_file, "-o", str(tmp_path / "c.mp4"), "--prompt", "x", "--model", tiny_stylizer_dir,
+                 "--size", "32x64"]) == 0
+    assert "note: --size 32x64 has another shape than the input (48x40)" in capsys.readouterr().err
+    assert probe(tmp_path / "c.mp4").width == 48  # still the input's size
 
 
 def test_sigterm_mid_stream_is_a_clean_stop(tiny_stylizer_dir, clip_file, tmp_path) -> None:

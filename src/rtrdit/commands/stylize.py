@@ -83,6 +83,12 @@ def _render(args: argparse.Namespace, plan: RenderPlan, size: tuple[int, int] | 
         print(f"rtrdit stylize: note: --size {size[0]}x{size[1]} is {size[0] * size[1] / stylizer.config.area:.0f}x "
               f"the area this model was trained at (about {side}x{side}); expect it to run much slower and to "
               "follow the style less well", file=sys.stderr)
+    if size is not None and plan.info.width and plan.info.height:
+        squeeze = (size[0] / size[1]) / (plan.info.width / plan.info.height)
+        if not 0.8 <= squeeze <= 1.25:
+            print(f"rtrdit stylize: note: --size {size[0]}x{size[1]} has another shape than the input "
+                  f"({plan.info.width}x{plan.info.height}): each frame is squeezed to it and stretched back "
+                  "(leave --size out to keep the input's shape)", file=sys.stderr)
     if plan.image:
         result = render(stylizer, plan, seed=args.seed, steps=args.steps, size=size)
         print(f"wrote {result.output} ({result.seconds:.1f} s)")
