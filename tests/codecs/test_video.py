@@ -482,6 +482,7 @@ def test_cli_video_info(clip: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert {k: data[k] for k in ("width", "height", "frames", "codec")} == {
         "width": 64, "height": 48, "frames": 9, "codec": "h264"}
     assert data["fps"] == pytest.approx(24) and data["duration"] == pytest.approx(0.375, abs=1e-3)
+    assert data["colour"] == "unspecified (read as bt601)"  # an untagged SD clip
     assert main(["video", "info", str(clip)]) == 0
     text = capsys.readouterr().out
     assert "width" in text and "64" in text and "h264" in text
@@ -535,6 +536,7 @@ def test_outputs_say_their_colour_matrix_and_use_the_one_players_assume(
         y = next(c.decode(video=0)).to_ndarray(format="yuv420p")[:h]
     assert abs(float(y.mean()) - luma) < 1.5
     assert np.abs(read_frames(path).astype(int) - red).max() <= 4  # read back through the tag
+    assert probe(path).colour == {1: "bt709", 6: "smpte170m"}[tag]
 
 
 @pytest.mark.parametrize(("size", "matrix"), [((1280, 720), "ITU709"), ((720, 1280), "ITU709"), ((640, 480), "ITU601")])
@@ -558,6 +560,7 @@ def test_a_file_that_does_not_say_its_colour_matrix_is_read_in_the_one_players_a
             c.mux(p)
     with av.open(str(path)) as c:
         assert c.streams.video[0].codec_context.colorspace == video.UNSPECIFIED
+    assert probe(path).colour == f"unspecified (read as {'bt709' if matrix == 'ITU709' else 'bt601'})"
     assert np.abs(read_frames(path, count=1)[0].astype(int) - (200, 40, 60)).max() <= 4
     assert np.abs(read_frames(path, count=1, size=(64, 48))[0].astype(int) - (200, 40, 60)).max() <= 4
 

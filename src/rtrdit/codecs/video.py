@@ -76,6 +76,7 @@ class VideoInfo:
     codec: str
     duration: float
     has_audio: bool
+    colour: str = ""  # the colour matrix the pixels are read in: its tag, or what an untagged file is taken as
 
 
 # --------------------------------------------------------------------------- reading
@@ -209,9 +210,23 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
         if rotation % 2:
             width, height = height, width
         return VideoInfo(str(p), int(width), int(height), float(fps), int(frames), str(codec),
-                         float(duration), has_audio)
+                         float(duration), has_audio, _colour(ctx))
     finally:
         container.close()
+
+
+_MATRICES = {0: "rgb", 1: "bt709", 4: "fcc", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 9: "bt2020nc",
+             10: "bt2020c"}  # FFmpeg's AVColorSpace names
+
+
+def _colour(ctx: Any) -> str:
+    """The colour matrix a stream's pixels are read in (`_to_rgb`): its tag, or the size's guess."""
+    if not str(ctx.pix_fmt or "yuv").startswith(("yuv", "nv", "p0", "p2")):  # RGB, palette or grey pixels
+        return "none (not YUV)"
+    tag = int(getattr(ctx, "colorspace", UNSPECIFIED) or UNSPECIFIED)
+    if tag != UNSPECIFIED:
+        return _MATRICES.get(tag, f"colorspace {tag}")
+    return "unspecified (read as bt709)" if ctx.width >= 1280 or ctx.height > 576 else "unspecified (read as bt601)"
 
 
 def _check_size(size: tuple[int, int]) -> tuple[int, int]:

@@ -1,4 +1,4 @@
-"""`rtrdit video info FILE [--json]`: print a video's width, height, fps, frames, codec and duration."""
+"""`rtrdit video info FILE [--json]`: print a video's width, height, fps, frames, codec, duration and colour matrix."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 
 from rtrdit.cli import CLIError
 
-FIELDS = ("width", "height", "fps", "frames", "codec", "duration")
+FIELDS = ("width", "height", "fps", "frames", "codec", "duration", "colour")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
         "frames": info.frames,
         "codec": info.codec,
         "duration": round(info.duration, 6),
+        "colour": info.colour,
         "has_audio": info.has_audio,
     }
     if args.json:
