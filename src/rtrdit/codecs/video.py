@@ -66,7 +66,7 @@ class VideoError(ValueError):
 
 @dataclass(frozen=True)
 class VideoInfo:
-    """What a video file holds: display size (after rotation), frame rate, frame count, codec."""
+    """What a video file holds: display size (after rotation), frame rate, frame count, codec, colour matrix."""
 
     path: str
     width: int
