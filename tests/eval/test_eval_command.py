@@ -186,3 +186,8 @@ def test_videos_of_different_lengths_are_scored_on_the_cut_and_said_so(videos: P
     assert "note: flicker" not in err
     frames = {v["name"]: v["frames"] for v in json.loads(out.read_text())["videos"]}
     assert frames == {"still": 5, "flicker": 8}
+    write_video(videos / "pred" / "still.mp4", clip, 24)
+    write_video(videos / "src" / "still.mp4", clip[:7], 24)  # one frame short, read after the prediction
+    assert main(["eval", "--pred", str(videos / "pred"), "--source", str(videos / "src"), "--metrics", "warp"]) == 0
+    assert "note: still: the source ends after 7 frames, the prediction goes on; scored the first 7" in (
+        capsys.readouterr().err)

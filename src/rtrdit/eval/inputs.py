@@ -147,7 +147,9 @@ def iter_chunks(item: EvalItem, source: bool, target: bool, chunk_frames: int = 
                 frame = next(it, None)
                 if frame is None:
                     done = True
-                    longer = [o for o, rest in streams.items() if o != k and next(rest, None) is not None]
+                    # a stream read before this one in this round already had one more frame
+                    longer = [o for o, rest in streams.items()
+                              if o != k and (o in frames or next(rest, None) is not None)]
                     if longer and note is not None:
                         note(f"note: {item.name}: the {'prediction' if k == 'pred' else k} ends after {count} "
                              f"frames, the {' and '.join('prediction' if o == 'pred' else o for o in longer)} "
