@@ -25,6 +25,12 @@ from rtrdit.files import publish
 # and AVCOL_RANGE_MPEG (limited range)
 BT709, SMPTE170M, LIMITED_RANGE = 1, 6, 1
 UNSPECIFIED = 2  # AVCOL_SPC_UNSPECIFIED: a file that does not say
+
+
+def _hd(width: int, height: int) -> bool:
+    """Whether a player takes an untagged video of this size as BT.709 (mpv's rule: 1280 wide or 577
+    high and up) rather than BT.601: what untagged files are read as and outputs are written in."""
+    return width >= 1280 or height > 576
 TIME_BASE = 90_000  # ticks per second of a timed writer's clock (MPEG's)
 # A frame larger than this (in pixels) is refused: one RGB frame of 8192x8192 is already 200 MB.
 MAX_PIXELS = 8192 * 8192
@@ -66,7 +72,8 @@ class VideoError(ValueError):
 
 @dataclass(frozen=True)
 class VideoInfo:
-    """What a video file holds: display size (after rotation), frame rate, frame count, codec, colour matrix."""
+    """What a video file holds: display size (after rotation), frame rate, frame count, codec, colour
+    matrix, and how long the whole file plays (``end``: its audio may go on past the last frame)."""
 
     path: str
     width: int
@@ -77,6 +84,7 @@ class VideoInfo:
     duration: float
     has_audio: bool
     colour: str = ""  # the colour matrix the pixels are read in: its tag, or what an untagged file is taken as
+    end: float = 0.0  # seconds the file plays for, its longest stream included (a last frame held over audio)
 
 
 # --------------------------------------------------------------------------- reading
@@ -210,7 +218,8 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
         if rotation % 2:
             width, height = height, width
         return VideoInfo(str(p), int(width), int(height), float(fps), int(frames), str(codec),
-                         float(duration), has_audio, _colour(ctx))
+                         float(duration), has_audio, _colour(ctx),
+                         container.duration / 1_000_000 if container.duration else float(duration))  # AV_TIME_BASE
     finally:
         container.close()
 
@@ -226,7 +235,7 @@ def _colour(ctx: Any) -> str:
     tag = int(getattr(ctx, "colorspace", UNSPECIFIED) or UNSPECIFIED)
     if tag != UNSPECIFIED:
         return _MATRICES.get(tag, f"colorspace {tag}")
-    return "unspecified (read as bt709)" if ctx.width >= 1280 or ctx.height > 576 else "unspecified (read as bt601)"
+    return "unspecified (read as bt709)" if _hd(ctx.width, ctx.height) else "unspecified (read as bt601)"
 
 
 def _check_size(size: tuple[int, int]) -> tuple[int, int]:
@@ -294,7 +303,7 @@ def _to_rgb(frame: Any, size: tuple[int, int] | None, mode: str) -> np.ndarray:
     # a file that does not say its colour matrix is read in the one a player assumes for its size (as
     # written, `VideoWriter`); FFmpeg's own default is BT.601 at every size. A tagged file: its tag
     untagged = int(getattr(frame, "colorspace", 0) or 0) == UNSPECIFIED
-    matrix = {"src_colorspace": "ITU709"} if untagged and (fw >= 1280 or fh > 576) else {}
+    matrix = {"src_colorspace": "ITU709"} if untagged and _hd(fw, fh) else {}
     if size is None or (dw, dh) == size:
         rgb = frame.to_ndarray(format="rgb24", **matrix)
     else:
@@ -506,11 +515,9 @@ class VideoWriter:
         stream = self._container.add_stream(self.container.video, rate=self.rate)
         stream.width, stream.height = width + self._pad[0], height + self._pad[1]
         stream.pix_fmt = "yuv420p"
-        # the colour matrix a player assumes when a file does not say (mpv's rule: BT.709 from 1280 wide or
-        # 577 high, BT.601 below), and said so in the stream: untagged HD came out in BT.601 (FFmpeg's
-        # default) and players that go by the size showed shifted colours
-        hd = width >= 1280 or height > 576
-        self._matrix, tag = ("ITU709", BT709) if hd else ("ITU601", SMPTE170M)
+        # the colour matrix a player assumes when a file does not say (`_hd`), and said so in the stream:
+        # untagged HD came out in BT.601 (FFmpeg's default) and players that go by the size showed shifted colours
+        self._matrix, tag = ("ITU709", BT709) if _hd(width, height) else ("ITU601", SMPTE170M)
         cc = stream.codec_context
         cc.colorspace, cc.color_primaries, cc.color_trc, cc.color_range = tag, tag, tag, LIMITED_RANGE
         if self._timed:  # a fine clock, so each frame keeps its own time
@@ -690,16 +697,6 @@ class VideoWriter:
         except Exception:  # noqa: BLE001, S110 - best-effort close of a writer being discarded
             pass
         self._discard()
-
-
-def media_end(path: str | os.PathLike[str]) -> float:
-    """Seconds a file plays for, its longest stream included (0.0 when the container does not say):
-    a video's last frame may be held while its audio goes on."""
-    try:
-        with _av().open(str(path)) as container:
-            return container.duration / 1_000_000 if container.duration else 0.0  # AV_TIME_BASE
-    except Exception:  # noqa: BLE001 - only a hint: probe and the decoder report unreadable files
-        return 0.0
 
 
 def write_video(path: str | os.PathLike[str], frames: np.ndarray, fps: float,

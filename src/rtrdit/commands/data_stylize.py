@@ -23,7 +23,6 @@ def run(args: argparse.Namespace) -> int:
         VideoError,
         VideoWriter,
         iter_frames,
-        media_end,
         output_format,
         probe,
         read_frames,
@@ -51,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
             try:
                 for frame in iter_frames(args.input, size=size):
                     writer.write(style.apply(frame))
-                writer.close(end=media_end(args.input))  # all of the input's audio
+                writer.close(end=info.end)  # all of the input's audio
             except BaseException:
                 writer.abort()  # nothing left behind
                 raise

@@ -146,7 +146,7 @@ def render_file(
     """Stylize `source` into `output` (its suffix picks the container: `VideoWriter`). `schedule[0]` is the starting style;
     later entries switch style at their time. Every frame keeps its source timestamp, so a variable
     frame rate (phones) stays in sync with the audio. `progress(n)` is called with frames done."""
-    from rtrdit.codecs.video import VideoWriter, iter_timed_frames, media_end, probe
+    from rtrdit.codecs.video import VideoWriter, iter_timed_frames, probe
 
     info = probe(source)
     out = Path(output)
@@ -202,7 +202,7 @@ def render_file(
         if batch:
             emit(sess.push(np.stack(batch)))
         emit(sess.flush())
-        writers[0].close(end=media_end(source))  # all of the source's audio, a held last frame's too
+        writers[0].close(end=info.end)  # all of the source's audio, a held last frame's too
         for w in writers[1:]:
             w.close()
         if sheet_path is not None and sheet_out:
