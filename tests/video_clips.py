@@ -127,3 +127,61 @@ def tone(frames: np.ndarray) -> np.ndarray:
     import cv2
 
     return np.stack([cv2.GaussianBlur(f, (0, 0), 3) for f in frames])
+
+
+# BT.709 -> BT.2020 primaries on linear light (ITU-R BT.2087)
+_BT709_TO_BT2020 = np.array([[0.6274, 0.3293, 0.0433], [0.0691, 0.9195, 0.0114], [0.0164, 0.0880, 0.8956]])
+
+
+def sdr_nits(rgb: np.ndarray) -> np.ndarray:
+    """SDR BT.709 uint8 pixels as the display light (nits) they are shown at with SDR white at 203 nits
+    (BT.2408) on a BT.1886 display: what an HDR version of the same picture carries."""
+    return (rgb.astype(np.float64) / 255.0) ** 2.4 * 203.0
+
+
+def _hdr_signal(nits: np.ndarray, transfer: str) -> np.ndarray:
+    """BT.709 display light in nits to a BT.2020 HLG or PQ signal 0..1, by BT.2100's forward formulas."""
+    light = nits @ _BT709_TO_BT2020.T
+    if transfer == "pq":
+        m1, m2, c1, c2, c3 = 2610 / 16384, 2523 / 4096 * 128, 3424 / 4096, 2413 / 4096 * 32, 2392 / 4096 * 32
+        y = np.clip(light / 10000.0, 0, 1) ** m1
+        return ((c1 + c2 * y) / (1 + c3 * y)) ** m2
+    peak, gamma = 1000.0, 1.2  # HLG: undo the OOTF of a 1000-nit display, then the OETF
+    scene_luma = (np.maximum(light @ np.array([0.2627, 0.6780, 0.0593]), 1e-12) / peak) ** (1 / gamma)
+    scene = light / peak / scene_luma[..., None] ** (gamma - 1)
+    a, b, c = 0.17883277, 0.28466892, 0.55991073
+    return np.where(scene <= 1 / 12, np.sqrt(3 * np.maximum(scene, 0)), a * np.log(np.maximum(12 * scene - b, 1e-12)) + c)
+
+
+def make_hdr_clip(path: Path, nits: list[np.ndarray], transfer: str, fps: int = 25) -> Path:
+    """An HEVC 10-bit 4:2:0 BT.2020 clip tagged HLG or PQ (``transfer``), as phones record HDR, of
+    frames given as (H, W, 3) BT.709 display light in nits (:func:`sdr_nits`, or brighter highlights)."""
+    import av
+
+    tags = {"primaries": 9, "trc": {"hlg": 18, "pq": 16}[transfer], "matrix": 9, "range": 1}
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream("libx265", rate=fps)
+        h, w = nits[0].shape[:2]
+        vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p10le"
+        cc = vs.codec_context
+        cc.color_primaries, cc.color_trc, cc.colorspace, cc.color_range = (
+            tags["primaries"], tags["trc"], tags["matrix"], tags["range"])
+        vs.options = {"crf": "4", "x265-params": "log-level=error"}
+        for i, light in enumerate(nits):
+            rgb = _hdr_signal(light.astype(np.float64), transfer)
+            y = rgb @ np.array([0.2627, 0.6780, 0.0593])  # BT.2020 non-constant luminance, limited range
+            half = (lambda p: p.reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3)))
+            planes = (64 + 876 * y, 512 + 896 * half((rgb[..., 2] - y) / 1.8814), 512 + 896 * half((rgb[..., 0] - y) / 1.4746))
+            frame = av.VideoFrame(w, h, "yuv420p10le")
+            for plane, values in zip(frame.planes, planes, strict=True):
+                rows = np.zeros((values.shape[0], plane.line_size // 2), np.uint16)
+                rows[:, :values.shape[1]] = np.rint(values)
+                plane.update(rows.tobytes())
+            frame.color_primaries, frame.color_trc, frame.colorspace, frame.color_range = (
+                tags["primaries"], tags["trc"], tags["matrix"], tags["range"])
+            frame.pts, frame.time_base = i, Fraction(1, fps)
+            for packet in vs.encode(frame):
+                out.mux(packet)
+        for packet in vs.encode(None):
+            out.mux(packet)
+    return path

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from video_clips import audio_duration, make_clip
+from video_clips import audio_duration, make_clip, make_hdr_clip, sdr_nits
 
 from rtrdit.cli import main
 from rtrdit.codecs.video import IMAGE_OPTIONS, iter_timed_frames, probe, read_frames
@@ -220,6 +220,21 @@ def test_a_size_far_above_the_training_area_gets_a_note(tiny_stylizer_dir, clip_
                  "--size", "32x64"]) == 0
     assert "note: --size 32x64 has another shape than the input (48x40)" in capsys.readouterr().err
     assert probe(tmp_path / "c.mp4").width == 48  # still the input's size
+
+
+def test_an_hdr_phone_video_is_stylized_from_its_sdr_picture(tiny_stylizer_dir, tmp_path, capsys) -> None:
+    """An HLG clip (as an iPhone records) is read tone-mapped: the --compare video's source half shows the
+    SDR picture it carries (read as SDR it was 20 levels darker), the output is SDR, and a note says so."""
+    sdr = np.zeros((48, 64, 3), np.uint8)
+    sdr[:, :32], sdr[:, 32:] = (190, 140, 120), (90, 140, 200)
+    clip = make_hdr_clip(tmp_path / "phone.mp4", [sdr_nits(sdr)] * 5, "hlg")
+    out = tmp_path / "out.mp4"
+    assert main(["stylize", str(clip), "-o", str(out), "--prompt", "x", "--model", tiny_stylizer_dir, "--compare"]) == 0
+    assert "phone.mp4 is HDR (HLG): it is read tone-mapped to SDR and the output is SDR" in capsys.readouterr().err
+    assert probe(out).hdr == "" and probe(out).frames == 5
+    source_half = read_frames(tmp_path / "out_compare.mp4")[:, :, :64].astype(float)
+    for patch, rgb in ((source_half[:, 8:40, 4:28], (190, 140, 120)), (source_half[:, 8:40, 36:60], (90, 140, 200))):
+        assert np.abs(patch.reshape(-1, 3).mean(axis=0) - rgb).max() < 3
 
 
 def test_sigterm_mid_stream_is_a_clean_stop(tiny_stylizer_dir, clip_file, tmp_path) -> None:

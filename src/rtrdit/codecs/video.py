@@ -19,11 +19,12 @@ from typing import Any, Self
 
 import numpy as np
 
+from rtrdit.codecs import hdr
 from rtrdit.files import publish
 
 # FFmpeg's AVCOL_SPC/PRI/TRC values outputs are tagged with (BT709 = 1, SMPTE170M = 6: BT.601 525-line)
 # and AVCOL_RANGE_MPEG (limited range)
-BT709, SMPTE170M, LIMITED_RANGE = 1, 6, 1
+BT709, SMPTE170M, LIMITED_RANGE, FULL_RANGE = 1, 6, 1, 2
 UNSPECIFIED = 2  # AVCOL_SPC_UNSPECIFIED: a file that does not say
 
 
@@ -85,6 +86,7 @@ class VideoInfo:
     has_audio: bool
     colour: str = ""  # the colour matrix the pixels are read in: its tag, or what an untagged file is taken as
     end: float = 0.0  # seconds the file plays for, its longest stream included (a last frame held over audio)
+    hdr: str = ""  # the HDR transfer (HLG, PQ/HDR10) its frames are tone-mapped to SDR from; "" for SDR
 
 
 # --------------------------------------------------------------------------- reading
@@ -219,7 +221,8 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
             width, height = height, width
         return VideoInfo(str(p), int(width), int(height), float(fps), int(frames), str(codec),
                          float(duration), has_audio, _colour(ctx),
-                         container.duration / 1_000_000 if container.duration else float(duration))  # AV_TIME_BASE
+                         container.duration / 1_000_000 if container.duration else float(duration),  # AV_TIME_BASE
+                         hdr.TRANSFERS.get(int(getattr(ctx, "color_trc", 0) or 0), ""))
     finally:
         container.close()
 
@@ -229,12 +232,15 @@ _MATRICES = {0: "rgb", 1: "bt709", 4: "fcc", 5: "bt470bg", 6: "smpte170m", 7: "s
 
 
 def _colour(ctx: Any) -> str:
-    """The colour matrix a stream's pixels are read in (`_to_rgb`): its tag, or the size's guess."""
+    """The colour matrix a stream's pixels are read in (`_to_rgb`): its tag, or the guess for an untagged one."""
     if not str(ctx.pix_fmt or "yuv").startswith(("yuv", "nv", "p0", "p2")):  # RGB, palette or grey pixels
         return "none (not YUV)"
     tag = int(getattr(ctx, "colorspace", UNSPECIFIED) or UNSPECIFIED)
+    transfer = int(getattr(ctx, "color_trc", 0) or 0)
     if tag != UNSPECIFIED:
         return _MATRICES.get(tag, f"colorspace {tag}")
+    if hdr.is_hdr(transfer):
+        return "unspecified (read as bt2020nc)"
     return "unspecified (read as bt709)" if _hd(ctx.width, ctx.height) else "unspecified (read as bt601)"
 
 
@@ -301,16 +307,24 @@ def _to_rgb(frame: Any, size: tuple[int, int] | None, mode: str) -> np.ndarray:
     fw, fh = frame.width, frame.height
     dw, dh = (fh, fw) if k % 2 else (fw, fh)  # display size
     # a file that does not say its colour matrix is read in the one a player assumes for its size (as
-    # written, `VideoWriter`); FFmpeg's own default is BT.601 at every size. A tagged file: its tag
+    # written, `VideoWriter`); FFmpeg's own default is BT.601 at every size. A tagged file: its tag.
+    # An HLG or PQ frame is scaled at 16 bits, then converted and tone-mapped to SDR by `hdr`
+    transfer = int(getattr(frame, "color_trc", 0) or 0)
     untagged = int(getattr(frame, "colorspace", 0) or 0) == UNSPECIFIED
     matrix = {"src_colorspace": "ITU709"} if untagged and _hd(fw, fh) else {}
-    if size is None or (dw, dh) == size:
-        rgb = frame.to_ndarray(format="rgb24", **matrix)
-    else:
+    scale: dict[str, Any] = {}
+    if size is not None and (dw, dh) != size:
         sw, sh = _scaled_size(dw, dh, size, mode)
         tw, th = (sh, sw) if k % 2 else (sw, sh)  # the same scaling before rotation
-        interp = "AREA" if sw * sh < dw * dh else "BILINEAR"
-        rgb = frame.to_ndarray(format="rgb24", width=tw, height=th, interpolation=interp, **matrix)
+        scale = {"width": tw, "height": th, "interpolation": "AREA" if sw * sh < dw * dh else "BILINEAR"}
+    if hdr.is_hdr(transfer):
+        yuv = frame.reformat(format="yuv444p16le", **scale)
+        planes = [np.frombuffer(p, np.uint16).reshape(yuv.height, -1)[:, :yuv.width] for p in yuv.planes]
+        signal = hdr.signal_from_yuv16(np.dstack(planes), int(getattr(frame, "colorspace", 0) or 0),
+                                       int(frame.color_range or 0) == FULL_RANGE)
+        rgb = hdr.tone_map(signal, transfer)
+    else:
+        rgb = frame.to_ndarray(format="rgb24", **scale, **matrix)
     if k:
         rgb = np.ascontiguousarray(np.rot90(rgb, k))
     return rgb if size is None else _fit(rgb, size, mode)

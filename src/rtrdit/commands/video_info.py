@@ -1,4 +1,5 @@
-"""`rtrdit video info FILE [--json]`: print a video's width, height, fps, frames, codec, duration and colour matrix."""
+"""`rtrdit video info FILE [--json]`: print a video's width, height, fps, frames, codec, duration, colour
+matrix and HDR transfer (an HDR video is read tone-mapped to SDR)."""
 
 from __future__ import annotations
 
@@ -31,12 +32,15 @@ def run(args: argparse.Namespace) -> int:
         "codec": info.codec,
         "duration": round(info.duration, 6),
         "colour": info.colour,
+        "hdr": info.hdr or None,
         "has_audio": info.has_audio,
     }
     if args.json:
         print(json.dumps(data))
     else:
         print(info.path)
-        for key in FIELDS + ("has_audio",):
+        for key in FIELDS:
             print(f"  {key:<9} {data[key]}")
+        print(f"  {'hdr':<9} {info.hdr + ', read tone-mapped to SDR' if info.hdr else 'no'}")
+        print(f"  {'has_audio':<9} {info.has_audio}")
     return 0
