@@ -33,11 +33,13 @@ def make_clip(
     fmt: str | None = None,
     times: list[float] | None = None,
     audio_seconds: float | None = None,
+    sar: Fraction | None = None,
 ) -> Path:
     """Encode ``frames`` pattern frames (see :func:`pattern`) into ``path`` with PyAV; ``audio`` names an
     audio codec for a 440 Hz tone as long as the video; ``times`` (seconds, on a millisecond clock) gives
     each frame its own time instead of 1/fps steps: a variable frame rate, as phones record;
-    ``audio_seconds`` makes the tone longer (a last frame held over the rest of the audio, as in a slideshow)."""
+    ``audio_seconds`` makes the tone longer (a last frame held over the rest of the audio, as in a slideshow);
+    ``sar`` stores non-square pixels (a DVD's or DV camera's 720x576 at 64:45 is shown 1024x576)."""
     import av
 
     width, height = size
@@ -45,6 +47,8 @@ def make_clip(
     with av.open(str(path), "w", format=fmt) as out:
         vs = out.add_stream(codec, rate=rate)
         vs.width, vs.height, vs.pix_fmt = width, height, pix_fmt
+        if sar is not None:
+            vs.codec_context.sample_aspect_ratio = sar
         if times is not None:
             vs.codec_context.time_base = vs.time_base = Fraction(1, 1000)
         if codec in ("libx264", "libvpx-vp9"):

@@ -129,6 +129,25 @@ def test_display_rotation_is_applied(tmp_path: Path) -> None:
     assert small.shape == (32, 16, 3) and small[-3:, :3].min() > 200 and small[:3, :3].max() < 60
 
 
+@pytest.mark.parametrize(("stored", "sar", "shown"), [
+    ((720, 576), Fraction(64, 45), (1024, 576)),  # 16:9 PAL DVD / DV
+    ((720, 480), Fraction(8, 9), (640, 480)),     # 4:3 NTSC
+])
+def test_non_square_pixels_are_read_at_the_size_they_are_shown(
+        tmp_path: Path, stored: tuple[int, int], sar: Fraction, shown: tuple[int, int]) -> None:
+    """Anamorphic frames were read as stored: a 16:9 picture squeezed to 5:4, and written out so."""
+    path = make_clip(tmp_path / "dv.mp4", frames=2, size=stored, sar=sar)
+    info = probe(path)
+    assert (info.width, info.height) == shown
+    frame = read_frames(path, count=1)[0]
+    assert frame.shape == (shown[1], shown[0], 3)
+    square = (frame[stored[1] // 8] > 200).all(axis=-1).sum()  # the white corner square, a quarter of the width
+    assert abs(square - shown[0] // 4) <= 2
+    quarter = (shown[0] // 4, shown[1] // 4)
+    small = read_frames(path, size=quarter, count=1)[0]  # scaled in one pass, to the same picture
+    assert np.abs(small.astype(int) - resize_frame(frame, quarter)).mean() < 2
+
+
 def test_single_frame_video_is_readable(tmp_path: Path) -> None:
     path = make_clip(tmp_path / "one.mp4", frames=1)
     info = probe(path)

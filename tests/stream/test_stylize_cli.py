@@ -7,8 +7,10 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from fractions import Fraction
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 from PIL import Image
@@ -235,6 +237,16 @@ def test_an_hdr_phone_video_is_stylized_from_its_sdr_picture(tiny_stylizer_dir, 
     source_half = read_frames(tmp_path / "out_compare.mp4")[:, :, :64].astype(float)
     for patch, rgb in ((source_half[:, 8:40, 4:28], (190, 140, 120)), (source_half[:, 8:40, 36:60], (90, 140, 200))):
         assert np.abs(patch.reshape(-1, 3).mean(axis=0) - rgb).max() < 3
+
+
+def test_non_square_pixels_are_stylized_at_the_size_they_are_shown(tiny_stylizer_dir, tmp_path) -> None:
+    """72x48 stored at a 4:3 pixel aspect is shown 96x48: the output has that size in square pixels."""
+    clip = make_clip(tmp_path / "dv.mp4", frames=3, size=(72, 48), sar=Fraction(4, 3))
+    out = tmp_path / "out.mp4"
+    assert main(["stylize", str(clip), "-o", str(out), "--prompt", "x", "--model", tiny_stylizer_dir]) == 0
+    assert (probe(out).width, probe(out).height) == (96, 48)
+    with av.open(str(out)) as c:
+        assert c.streams.video[0].sample_aspect_ratio in (None, Fraction(1))
 
 
 def test_sigterm_mid_stream_is_a_clean_stop(tiny_stylizer_dir, clip_file, tmp_path) -> None:

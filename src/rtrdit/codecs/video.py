@@ -73,7 +73,7 @@ class VideoError(ValueError):
 
 @dataclass(frozen=True)
 class VideoInfo:
-    """What a video file holds: display size (after rotation), frame rate, frame count, codec, colour
+    """What a video file holds: display size (square pixels, after rotation), frame rate, frame count, codec, colour
     matrix, and how long the whole file plays (``end``: its audio may go on past the last frame)."""
 
     path: str
@@ -166,6 +166,18 @@ def _rotation_steps(degrees: float | None) -> int:
     return round(float(degrees) / 90.0) % 4
 
 
+def _pixel_aspect(stream: Any) -> Fraction:
+    """A stream's sample (pixel) aspect ratio: 64:45 for 16:9 PAL DVD/DV at 720x576, 8:9 for 4:3 NTSC at
+    720x480; 1 (square) when it does not say or says something implausible."""
+    sar = stream.codec_context.sample_aspect_ratio or stream.sample_aspect_ratio
+    return Fraction(sar) if sar and 0.1 <= sar <= 10 else Fraction(1)
+
+
+def _square_width(width: int, aspect: Fraction) -> int:
+    """The width a frame of non-square pixels is shown at (its height kept, as FFmpeg's ``scale=iw*sar:ih``)."""
+    return max(1, round(width * aspect))
+
+
 def _rate(stream: Any) -> float:
     for rate in (stream.average_rate, stream.guessed_rate, stream.base_rate):
         if rate and float(rate) > 0 and math.isfinite(float(rate)):
@@ -216,7 +228,7 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
         if fps <= 0:
             raise VideoError(f"{p}: cannot tell the frame rate")
         duration = stream_duration if stream_duration > 0 else frames / fps
-        width, height = ctx.width, ctx.height
+        width, height = _square_width(ctx.width, _pixel_aspect(stream)), ctx.height
         if rotation % 2:
             width, height = height, width
         return VideoInfo(str(p), int(width), int(height), float(fps), int(frames), str(codec),
@@ -300,23 +312,26 @@ def resize_frame(frame: np.ndarray, size: tuple[int, int], mode: str = "crop") -
     return _fit(cv2.resize(np.ascontiguousarray(frame), (sw, sh), interpolation=interp), size, mode)
 
 
-def _to_rgb(frame: Any, size: tuple[int, int] | None, mode: str) -> np.ndarray:
-    """A decoded frame as display-oriented RGB; with ``size``, FFmpeg's scaler resizes it during the
-    colour conversion (one pass, about twice as fast as converting then resizing)."""
+def _to_rgb(frame: Any, size: tuple[int, int] | None, mode: str, aspect: Fraction = Fraction(1)) -> np.ndarray:
+    """A decoded frame as display-oriented RGB of square pixels (``aspect``: its stream's pixel aspect);
+    with ``size``, FFmpeg's scaler resizes it during the colour conversion (one pass, about twice as
+    fast as converting then resizing)."""
     k = _rotation_steps(getattr(frame, "rotation", 0))
-    fw, fh = frame.width, frame.height
+    fw, fh = _square_width(frame.width, aspect), frame.height  # the stored frame, widened to square pixels
     dw, dh = (fh, fw) if k % 2 else (fw, fh)  # display size
     # a file that does not say its colour matrix is read in the one a player assumes for its size (as
     # written, `VideoWriter`); FFmpeg's own default is BT.601 at every size. A tagged file: its tag.
     # An HLG or PQ frame is scaled at 16 bits, then converted and tone-mapped to SDR by `hdr`
     transfer = int(getattr(frame, "color_trc", 0) or 0)
     untagged = int(getattr(frame, "colorspace", 0) or 0) == UNSPECIFIED
-    matrix = {"src_colorspace": "ITU709"} if untagged and _hd(fw, fh) else {}
+    matrix = {"src_colorspace": "ITU709"} if untagged and _hd(frame.width, fh) else {}
     scale: dict[str, Any] = {}
     if size is not None and (dw, dh) != size:
         sw, sh = _scaled_size(dw, dh, size, mode)
         tw, th = (sh, sw) if k % 2 else (sw, sh)  # the same scaling before rotation
         scale = {"width": tw, "height": th, "interpolation": "AREA" if sw * sh < dw * dh else "BILINEAR"}
+    elif fw != frame.width:  # non-square pixels at full size: widened (or narrowed) to square ones
+        scale = {"width": fw, "height": fh, "interpolation": "AREA" if fw < frame.width else "BILINEAR"}
     if hdr.is_hdr(transfer):
         yuv = frame.reformat(format="yuv444p16le", **scale)
         planes = [np.frombuffer(p, np.uint16).reshape(yuv.height, -1)[:, :yuv.width] for p in yuv.planes]
@@ -366,6 +381,7 @@ def _frames(p: Path, size: tuple[int, int] | None, mode: str, start: int,
     container, stream = _open_input(p)
     index = yielded = 0
     fps = _rate(stream) or 25.0
+    aspect = _pixel_aspect(stream)
     origin = float(stream.start_time * stream.time_base) if stream.start_time is not None and stream.time_base else 0.0
     last = -math.inf
     try:
@@ -377,7 +393,7 @@ def _frames(p: Path, size: tuple[int, int] | None, mode: str, start: int,
                 t = max(t, last + 1e-6)  # never backwards (a damaged timestamp)
                 last = t
                 if index >= start:
-                    yield t, _to_rgb(frame, size, mode)
+                    yield t, _to_rgb(frame, size, mode, aspect)
                     yielded += 1
                     if count is not None and yielded >= count:
                         return
