@@ -1,6 +1,7 @@
 """Atomic file writes: the content goes to a temporary file in the target's folder that is renamed
 over the target only when complete, so an error or a crash never leaves a partial file behind; the
-result gets the permissions of any new file (0666 less the umask; a bare ``mkstemp`` file is 0600)."""
+result gets the permissions of any new file (0666 less the umask; a bare ``mkstemp`` file is 0600).
+And the check that an output is none of the files a command reads (:func:`same_file`)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,14 @@ def current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    """Whether two paths name one existing file: the same path spelt two ways, a symlink or a hard link to it."""
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):  # either missing (an output not written yet), or not a path
+        return False
 
 
 def publish(tmp: str | os.PathLike[str], path: str | os.PathLike[str]) -> None:

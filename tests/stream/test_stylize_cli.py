@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -280,15 +281,42 @@ def test_stylize_refuses_to_overwrite_its_input(tiny_stylizer_dir, clip_file, tm
     video.write_bytes(Path(clip_file).read_bytes())
     before = video.read_bytes()
     rc = main(["stylize", str(video), "-o", str(tmp_path / "." / "in.mp4"), "--prompt", "x", "--model", tiny_stylizer_dir])
-    assert rc == 2 and "is the input video" in capsys.readouterr().err
+    assert rc == 2 and "is the input" in capsys.readouterr().err
     assert video.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
     # nor through --compare's side-by-side file: stylizing x_compare.mp4 into x.mp4
     compare = tmp_path / "x_compare.mp4"
     compare.write_bytes(before)
     rc = main(["stylize", str(compare), "-o", str(tmp_path / "x.mp4"), "--prompt", "x", "--model", tiny_stylizer_dir,
                "--compare"])
-    assert rc == 2 and f"the output {compare} is the input video" in capsys.readouterr().err
+    assert rc == 2 and f"the output {compare} is the input" in capsys.readouterr().err
     assert compare.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "x_compare.mp4"]
+
+
+def test_stylize_refuses_to_overwrite_a_reference_or_the_schedule(tiny_stylizer_dir, clip, tmp_path, capsys) -> None:
+    """`--ref style.png -o style.png` on a photo replaced the user's reference with the output; so did a
+    schedule's reference, a link to the input, or an output named like the schedule."""
+    photo, ref = tmp_path / "photo.png", tmp_path / "style.png"
+    Image.fromarray(clip[0]).save(photo)
+    Image.fromarray(clip[5]).save(ref)
+    (tmp_path / "sched.json").write_text(json.dumps([{"time": 0, "reference": "style.png"}]))
+    os.symlink(photo, tmp_path / "link.png")
+    os.link(ref, tmp_path / "hard.png")
+    Image.fromarray(clip[9]).save(tmp_path / "out_compare.png")
+    files = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    model = ["--model", tiny_stylizer_dir]
+    for args, message in [
+        (["-o", str(ref), "--ref", str(ref)], f"the output {ref} is a reference image"),
+        (["-o", str(tmp_path / "hard.png"), "--ref", str(ref)], "hard.png is a reference image"),
+        (["-o", str(ref), "--schedule", str(tmp_path / "sched.json")], f"the output {ref} is a reference image"),
+        (["-o", str(tmp_path / "out.png"), "--compare", "--ref", str(tmp_path / "out_compare.png")],
+         "out_compare.png is a reference image"),
+        (["-o", str(tmp_path / "link.png"), "--prompt", "x"], "link.png is the input"),
+    ]:
+        assert main(["stylize", str(photo), *args, *model]) == 2, args
+        assert message in capsys.readouterr().err, args
+        assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == files, args
+    assert main(["stylize", str(photo), "-o", str(tmp_path / "out.png"), "--ref", str(ref), *model]) == 0
+    assert ref.read_bytes() == files["style.png"]
 
 
 def test_bench_reports_the_documented_keys(tiny_stylizer_dir, capsys) -> None:
@@ -342,7 +370,7 @@ def test_stylize_file_is_the_command_from_python(tiny_stylizer, tiny_stylizer_di
     assert psnr(read_frames(api), read_frames(cli)) > 40  # the model loaded from disk differs by a rounding
     assert [t for t, _ in iter_timed_frames(api)] == pytest.approx([t for t, _ in iter_timed_frames(cli)])
     assert audio_duration(api) == pytest.approx(audio_duration(cli), abs=0.03)
-    with pytest.raises(VideoError, match="is the input video"):
+    with pytest.raises(VideoError, match="is the input"):
         tiny_stylizer.stylize_file(api, api, prompt="x")
     with pytest.raises(StylizerError, match="give a prompt, a reference image or a schedule"):
         tiny_stylizer.stylize_file(clip_file, tmp_path / "b.mp4")

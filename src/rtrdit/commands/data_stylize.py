@@ -16,8 +16,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from rtrdit.cli import CLIError
     from rtrdit.codecs.video import (
         VideoError,
@@ -30,13 +28,14 @@ def run(args: argparse.Namespace) -> int:
     )
     from rtrdit.commands.data_build import parse_size
     from rtrdit.data.stylizers import get_style
+    from rtrdit.files import same_file
 
     try:
         style = get_style(args.style)
     except ValueError as exc:
         raise CLIError(str(exc)) from None
     size = parse_size(args.size) if args.size else None
-    if Path(args.output).resolve() == Path(args.input).resolve():
+    if same_file(args.output, args.input):
         raise CLIError(f"the output {args.output} is the input; write it elsewhere")
     try:
         output_format(args.output, 1)  # the suffix, before the input is opened

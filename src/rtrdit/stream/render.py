@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rtrdit.files import atomic_path
+from rtrdit.files import atomic_path, same_file
 from rtrdit.stream.schedule import StyleChange
 from rtrdit.stream.stylizer import Stylizer
 
@@ -70,9 +70,8 @@ def plan_render(source: str | os.PathLike[str], output: str | os.PathLike[str], 
     output_format(out, 1)  # the suffix, before the input is opened
     if not out.parent.is_dir():
         raise VideoError(f"output folder does not exist: {out.parent}")
-    for path in [out, *compare_paths(out)] if compare else [out]:
-        if path.resolve() == src.resolve():
-            raise VideoError(f"the output {path} is the input video; write it elsewhere")
+    outputs = [out, *compare_paths(out)] if compare else [out]
+    _refuse_overwrite(outputs, {src: "the input"})
     info = probe(src)
     if info.frames == 0:
         raise VideoError(f"{src}: the video has no frames")
@@ -94,7 +93,20 @@ def plan_render(source: str | os.PathLike[str], output: str | os.PathLike[str], 
     changes.sort(key=lambda c: c.time)
     if changes[0].time > 0:
         raise StylizerError("the schedule must start at time 0 (or give a prompt or reference for the start)")
+    inputs = {Path(schedule): "the schedule"} if isinstance(schedule, (str, os.PathLike)) else {}
+    inputs |= {Path(c.reference): "a reference image" for c in changes if isinstance(c.reference, (str, os.PathLike))}
+    _refuse_overwrite(outputs, inputs)
     return RenderPlan(src, out, info, image, changes, compare)
+
+
+def _refuse_overwrite(outputs: list[Path], inputs: dict[Path, str]) -> None:
+    """VideoError when an output would replace a file the render reads (the video, a reference, the schedule)."""
+    from rtrdit.codecs.video import VideoError
+
+    for path in outputs:
+        for source, what in inputs.items():
+            if same_file(path, source):
+                raise VideoError(f"the output {path} is {what}; write it elsewhere")
 
 
 def render(stylizer: Stylizer, plan: RenderPlan, *, seed: int = 0, steps: int | None = None,
