@@ -189,3 +189,41 @@ def make_hdr_clip(path: Path, nits: list[np.ndarray], transfer: str, fps: int = 
         for packet in vs.encode(None):
             out.mux(packet)
     return path
+
+
+def make_unknown_audio_clip(path: Path, also_aac: bool) -> Path:
+    """A Matroska clip (24 frames at 24 fps) whose first audio track is in a codec FFmpeg does not know (as a
+    phone's spatial audio beside its stereo track), followed by a readable 1 s AAC track when ``also_aac``:
+    written as PCM, then its CodecID renamed in place (same length, so the file stays valid)."""
+    import av
+
+    with av.open(str(path), "w", format="matroska") as out:
+        vs = out.add_stream("libx264", rate=24)
+        vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
+        tracks = [(out.add_stream("pcm_s16le", rate=48000), "s16")]
+        if also_aac:
+            tracks.append((out.add_stream("aac", rate=48000), "fltp"))
+        for stream, _ in tracks:
+            stream.layout = "stereo"
+        for i in range(24):
+            frame = av.VideoFrame.from_ndarray(pattern(i, 64, 48), format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, 24)
+            for packet in vs.encode(frame):
+                out.mux(packet)
+        for packet in vs.encode(None):
+            out.mux(packet)
+        tone = 0.3 * np.sin(2 * np.pi * 440 * np.arange(48000) / 48000)
+        for stream, fmt in tracks:
+            for k in range(0, 48000, 1024):
+                part = np.stack([tone[k:k + 1024]] * 2)
+                samples = part.astype(np.float32) if fmt == "fltp" else (part.T.reshape(1, -1) * 32767).astype(np.int16)
+                af = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples), format=fmt, layout="stereo")
+                af.sample_rate, af.pts, af.time_base = 48000, k, Fraction(1, 48000)
+                for packet in stream.encode(af):
+                    out.mux(packet)
+            for packet in stream.encode(None):
+                out.mux(packet)
+    data = path.read_bytes()
+    assert data.count(b"A_PCM/INT/LIT") == 1
+    path.write_bytes(data.replace(b"A_PCM/INT/LIT", b"A_QQQ/INT/LIT"))
+    return path

@@ -495,6 +495,31 @@ def test_size_limit_applies_to_writing_and_resizing(
 # --------------------------------------------------------------------------- CLI
 
 
+def test_the_audio_kept_is_the_default_track(tmp_path: Path) -> None:
+    """Of two readable tracks the one marked default is copied (FFmpeg's choice too), not simply the first."""
+    path = tmp_path / "two.mkv"
+    with av.open(str(path), "w", format="matroska") as out:
+        vs = out.add_stream("libx264", rate=24)
+        vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
+        tracks = [out.add_stream("aac", rate=48000), out.add_stream("libopus", rate=48000)]
+        tracks[0].disposition, tracks[1].disposition = 0, av.stream.Disposition.default
+        frame = av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint8), format="rgb24")
+        for packet in [*vs.encode(frame), *vs.encode(None)]:
+            out.mux(packet)
+        for stream in tracks:
+            af = av.AudioFrame.from_ndarray(np.zeros((2, 960), np.float32), format="fltp", layout="stereo")
+            af.sample_rate, af.pts = 48000, 0
+            for packet in [*stream.encode(af), *stream.encode(None)]:
+                out.mux(packet)
+    with av.open(str(path)) as c:
+        assert video.audio_stream(c).codec_context.name == "opus"
+    dst = tmp_path / "out.mkv"
+    with VideoWriter(dst, 24, audio_from=path) as w:
+        w.write(np.zeros((48, 64, 3), np.uint8))
+    with av.open(str(dst)) as c:
+        assert [s.codec_context.name for s in c.streams.audio] == ["opus"]
+
+
 def test_cli_video_info(clip: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["video", "info", str(clip), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)

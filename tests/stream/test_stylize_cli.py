@@ -15,7 +15,7 @@ import av
 import numpy as np
 import pytest
 from PIL import Image
-from video_clips import audio_duration, make_clip, make_hdr_clip, sdr_nits
+from video_clips import audio_duration, make_clip, make_hdr_clip, make_unknown_audio_clip, sdr_nits
 
 from rtrdit.cli import main
 from rtrdit.codecs.video import IMAGE_OPTIONS, iter_timed_frames, probe, read_frames
@@ -248,6 +248,22 @@ def test_non_square_pixels_are_stylized_at_the_size_they_are_shown(tiny_stylizer
     assert (probe(out).width, probe(out).height) == (96, 48)
     with av.open(str(out)) as c:
         assert c.streams.video[0].sample_aspect_ratio in (None, Fraction(1))
+
+
+@pytest.mark.parametrize("also_aac", [True, False])
+def test_an_audio_track_ffmpeg_cannot_decode_is_passed_over(also_aac, tiny_stylizer_dir, tmp_path, capsys) -> None:
+    """A first audio track in a codec FFmpeg does not know was a traceback: the readable track is kept,
+    and with none readable the video is still stylized, with a note that it has no sound."""
+    clip = make_unknown_audio_clip(tmp_path / "phone.mkv", also_aac)
+    assert probe(clip).has_audio is also_aac and probe(clip).unreadable_audio == 1
+    out = tmp_path / "out.mkv"
+    assert main(["stylize", str(clip), "-o", str(out), "--prompt", "x", "--model", tiny_stylizer_dir]) == 0
+    err = capsys.readouterr().err
+    assert probe(out).frames == 24 and "Traceback" not in err
+    if also_aac:
+        assert audio_duration(out) == pytest.approx(1.0, abs=0.05) and "no sound" not in err
+    else:
+        assert not probe(out).has_audio and "phone.mkv's audio is in a codec FFmpeg cannot decode" in err
 
 
 def test_sigterm_mid_stream_is_a_clean_stop(tiny_stylizer_dir, clip_file, tmp_path) -> None:

@@ -87,6 +87,7 @@ class VideoInfo:
     colour: str = ""  # the colour matrix the pixels are read in: its tag, or what an untagged file is taken as
     end: float = 0.0  # seconds the file plays for, its longest stream included (a last frame held over audio)
     hdr: str = ""  # the HDR transfer (HLG, PQ/HDR10) its frames are tone-mapped to SDR from; "" for SDR
+    unreadable_audio: int = 0  # audio tracks in a codec FFmpeg cannot decode (not counted in has_audio)
 
 
 # --------------------------------------------------------------------------- reading
@@ -166,6 +167,20 @@ def _rotation_steps(degrees: float | None) -> int:
     return round(float(degrees) / 90.0) % 4
 
 
+def _decodable(stream: Any) -> bool:
+    """Whether FFmpeg has a decoder for a stream's codec."""
+    return stream.codec_context is not None and stream.codec_context.codec is not None
+
+
+def audio_stream(container: Any) -> Any | None:
+    """The audio track to keep: the default one among those FFmpeg can decode, else the first of them.
+    A track in a codec FFmpeg does not know (a phone's spatial audio beside its stereo) is passed over."""
+    av = _av()
+    usable = [s for s in container.streams.audio if _decodable(s)]
+    default = [s for s in usable if s.disposition & av.stream.Disposition.default]
+    return (default or usable or [None])[0]
+
+
 def _pixel_aspect(stream: Any) -> Fraction:
     """A stream's sample (pixel) aspect ratio: 64:45 for 16:9 PAL DVD/DV at 720x576, 8:9 for 4:3 NTSC at
     720x480; 1 (square) when it does not say or says something implausible."""
@@ -194,7 +209,8 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
     try:
         ctx = stream.codec_context
         codec = ctx.codec.canonical_name if ctx.codec is not None else str(ctx.name)
-        has_audio = bool(container.streams.audio)
+        has_audio = audio_stream(container) is not None
+        unreadable_audio = sum(not _decodable(s) for s in container.streams.audio)
         fps = _rate(stream)
         frames = int(stream.frames or 0)
         tb = stream.time_base
@@ -234,7 +250,7 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
         return VideoInfo(str(p), int(width), int(height), float(fps), int(frames), str(codec),
                          float(duration), has_audio, _colour(ctx),
                          container.duration / 1_000_000 if container.duration else float(duration),  # AV_TIME_BASE
-                         hdr.TRANSFERS.get(int(getattr(ctx, "color_trc", 0) or 0), ""))
+                         hdr.TRANSFERS.get(int(getattr(ctx, "color_trc", 0) or 0), ""), unreadable_audio)
     finally:
         container.close()
 
@@ -564,10 +580,11 @@ class VideoWriter:
             src = av.open(str(self.audio_from), mode="r")
         except av.FFmpegError as exc:
             raise VideoError(f"{self.audio_from}: cannot read audio ({_describe(exc)})") from None
-        if not src.streams.audio:
+        track = audio_stream(src)
+        if track is None:
             src.close()
             return
-        self._audio_in, self._audio_src = src, src.streams.audio[0]
+        self._audio_in, self._audio_src = src, track
         name = self._audio_src.codec_context.codec.canonical_name  # "mp3", not the decoder "mp3float"
         if name in self.container.audio_copy:
             self._audio_out = self._container.add_stream_from_template(self._audio_src)

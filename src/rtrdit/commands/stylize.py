@@ -60,6 +60,9 @@ def run(args: argparse.Namespace) -> int:
         at = ", ".join(f"{t:g}" for t in plan.late_changes)
         print(f"rtrdit stylize: note: the style change(s) at {at} s come after the video ends "
               f"({plan.info.duration:.2f} s) and are not used", file=sys.stderr)
+    if plan.info.unreadable_audio and not plan.info.has_audio:
+        print(f"rtrdit stylize: note: {args.input}'s audio is in a codec FFmpeg cannot decode: the output "
+              "has no sound", file=sys.stderr)
     if plan.info.hdr:
         print(f"rtrdit stylize: note: {args.input} is HDR ({plan.info.hdr}): it is read tone-mapped to SDR "
               "and the output is SDR", file=sys.stderr)

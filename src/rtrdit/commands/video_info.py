@@ -34,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
         "colour": info.colour,
         "hdr": info.hdr or None,
         "has_audio": info.has_audio,
+        "unreadable_audio": info.unreadable_audio,
     }
     if args.json:
         print(json.dumps(data))
@@ -42,5 +43,6 @@ def run(args: argparse.Namespace) -> int:
         for key in FIELDS:
             print(f"  {key:<9} {data[key]}")
         print(f"  {'hdr':<9} {info.hdr + ', read tone-mapped to SDR' if info.hdr else 'no'}")
-        print(f"  {'has_audio':<9} {info.has_audio}")
+        unreadable = f" ({info.unreadable_audio} audio track(s) in a codec FFmpeg cannot decode)" if info.unreadable_audio else ""
+        print(f"  {'has_audio':<9} {info.has_audio}{unreadable}")
     return 0
