@@ -397,7 +397,10 @@ def _bad_files(tmp_path: Path, clip: Path) -> dict[str, tuple[Path, str]]:
         "audio only": (tmp_path / "tone.wav", "no video stream"),
         "a folder": (tmp_path, "not a regular file"),
         "music with cover art": (tmp_path / "song.m4a", "no video stream"),
+        "unknown codec": (tmp_path / "raw.mkv", "the video is in a codec FFmpeg cannot decode"),
     }
+    mkv = make_clip(tmp_path / "h264.mkv", frames=2, fmt="matroska").read_bytes()
+    files["unknown codec"][0].write_bytes(mkv.replace(b"V_MPEG4/ISO/AVC", b"V_QQQQQ/ISO/AVC"))  # an id FFmpeg lacks
     files["zero-byte"][0].write_bytes(b"")
     files["truncated"][0].write_bytes(data[: len(data) // 2])  # index (moov) at the end: lost
     files["not a video"][0].write_text("this is a shopping list, not a video\n" * 50)

@@ -127,7 +127,11 @@ def _open_input(path: str | os.PathLike[str]) -> tuple[Any, Any]:
     if not videos:
         container.close()
         raise VideoError(f"{p}: no video stream (not a video file)")
-    stream = videos[0]
+    readable = [s for s in videos if _decodable(s)]
+    if not readable:
+        container.close()
+        raise VideoError(f"{p}: the video is in a codec FFmpeg cannot decode")
+    stream = readable[0]
     ctx = stream.codec_context
     if not ctx.width or not ctx.height:
         container.close()
