@@ -73,6 +73,30 @@ def test_switch_to_reference_and_back(tiny_stylizer, clip) -> None:
     assert np.concatenate(out).shape == clip.shape
 
 
+def test_a_phone_photo_of_100_megapixels_is_a_reference_without_warnings(tmp_path) -> None:
+    """Pillow warns of a "decompression bomb" from 89 MP (a 108 MP phone photo) and raises past 179 MP:
+    the first reads quietly, the second is one line (here a PNG whose header claims 14000x14000)."""
+    import struct
+    import warnings
+    import zlib
+
+    big = tmp_path / "phone.png"
+    Image.new("RGB", (9500, 9500), (200, 100, 50)).save(big, compress_level=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any warning fails the test
+        ref = load_reference_image(big)
+    assert ref.shape == (9500, 9500, 3) and ref[0, 0].tolist() == [200, 100, 50]
+    huge = tmp_path / "huge.png"
+    Image.new("RGB", (8, 8)).save(huge)
+    data = bytearray(huge.read_bytes())
+    ihdr = struct.pack(">II", 14000, 14000) + data[24:29]  # width, height, then depth, colour, ...
+    data[16:29] = ihdr
+    data[29:33] = struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+    huge.write_bytes(bytes(data))
+    with pytest.raises(StylizerError, match=r"huge.png: an image of more than 179 megapixels.*scale it down"):
+        load_reference_image(huge)
+
+
 @pytest.mark.parametrize("mode", ["L", "RGBA", "P", "array-gray", "array-rgba", "path", "tiny"])
 def test_reference_of_any_size_or_mode(tiny_stylizer, clip, tmp_path, mode) -> None:
     rng = np.random.default_rng(0)

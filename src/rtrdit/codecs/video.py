@@ -10,7 +10,9 @@ from __future__ import annotations
 import math
 import os
 import tempfile
+import warnings
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
@@ -440,15 +442,35 @@ def read_frames(
     return np.stack(frames)
 
 
+@contextmanager
+def open_photo(path: str | os.PathLike[str]) -> Iterator[Any]:
+    """Pillow's ``Image.open`` for a user's own photo: a phone's 100 MP photo opens without Pillow's
+    decompression-bomb warning (meant for untrusted uploads, which `serve` limits before decoding);
+    past Pillow's hard limit (about 179 MP) a one-line VideoError instead of its exception."""
+    from PIL import Image
+
+    p = Path(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(p)
+    except Image.DecompressionBombError:
+        most = 2 * (Image.MAX_IMAGE_PIXELS or 0) / 1e6
+        raise VideoError(f"{p}: an image of more than {most:.0f} megapixels, more than this opens; "
+                         "scale it down first") from None
+    with im:
+        yield im
+
+
 def read_photo(path: str | os.PathLike[str]) -> np.ndarray:
     """A photo as uint8 (H, W, 3) RGB, upright as a viewer shows it: Pillow for the formats it knows
     (EXIF orientation applied, grey and alpha made RGB), FFmpeg for the rest (a phone's HEIC, DPX, ...);
     ``VideoError`` for what neither reads or for a video."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import ImageOps, UnidentifiedImageError
 
     p = Path(path)
     try:
-        with Image.open(p) as im:
+        with open_photo(p) as im:
             return np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
     except UnidentifiedImageError:
         pass  # not a format Pillow knows: FFmpeg's turn

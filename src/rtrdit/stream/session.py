@@ -54,16 +54,18 @@ def load_reference_image(reference: Any) -> np.ndarray:
     as a viewer shows it (a phone photo's EXIF orientation applied)."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
+    from rtrdit.codecs.video import VideoError, open_photo, read_photo
+
     if isinstance(reference, (str, bytes)) or hasattr(reference, "__fspath__"):
         try:
-            with Image.open(reference) as im:
+            with open_photo(reference) as im:
                 im.load()
                 reference = ImageOps.exif_transpose(im)
+        except VideoError as exc:  # too large to open
+            raise StylizerError(f"cannot read reference image {reference}: {str(exc).removeprefix(f'{reference}: ')}") from None
         except FileNotFoundError:
             raise StylizerError(f"reference image not found: {reference}") from None
         except UnidentifiedImageError:  # a format Pillow lacks (a phone's HEIC...): FFmpeg reads it
-            from rtrdit.codecs.video import VideoError, read_photo
-
             try:
                 reference = read_photo(reference)
             except VideoError as exc:
