@@ -82,3 +82,15 @@ def test_python_dash_m_reports_errors_in_one_line(module: str, tmp_path) -> None
     r = subprocess.run([sys.executable, "-m", module, "stylize", str(tmp_path / "none.mp4"), "-o",
                         str(tmp_path / "o.mp4"), "--prompt", "x"], capture_output=True, text=True, check=False)
     assert r.returncode == 2 and r.stderr.strip() == f"rtrdit stylize: error: {tmp_path / 'none.mp4'}: no such file"
+
+
+def test_output_into_a_closed_pipe_is_no_traceback() -> None:
+    """`rtrdit data styles | head -1`: the reader leaves early; the command stops quietly with SIGPIPE's
+    status (141, as `yes | head` does) instead of a BrokenPipeError traceback."""
+    proc = subprocess.Popen([sys.executable, "-m", "rtrdit", "data", "styles"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # before the command writes: its first write meets a closed pipe
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 128 + signal.SIGPIPE
+    assert err == ""

@@ -398,7 +398,12 @@ def _bad_files(tmp_path: Path, clip: Path) -> dict[str, tuple[Path, str]]:
         "a folder": (tmp_path, "not a regular file"),
         "music with cover art": (tmp_path / "song.m4a", "no video stream"),
         "unknown codec": (tmp_path / "raw.mkv", "the video is in a codec FFmpeg cannot decode"),
+        "animated WebP": (tmp_path / "sticker.webp", "an animated WebP, which FFmpeg cannot decode"),
     }
+    from PIL import Image
+
+    stickers = [Image.new("RGB", (32, 24), (40 * i, 90, 30)) for i in range(3)]
+    stickers[0].save(files["animated WebP"][0], save_all=True, append_images=stickers[1:], duration=100)
     mkv = make_clip(tmp_path / "h264.mkv", frames=2, fmt="matroska").read_bytes()
     files["unknown codec"][0].write_bytes(mkv.replace(b"V_MPEG4/ISO/AVC", b"V_QQQQQ/ISO/AVC"))  # an id FFmpeg lacks
     files["zero-byte"][0].write_bytes(b"")

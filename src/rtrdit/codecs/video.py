@@ -137,6 +137,8 @@ def _open_input(path: str | os.PathLike[str]) -> tuple[Any, Any]:
     ctx = stream.codec_context
     if not ctx.width or not ctx.height:
         container.close()
+        if ctx.name == "webp":  # FFmpeg decodes still WebP only
+            raise VideoError(f"{p}: an animated WebP, which FFmpeg cannot decode; make it a GIF or MP4 first")
         raise VideoError(f"{p}: video stream has no frame size (corrupt or unsupported)")
     if ctx.width * ctx.height > MAX_PIXELS:
         container.close()
