@@ -227,3 +227,27 @@ def make_unknown_audio_clip(path: Path, also_aac: bool) -> Path:
     assert data.count(b"A_PCM/INT/LIT") == 1
     path.write_bytes(data.replace(b"A_PCM/INT/LIT", b"A_QQQ/INT/LIT"))
     return path
+
+
+def make_interlaced_clip(path: Path, frames: int = 6, size: tuple[int, int] = (128, 96), fps: int = 25) -> Path:
+    """An interlaced H.264 clip, as camcorders and broadcasts record: each frame holds two fields half a frame
+    apart, with a white bar that moves 4 px from field to field, so a frame read as it is shows combs."""
+    import av
+
+    w, h = size
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream("libx264", rate=fps)
+        vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
+        vs.options = {"crf": "10", "x264-params": "interlaced=1:tff=1"}
+        for i in range(frames):
+            img = np.full((h, w, 3), 40, np.uint8)
+            for parity in (0, 1):  # the even lines' field, then the odd lines'
+                x = 8 + 4 * (2 * i + parity)
+                img[parity::2, x:x + 12] = 230
+            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, fps)
+            for packet in vs.encode(frame):
+                out.mux(packet)
+        for packet in vs.encode(None):
+            out.mux(packet)
+    return path

@@ -10,7 +10,14 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from video_clips import SHARED_VIDEOS, audio_duration, frame_value, make_clip, write_dpx_still
+from video_clips import (
+    SHARED_VIDEOS,
+    audio_duration,
+    frame_value,
+    make_clip,
+    make_interlaced_clip,
+    write_dpx_still,
+)
 
 from rtrdit.cli import main
 from rtrdit.codecs import video
@@ -146,6 +153,30 @@ def test_non_square_pixels_are_read_at_the_size_they_are_shown(
     quarter = (shown[0] // 4, shown[1] // 4)
     small = read_frames(path, size=quarter, count=1)[0]  # scaled in one pass, to the same picture
     assert np.abs(small.astype(int) - resize_frame(frame, quarter)).mean() < 2
+
+
+def test_interlaced_video_is_read_deinterlaced(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Two fields 1/50 s apart read as one picture comb every moving edge (the model would stylize the
+    combs); each frame now comes out progressive, one per frame, at its own time."""
+    path = make_interlaced_clip(tmp_path / "camcorder.mp4")
+
+    def combs(img: np.ndarray) -> float:  # how far each line is from the mean of its neighbours
+        g = img.astype(float).mean(axis=-1)
+        return float(np.abs(g[1:-1] - (g[:-2] + g[2:]) / 2).mean())
+
+    with av.open(str(path)) as c:
+        raw = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    assert all(combs(f) > 8 for f in raw)
+    timed = list(iter_timed_frames(path))
+    assert [round(t, 3) for t, _ in timed] == [0.0, 0.04, 0.08, 0.12, 0.16, 0.2]
+    for _, frame in timed:
+        assert combs(frame) < 1
+        bar = frame[8:-8, :, 0] > 135  # the bar's columns, the same on every line: a straight edge
+        assert (bar == bar[0]).all() and 10 <= bar[0].sum() <= 14
+    info = probe(path)
+    assert info.interlaced and not probe(make_clip(tmp_path / "p.mp4")).interlaced
+    assert main(["video", "info", str(path)]) == 0
+    assert "interlaced, read deinterlaced" in capsys.readouterr().out
 
 
 def test_single_frame_video_is_readable(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ Every failure on a user's file (missing, empty, truncated, not a video, bad fram
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import tempfile
@@ -90,6 +91,7 @@ class VideoInfo:
     end: float = 0.0  # seconds the file plays for, its longest stream included (a last frame held over audio)
     hdr: str = ""  # the HDR transfer (HLG, PQ/HDR10) its frames are tone-mapped to SDR from; "" for SDR
     unreadable_audio: int = 0  # audio tracks in a codec FFmpeg cannot decode (not counted in has_audio)
+    interlaced: bool = False  # its frames are two fields each, read deinterlaced (`_deinterlaced`)
 
 
 # --------------------------------------------------------------------------- reading
@@ -224,12 +226,14 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
         tb = stream.time_base
         stream_duration = float(stream.duration * tb) if stream.duration and tb else 0.0
         rotation = 0
+        interlaced = False
         decoded = 0
         first_pts = last_pts = None
         try:
             for frame in container.decode(stream):
                 if decoded == 0:
                     rotation = _rotation_steps(getattr(frame, "rotation", 0))
+                    interlaced = bool(frame.interlaced_frame)
                     if frames > 0:
                         break  # the container knows the count; one frame proves it decodes
                 decoded += 1
@@ -258,7 +262,7 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
         return VideoInfo(str(p), int(width), int(height), float(fps), int(frames), str(codec),
                          float(duration), has_audio, _colour(ctx),
                          container.duration / 1_000_000 if container.duration else float(duration),  # AV_TIME_BASE
-                         hdr.TRANSFERS.get(int(getattr(ctx, "color_trc", 0) or 0), ""), unreadable_audio)
+                         hdr.TRANSFERS.get(int(getattr(ctx, "color_trc", 0) or 0), ""), unreadable_audio, interlaced)
     finally:
         container.close()
 
@@ -412,7 +416,7 @@ def _frames(p: Path, size: tuple[int, int] | None, mode: str, start: int,
         if count == 0:
             return
         try:
-            for frame in container.decode(stream):
+            for frame in _deinterlaced(container.decode(stream), stream):
                 t = float(frame.time) - origin if frame.time is not None else index / fps
                 t = max(t, last + 1e-6)  # never backwards (a damaged timestamp)
                 last = t
@@ -428,6 +432,33 @@ def _frames(p: Path, size: tuple[int, int] | None, mode: str, start: int,
             raise VideoError(f"{p}: video stream has no frames")
     finally:
         container.close()
+
+
+def _deinterlaced(frames: Iterator[Any], stream: Any) -> Iterator[Any]:
+    """Decoded frames, deinterlaced when the stream's are (a camcorder's or broadcast 1080i/576i, DV):
+    FFmpeg's bwdif makes one progressive frame of each, in place of the combs a moving edge shows
+    when two fields 1/50 s apart are read as one picture. Progressive streams pass as they are."""
+    first = next(frames, None)
+    if first is None:
+        return
+    if not first.interlaced_frame:
+        yield first
+        yield from frames
+        return
+    av = _av()
+    graph = av.filter.Graph()
+    source = graph.add_buffer(template=stream)
+    bwdif = graph.add("bwdif", "mode=send_frame:parity=auto:deint=interlaced")  # one frame out per frame in
+    source.link_to(bwdif)
+    bwdif.link_to(graph.add("buffersink"))
+    graph.configure()
+    for frame in itertools.chain([first], frames, [None]):  # None: the end, which flushes the last frame
+        graph.push(frame)
+        while True:
+            try:
+                yield graph.pull()
+            except (av.BlockingIOError, av.EOFError):
+                break
 
 
 def read_frames(

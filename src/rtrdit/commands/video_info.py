@@ -1,5 +1,5 @@
 """`rtrdit video info FILE [--json]`: print a video's width, height, fps, frames, codec, duration, colour
-matrix and HDR transfer (an HDR video is read tone-mapped to SDR)."""
+matrix, HDR transfer and scan (an HDR video is read tone-mapped to SDR, an interlaced one deinterlaced)."""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
         "duration": round(info.duration, 6),
         "colour": info.colour,
         "hdr": info.hdr or None,
+        "interlaced": info.interlaced,
         "has_audio": info.has_audio,
         "unreadable_audio": info.unreadable_audio,
     }
@@ -43,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
         for key in FIELDS:
             print(f"  {key:<9} {data[key]}")
         print(f"  {'hdr':<9} {info.hdr + ', read tone-mapped to SDR' if info.hdr else 'no'}")
+        print(f"  {'scan':<9} {'interlaced, read deinterlaced' if info.interlaced else 'progressive'}")
         unreadable = f" ({info.unreadable_audio} audio track(s) in a codec FFmpeg cannot decode)" if info.unreadable_audio else ""
         print(f"  {'has_audio':<9} {info.has_audio}{unreadable}")
     return 0
