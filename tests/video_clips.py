@@ -251,3 +251,33 @@ def make_interlaced_clip(path: Path, frames: int = 6, size: tuple[int, int] = (1
         for packet in vs.encode(None):
             out.mux(packet)
     return path
+
+
+def display_p3_icc() -> bytes:
+    """A Display P3 ICC profile (v2, matrix and gamma 2.2 curves; the colour space of an iPhone's photos),
+    built byte by byte: none ships with Pillow or this machine."""
+    import struct
+
+    def s15(*values: float) -> bytes:
+        return b"".join(struct.pack(">i", round(v * 65536)) for v in values)
+
+    def xyz(*values: float) -> bytes:
+        return b"XYZ \0\0\0\0" + s15(*values)
+
+    text = b"Display P3 (test)\0"
+    desc = b"desc\0\0\0\0" + struct.pack(">I", len(text)) + text + b"\0" * 4 + b"\0" * 4 + b"\0" * 3 + b"\0" * 67
+    curve = b"curv\0\0\0\0" + struct.pack(">IH", 1, round(2.2 * 256)) + b"\0\0"
+    tags = [(b"desc", desc), (b"wtpt", xyz(0.9642, 1.0, 0.8249)), (b"cprt", b"text\0\0\0\0none\0\0\0\0"),
+            (b"rXYZ", xyz(0.5151, 0.2412, -0.0011)), (b"gXYZ", xyz(0.2919, 0.6922, 0.0419)),
+            (b"bXYZ", xyz(0.1571, 0.0666, 0.7841)), (b"rTRC", curve), (b"gTRC", curve), (b"bTRC", curve)]
+    offset = 128 + 4 + 12 * len(tags)
+    table, body = b"", b""
+    for sig, data in tags:
+        data += b"\0" * (-len(data) % 4)
+        table += sig + struct.pack(">II", offset + len(body), len(data))
+        body += data
+    size = offset + len(body)
+    header = (struct.pack(">I", size) + b"\0" * 4 + struct.pack(">I", 0x02100000) + b"mntrRGB XYZ " + b"\0" * 12
+              + b"acsp" + b"\0" * 24 + struct.pack(">I", 0) + s15(0.9642, 1.0, 0.8249) + b"\0" * 48)
+    assert len(header) == 128
+    return header + struct.pack(">I", len(tags)) + table + body

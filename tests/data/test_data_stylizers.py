@@ -141,6 +141,26 @@ def test_stylize_command_writes_a_photo_as_an_image_and_refuses_what_it_would_ma
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "in.mp4", "out.png", "photo.png"]
 
 
+def test_stylize_command_reads_a_phone_photo_upright_and_in_srgb(tmp_path: Path) -> None:
+    """A phone photo was read through FFmpeg: sideways (its EXIF orientation ignored) and in P3's duller
+    colours; it is read as `data build` and `rtrdit stylize` read it."""
+    from PIL import Image
+    from video_clips import display_p3_icc
+
+    from rtrdit.codecs.video import read_photo
+
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored landscape, shown portrait
+    Image.new("RGB", (40, 30), (200, 100, 80)).save(tmp_path / "phone.png", exif=exif, icc_profile=display_p3_icc())
+    assert main(["data", "stylize", str(tmp_path / "phone.png"), "-o", str(tmp_path / "out.png"), "--style", "thermal"]) == 0
+    with Image.open(tmp_path / "out.png") as im:
+        got = np.asarray(im)
+    upright = read_photo(tmp_path / "phone.png")
+    assert got.shape == upright.shape == (40, 30, 3)
+    assert np.abs(upright[20, 15].astype(int) - (216, 93, 72)).max() <= 2  # P3 (200, 100, 80) in sRGB
+    np.testing.assert_array_equal(got, get_style("thermal").apply(upright[None])[0])
+
+
 def test_stylize_command_keeps_the_audio_a_held_last_frame_plays_over(tmp_path: Path) -> None:
     from video_clips import audio_duration, make_clip
 

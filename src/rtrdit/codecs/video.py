@@ -495,16 +495,39 @@ def open_photo(path: str | os.PathLike[str]) -> Iterator[Any]:
         yield im
 
 
+def to_srgb(image: Any) -> Any:
+    """A PIL image with an embedded colour profile (an iPhone's Display P3, Adobe RGB, a print CMYK) in
+    sRGB, the colours the model was trained on and screens assume: read as they are, P3 colours came
+    out duller. An image without a profile is taken as sRGB; an unusable profile leaves it as it is."""
+    import io
+
+    from PIL import ImageCms
+
+    icc = image.info.get("icc_profile")
+    if not icc or image.mode not in ("RGB", "RGBA", "L", "LA", "CMYK"):
+        return image
+    alpha = image.getchannel("A") if image.mode in ("RGBA", "LA") else None
+    base = image.convert(image.mode[:-1]) if alpha is not None else image
+    try:
+        out = ImageCms.profileToProfile(base, ImageCms.ImageCmsProfile(io.BytesIO(icc)),
+                                        ImageCms.createProfile("sRGB"), outputMode="RGB")
+    except (OSError, ValueError, ImageCms.PyCMSError):  # a damaged profile, or one not for this mode
+        return image
+    if alpha is not None:
+        out.putalpha(alpha)
+    return out
+
+
 def read_photo(path: str | os.PathLike[str]) -> np.ndarray:
-    """A photo as uint8 (H, W, 3) RGB, upright as a viewer shows it: Pillow for the formats it knows
-    (EXIF orientation applied, grey and alpha made RGB), FFmpeg for the rest (a phone's HEIC, DPX, ...);
+    """A photo as uint8 (H, W, 3) sRGB, upright as a viewer shows it: Pillow for the formats it knows
+    (EXIF orientation and colour profile applied, grey and alpha made RGB), FFmpeg for the rest (a phone's HEIC, DPX, ...);
     ``VideoError`` for what neither reads or for a video."""
     from PIL import ImageOps, UnidentifiedImageError
 
     p = Path(path)
     try:
         with open_photo(p) as im:
-            return np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
+            return np.asarray(to_srgb(ImageOps.exif_transpose(im)).convert("RGB"))
     except UnidentifiedImageError:
         pass  # not a format Pillow knows: FFmpeg's turn
     except FileNotFoundError:

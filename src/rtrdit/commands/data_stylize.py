@@ -23,7 +23,8 @@ def run(args: argparse.Namespace) -> int:
         iter_frames,
         output_format,
         probe,
-        read_frames,
+        read_photo,
+        resize_frame,
         write_image,
     )
     from rtrdit.commands.data_build import parse_size
@@ -41,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
         output_format(args.output, 1)  # the suffix, before the input is opened
         info = probe(args.input)
         if output_format(args.output, info.frames) == "image":
-            write_image(args.output, style.apply(read_frames(args.input, size=size)[0]))
+            photo = read_photo(args.input)  # upright and in sRGB, as in `data build` and `stylize`
+            write_image(args.output, style.apply(photo if size is None else resize_frame(photo, size)))
             written = 1
         else:
             audio = None if args.no_audio or not info.has_audio else args.input

@@ -51,10 +51,10 @@ EXIF_ORIENTATION = 0x0112  # the EXIF tag a phone photo's rotation or mirroring 
 def load_reference_image(reference: Any) -> np.ndarray:
     """A reference image as uint8 RGB (H, W, 3), from a path, a PIL image or an array of
     any mode (grayscale, alpha: composited on white; 16-bit: scaled to 8 bits, not clipped), upright
-    as a viewer shows it (a phone photo's EXIF orientation applied)."""
+    as a viewer shows it (a phone photo's EXIF orientation applied) and in sRGB (its colour profile applied)."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
-    from rtrdit.codecs.video import VideoError, open_photo, read_photo
+    from rtrdit.codecs.video import VideoError, open_photo, read_photo, to_srgb
 
     if isinstance(reference, (str, bytes)) or hasattr(reference, "__fspath__"):
         try:
@@ -75,6 +75,8 @@ def load_reference_image(reference: Any) -> np.ndarray:
             raise StylizerError(f"cannot read reference image {reference}: {exc}") from None
     if isinstance(reference, Image.Image) and reference.getexif().get(EXIF_ORIENTATION, 1) != 1:
         reference = ImageOps.exif_transpose(reference)  # a caller's PIL image: a copy, the caller's kept
+    if isinstance(reference, Image.Image):
+        reference = to_srgb(reference)  # an iPhone's Display P3 photo: its colours as a screen shows them
     if isinstance(reference, Image.Image) and reference.mode.startswith("I"):
         # 16-bit grayscale (PNG, TIFF; "I;16" or, from older Pillow, "I"): PIL's own conversion to RGB would
         # clip every value above 255 to white
