@@ -395,3 +395,19 @@ def test_stylize_file_is_the_command_from_python(tiny_stylizer, tiny_stylizer_di
     with pytest.raises(StylizerError, match="must start at time 0"):
         tiny_stylizer.stylize_file(clip_file, tmp_path / "b.mp4", schedule=[StyleChange(2.0, "x")])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["api.mp4", "cli.mp4", "ref.png", "s.json"]
+
+
+def test_an_error_on_the_encoding_thread_reaches_the_caller(tmp_path) -> None:
+    """The stylized frames are encoded on a thread beside the DiT: a writer's error there (here a frame of
+    another size) is raised in the caller, and the file it was writing can still be removed."""
+    from rtrdit.codecs.video import VideoError, VideoWriter
+    from rtrdit.stream.render import _EncodeThread
+
+    writer = VideoWriter(tmp_path / "out.mp4", 24)
+    encoder = _EncodeThread([writer])
+    encoder.put(np.zeros((48, 64, 3), np.uint8), 0.0, None)
+    encoder.put(np.zeros((40, 64, 3), np.uint8), 1 / 24, None)
+    with pytest.raises(VideoError, match="frame size changed from 64x48 to 64x40"):
+        encoder.finish()
+    writer.abort()
+    assert list(tmp_path.iterdir()) == []

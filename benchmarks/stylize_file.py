@@ -1,0 +1,79 @@
+"""Throughput of `rtrdit stylize` on files of several kinds: `render_file` with the demo model.
+
+Makes its own clips from a shared video (`../shared/videos/dog.mp4`): the file as it is (512x512), scaled
+to 1920x1080 SDR, and the same 1080p frames carried as HLG HDR (as a phone records, read tone-mapped);
+stylizes each with a text style and prints frames per second of wall time, the whole file included
+(reading, the DiT, writing). Also times the x264 presets on the stylized 1080p frames.
+
+    python benchmarks/stylize_file.py [--frames 60] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from rtrdit.codecs.video import VideoWriter, iter_frames, read_frames
+from rtrdit.stream.render import PRESET, plan_render, render
+from rtrdit.stream.stylizer import Stylizer
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCE = ROOT.parent / "shared" / "videos" / "dog.mp4"
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    return float(10 * np.log10(255.0**2 / np.mean((a.astype(np.float64) - b) ** 2)))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--frames", type=int, default=60, help="frames per clip (default 60)")
+    ap.add_argument("--json", type=Path, help="also write the results here")
+    args = ap.parse_args()
+    sys.path.insert(0, str(ROOT / "tests"))
+    from video_clips import make_hdr_clip, sdr_nits  # the test suite's HDR encoder
+
+    stylizer = Stylizer.from_pretrained("demo")
+    results: dict[str, object] = {"host": platform.node(), "cpus": os.cpu_count(), "preset": PRESET, "fps": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        hd = list(iter_frames(SOURCE, size=(1920, 1080), count=args.frames))
+        clips = {"512x512 SDR": d / "sd.mp4", "1920x1080 SDR": d / "hd.mp4", "1920x1080 HLG": d / "hlg.mp4"}
+        with VideoWriter(clips["512x512 SDR"], 24) as w:
+            for frame in iter_frames(SOURCE, count=args.frames):
+                w.write(frame)
+        with VideoWriter(clips["1920x1080 SDR"], 24) as w:
+            for frame in hd:
+                w.write(frame)
+        make_hdr_clip(clips["1920x1080 HLG"], [sdr_nits(f) for f in hd], "hlg", fps=24)
+        for name, path in clips.items():
+            plan = plan_render(path, d / "out.mp4", prompt="ink wash painting")
+            result = render(stylizer, plan)
+            results["fps"][name] = round(result.fps, 2)  # type: ignore[index]
+            print(f"{name}: {result.fps:.2f} fps ({result.frames} frames in {result.seconds:.1f} s)", flush=True)
+        stylized = read_frames(d / "out.mp4")
+        presets = {}
+        for preset in ("fast", "veryfast"):
+            t0 = time.perf_counter()
+            with VideoWriter(d / f"{preset}.mp4", 24, preset=preset) as w:
+                for frame in stylized:
+                    w.write(frame)
+            ms = (time.perf_counter() - t0) / len(stylized) * 1000
+            presets[preset] = {"ms_per_frame": round(ms, 1), "kb": (d / f"{preset}.mp4").stat().st_size // 1024,
+                               "psnr_db": round(_psnr(read_frames(d / f"{preset}.mp4"), stylized), 2)}
+            print(f"x264 {preset} at 1080p: {presets[preset]}", flush=True)
+        results["x264_1080p"] = presets
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
