@@ -435,24 +435,23 @@ def _frames(p: Path, size: tuple[int, int] | None, mode: str, start: int,
 
 
 def _deinterlaced(frames: Iterator[Any], stream: Any) -> Iterator[Any]:
-    """Decoded frames, deinterlaced when the stream's are (a camcorder's or broadcast 1080i/576i, DV):
-    FFmpeg's bwdif makes one progressive frame of each, in place of the combs a moving edge shows
-    when two fields 1/50 s apart are read as one picture. Progressive streams pass as they are."""
-    first = next(frames, None)
-    if first is None:
-        return
-    if not first.interlaced_frame:
-        yield first
-        yield from frames
-        return
+    """Decoded frames, deinterlaced from the first interlaced one on (a camcorder's or broadcast 1080i/576i,
+    DV): FFmpeg's bwdif makes one progressive frame of each, in place of the combs a moving edge shows
+    when two fields 1/50 s apart are read as one picture. Progressive frames pass as they are."""
     av = _av()
-    graph = av.filter.Graph()
-    source = graph.add_buffer(template=stream)
-    bwdif = graph.add("bwdif", "mode=send_frame:parity=auto:deint=interlaced")  # one frame out per frame in
-    source.link_to(bwdif)
-    bwdif.link_to(graph.add("buffersink"))
-    graph.configure()
-    for frame in itertools.chain([first], frames, [None]):  # None: the end, which flushes the last frame
+    graph = None
+    for frame in itertools.chain(frames, [None]):  # None: the end, which flushes bwdif's last frame
+        if graph is None:
+            if frame is None:
+                return
+            if not frame.interlaced_frame:
+                yield frame
+                continue
+            graph = av.filter.Graph()
+            bwdif = graph.add("bwdif", "mode=send_frame:parity=auto:deint=interlaced")  # a frame out per frame in
+            graph.add_buffer(template=stream).link_to(bwdif)
+            bwdif.link_to(graph.add("buffersink"))
+            graph.configure()
         graph.push(frame)
         while True:
             try:
