@@ -104,7 +104,7 @@ def test_other_containers_codecs_and_pixel_formats(
         assert np.array_equal(frames[..., 0], frames[..., 1]) and np.array_equal(frames[..., 1], frames[..., 2])
 
 
-def test_frame_count_without_container_count_is_decoded(tmp_path: Path) -> None:
+def test_frame_count_without_container_count_is_counted_from_packets(tmp_path: Path) -> None:
     path = make_clip(tmp_path / "c.webm", frames=11, codec="libvpx-vp9", fmt="webm", fps=Fraction(30000, 1001))
     with av.open(str(path)) as c:
         assert c.streams.video[0].frames == 0  # WebM stores no frame count: probe must count

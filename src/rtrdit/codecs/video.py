@@ -211,7 +211,7 @@ def _rate(stream: Any) -> float:
 
 
 def probe(path: str | os.PathLike[str]) -> VideoInfo:
-    """Size, fps, frame count, codec and duration of a video; frames are counted by decoding
+    """Size, fps, frame count, codec and duration of a video; frames are counted from the packets
     when the container does not record them (e.g. WebM/MKV)."""
     p = Path(path)
     av = _av()
@@ -225,32 +225,18 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
         frames = int(stream.frames or 0)
         tb = stream.time_base
         stream_duration = float(stream.duration * tb) if stream.duration and tb else 0.0
-        rotation = 0
-        interlaced = False
-        decoded = 0
-        first_pts = last_pts = None
-        try:
-            for frame in container.decode(stream):
-                if decoded == 0:
-                    rotation = _rotation_steps(getattr(frame, "rotation", 0))
-                    interlaced = bool(frame.interlaced_frame)
-                    if frames > 0:
-                        break  # the container knows the count; one frame proves it decodes
-                decoded += 1
-                if frame.pts is not None:
-                    first_pts = frame.pts if first_pts is None else min(first_pts, frame.pts)
-                    last_pts = frame.pts if last_pts is None else max(last_pts, frame.pts)
+        try:  # the first frame proves the video decodes, and tells its rotation and scan
+            first = next(iter(container.decode(stream)), None)
         except av.FFmpegError as exc:
-            if decoded == 0:
-                raise VideoError(f"{p}: cannot decode video ({_describe(exc)})") from None
-        else:
-            if decoded == 0 and frames == 0:
-                raise VideoError(f"{p}: video stream has no frames")
-        if frames <= 0:
-            frames = decoded
-            if first_pts is not None and last_pts is not None and tb and fps > 0:
-                span = float((last_pts - first_pts) * tb) + 1.0 / fps
-                stream_duration = stream_duration or span
+            raise VideoError(f"{p}: cannot decode video ({_describe(exc)})") from None
+        if first is None:
+            raise VideoError(f"{p}: video stream has no frames")
+        rotation = _rotation_steps(getattr(first, "rotation", 0))
+        interlaced = bool(first.interlaced_frame)
+        if frames <= 0:  # the container does not record the count (WebM, MKV)
+            frames, span = _count_packets(p)
+            if not stream_duration and span and fps > 0:
+                stream_duration = span + 1.0 / fps
         if fps <= 0 and stream_duration > 0:
             fps = frames / stream_duration
         if fps <= 0:
@@ -265,6 +251,29 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
                          hdr.TRANSFERS.get(int(getattr(ctx, "color_trc", 0) or 0), ""), unreadable_audio, interlaced)
     finally:
         container.close()
+
+
+def _count_packets(p: Path) -> tuple[int, float]:
+    """Frames of a video whose container does not record their count, and the seconds from its first
+    frame to its last: its packets (one a frame) are counted, not decoded, so an hour of video takes
+    seconds, not the minutes a decode would. A damaged tail ends the count."""
+    av = _av()
+    container, stream = _open_input(p)
+    count, first, last = 0, None, None
+    try:
+        for packet in container.demux(stream):
+            if not packet.size:
+                continue  # the demuxer's end-of-stream marker
+            count += 1
+            if packet.pts is not None:
+                first = packet.pts if first is None else min(first, packet.pts)
+                last = packet.pts if last is None else max(last, packet.pts)
+    except av.FFmpegError:
+        pass
+    finally:
+        container.close()
+    span = float((last - first) * stream.time_base) if first is not None and last is not None and stream.time_base else 0.0
+    return count, span
 
 
 _MATRICES = {0: "rgb", 1: "bt709", 4: "fcc", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 9: "bt2020nc",
