@@ -76,8 +76,9 @@ class VideoError(ValueError):
 
 @dataclass(frozen=True)
 class VideoInfo:
-    """What a video file holds: display size (square pixels, after rotation), frame rate, frame count, codec, colour
-    matrix, and how long the whole file plays (``end``: its audio may go on past the last frame)."""
+    """What a video file holds: display size (square pixels, after rotation), frame rate, frame count,
+    codec, colour matrix, and how long the whole file plays (``end``: its audio may go on past the last
+    frame)."""
 
     path: str
     width: int
@@ -272,8 +273,9 @@ def _count_packets(p: Path) -> tuple[int, float]:
         pass
     finally:
         container.close()
-    span = float((last - first) * stream.time_base) if first is not None and last is not None and stream.time_base else 0.0
-    return count, span
+    if first is None or last is None or not stream.time_base:
+        return count, 0.0
+    return count, float((last - first) * stream.time_base)
 
 
 _MATRICES = {0: "rgb", 1: "bt709", 4: "fcc", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 9: "bt2020nc",
@@ -528,8 +530,8 @@ def to_srgb(image: Any) -> Any:
 
 def read_photo(path: str | os.PathLike[str]) -> np.ndarray:
     """A photo as uint8 (H, W, 3) sRGB, upright as a viewer shows it: Pillow for the formats it knows
-    (EXIF orientation and colour profile applied, grey and alpha made RGB), FFmpeg for the rest (a phone's HEIC, DPX, ...);
-    ``VideoError`` for what neither reads or for a video."""
+    (EXIF orientation and colour profile applied, grey and alpha made RGB), FFmpeg for the rest (a
+    phone's HEIC, DPX, ...); ``VideoError`` for what neither reads or for a video."""
     from PIL import ImageOps, UnidentifiedImageError
 
     p = Path(path)

@@ -45,6 +45,6 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {key:<9} {data[key]}")
         print(f"  {'hdr':<9} {info.hdr + ', read tone-mapped to SDR' if info.hdr else 'no'}")
         print(f"  {'scan':<9} {'interlaced, read deinterlaced' if info.interlaced else 'progressive'}")
-        unreadable = f" ({info.unreadable_audio} audio track(s) in a codec FFmpeg cannot decode)" if info.unreadable_audio else ""
-        print(f"  {'has_audio':<9} {info.has_audio}{unreadable}")
+        lost = info.unreadable_audio
+        print(f"  {'has_audio':<9} {info.has_audio}" + (f" ({lost} track(s) in a codec FFmpeg cannot decode)" if lost else ""))
     return 0

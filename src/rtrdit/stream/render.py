@@ -25,8 +25,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from rtrdit.codecs.video import VideoInfo
 
 BATCH = 4  # frames per push: one latent frame of the 4x temporal codec
-# x264's preset for stylized videos (OBS's default): at 1080p 44 ms a frame against 77 for "fast", the
-# writer's default, with files no larger and 0.5 dB less of 43 dB (benchmarks/stylize_hd.md)
+# x264's preset for stylized videos (OBS's default): at 1080p 42-51 ms a frame against 79-80 for "fast",
+# the writer's default, files 5% smaller, 0.2-0.5 dB less of 43.5 dB (benchmarks/stylize_file.md)
 PRESET = "veryfast"
 
 
