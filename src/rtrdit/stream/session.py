@@ -51,7 +51,7 @@ EXIF_ORIENTATION = 0x0112  # the EXIF tag a phone photo's rotation or mirroring 
 def load_reference_image(reference: Any) -> np.ndarray:
     """A reference image as uint8 RGB (H, W, 3), from a path, a PIL image or an array of
     any mode (grayscale, alpha: composited on white; 16-bit: scaled to 8 bits, not clipped), upright
-    as a viewer shows it (a phone photo's EXIF orientation applied) and in sRGB (its colour profile applied)."""
+    as a viewer shows it (a phone photo's EXIF orientation applied), in sRGB (its colour profile applied)."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     from rtrdit.codecs.video import VideoError, open_photo, read_photo, to_srgb
@@ -62,7 +62,8 @@ def load_reference_image(reference: Any) -> np.ndarray:
                 im.load()
                 reference = ImageOps.exif_transpose(im)
         except VideoError as exc:  # too large to open
-            raise StylizerError(f"cannot read reference image {reference}: {str(exc).removeprefix(f'{reference}: ')}") from None
+            why = str(exc).removeprefix(f"{reference}: ")
+            raise StylizerError(f"cannot read reference image {reference}: {why}") from None
         except FileNotFoundError:
             raise StylizerError(f"reference image not found: {reference}") from None
         except UnidentifiedImageError:  # a format Pillow lacks (a phone's HEIC...): FFmpeg reads it
