@@ -40,3 +40,38 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path: Pat
     assert target.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["manifest.jsonl"]
     atomic_write_text(target, "new\n")
     assert target.read_text() == "new\n" and [p.name for p in tmp_path.iterdir()] == ["manifest.jsonl"]
+
+
+# A folder no file can be made in, for root too (tests run as root here, and chmod does not stop root)
+UNWRITABLE = Path("/proc")
+
+
+def test_a_folder_that_cannot_be_written_in_is_one_named_error() -> None:
+    from rtrdit.codecs.video import VideoError, VideoWriter, write_image
+    from rtrdit.files import WriteError
+
+    with pytest.raises(WriteError, match=r"^cannot write in /proc \("):
+        atomic_write_text(UNWRITABLE / "report.json", "{}")
+    with pytest.raises(VideoError, match=r"^/proc/out.mp4: cannot write in /proc"):
+        VideoWriter(UNWRITABLE / "out.mp4", 24)
+    import numpy as np
+
+    with pytest.raises(VideoError, match=r"^/proc/out.png: cannot write in /proc"):
+        write_image(UNWRITABLE / "out.png", np.zeros((8, 8, 3), np.uint8))
+
+
+@pytest.mark.parametrize("argv", [
+    ["stylize", "IN", "-o", "/proc/out.mp4", "--prompt", "x", "--model", "/no/such/model"],
+    ["data", "stylize", "IN", "-o", "/proc/out.mp4", "--style", "thermal"],
+])
+def test_commands_say_which_folder_they_cannot_write_in(argv: list[str], tmp_path: Path, capsys) -> None:
+    """It was a FileNotFoundError/PermissionError traceback from mkstemp; stylize says so before loading
+    the model (here one that does not exist)."""
+    from video_clips import make_clip
+
+    from rtrdit.cli import main
+
+    clip = str(make_clip(tmp_path / "in.mp4"))
+    assert main([clip if a == "IN" else a for a in argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "/proc/out.mp4: cannot write in /proc" in err, err

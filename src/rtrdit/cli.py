@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from rtrdit import __version__
+from rtrdit.files import WriteError
 
 # name -> (module, one-line help). Add a line here to add a subcommand.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -177,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with sigterm_as_interrupt():
             return int(args._run(args) or 0)
-    except CLIError as exc:
+    except (CLIError, WriteError) as exc:  # WriteError: any command's output folder it cannot write in
         print(f"rtrdit {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except Terminated:

@@ -1,7 +1,8 @@
 """Atomic file writes: the content goes to a temporary file in the target's folder that is renamed
 over the target only when complete, so an error or a crash never leaves a partial file behind; the
 result gets the permissions of any new file (0666 less the umask; a bare ``mkstemp`` file is 0600).
-And the check that an output is none of the files a command reads (:func:`same_file`)."""
+A folder that cannot be written in is a one-line :class:`WriteError`; :func:`same_file` checks that an
+output is none of the files a command reads."""
 
 from __future__ import annotations
 
@@ -40,14 +41,30 @@ def publish(tmp: str | os.PathLike[str], path: str | os.PathLike[str]) -> None:
     os.replace(tmp, path)
 
 
+class WriteError(OSError):
+    """A folder that cannot be written in (no permission, a read-only disk), said in one line."""
+
+
+def temp_beside(path: str | os.PathLike[str], suffix: str = ".part") -> Path:
+    """A new empty hidden file in ``path``'s folder, to be renamed over ``path`` when complete; a
+    WriteError that names the folder when it cannot be made there."""
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=suffix)
+    except OSError as exc:
+        raise WriteError(f"cannot write in {folder} ({exc.strerror or exc})") from None
+    os.close(fd)
+    return Path(tmp)
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike[str], suffix: str = ".part") -> Iterator[Path]:
     """A temporary path beside ``path`` to write to; it replaces ``path`` when the block ends
     normally and is removed when it raises. ``suffix`` is its extension, for writers that read the
     format from the name (``.png``)."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
-    os.close(fd)
+    tmp = temp_beside(path, suffix)
     try:
         yield Path(tmp)
         publish(tmp, path)
@@ -67,4 +84,5 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
-__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "current_umask", "publish"]
+__all__ = ["WriteError", "atomic_path", "atomic_write_bytes", "atomic_write_text", "current_umask", "publish",
+           "same_file", "temp_beside"]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import itertools
 import math
 import os
-import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -23,7 +22,7 @@ from typing import Any, Self
 import numpy as np
 
 from rtrdit.codecs import hdr
-from rtrdit.files import publish
+from rtrdit.files import WriteError, atomic_path, publish, temp_beside
 
 # FFmpeg's AVCOL_SPC/PRI/TRC values outputs are tagged with (BT709 = 1, SMPTE170M = 6: BT.601 525-line)
 # and AVCOL_RANGE_MPEG (limited range)
@@ -601,9 +600,10 @@ class VideoWriter:
                 raise VideoError(f"{self.audio_from}: no such file (audio_from)")
             if self.audio_from.stat().st_size == 0:
                 raise VideoError(f"{self.audio_from}: empty file (audio_from)")
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{self.path.name}.", suffix=".part")
-        os.close(fd)
-        self._tmp = Path(tmp)
+        try:
+            self._tmp = temp_beside(self.path)
+        except WriteError as exc:
+            raise VideoError(f"{self.path}: {exc}") from None
         self._container: Any = None
         self._stream: Any = None
         self._audio_in: Any = None
@@ -866,8 +866,9 @@ def write_image(path: str | os.PathLike[str], frame: np.ndarray) -> None:
     """Write one uint8 (H, W, 3) frame as the still image ``path``'s suffix names, atomically."""
     from PIL import Image
 
-    from rtrdit.files import atomic_path
-
     path = Path(path)
-    with atomic_path(path, suffix=path.suffix) as tmp:
-        Image.fromarray(frame).save(tmp, **IMAGE_OPTIONS.get(path.suffix.lower(), {}))
+    try:
+        with atomic_path(path, suffix=path.suffix) as tmp:
+            Image.fromarray(frame).save(tmp, **IMAGE_OPTIONS.get(path.suffix.lower(), {}))
+    except WriteError as exc:
+        raise VideoError(f"{path}: {exc}") from None

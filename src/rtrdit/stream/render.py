@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rtrdit.files import atomic_path, same_file
+from rtrdit.files import WriteError, atomic_path, same_file, temp_beside
 from rtrdit.stream.schedule import StyleChange
 from rtrdit.stream.stylizer import Stylizer
 
@@ -77,6 +77,10 @@ def plan_render(source: str | os.PathLike[str], output: str | os.PathLike[str], 
         raise VideoError(f"output folder does not exist: {out.parent}")
     outputs = [out, *compare_paths(out)] if compare else [out]
     _refuse_overwrite(outputs, {src: "the input"})
+    try:  # a folder it cannot write in (no permission, a read-only disk) is found now, not after the work
+        temp_beside(out).unlink()
+    except WriteError as exc:
+        raise VideoError(f"{out}: {exc}") from None
     info = probe(src)
     if info.frames == 0:
         raise VideoError(f"{src}: the video has no frames")
