@@ -60,13 +60,16 @@ def test_a_folder_that_cannot_be_written_in_is_one_named_error() -> None:
         write_image(UNWRITABLE / "out.png", np.zeros((8, 8, 3), np.uint8))
 
 
-@pytest.mark.parametrize("argv", [
-    ["stylize", "IN", "-o", "/proc/out.mp4", "--prompt", "x", "--model", "/no/such/model"],
-    ["data", "stylize", "IN", "-o", "/proc/out.mp4", "--style", "thermal"],
+@pytest.mark.parametrize(("argv", "said"), [
+    (["stylize", "IN", "-o", "/proc/out.mp4", "--prompt", "x", "--model", "/no/such/model"], "/proc/out.mp4:"),
+    (["data", "stylize", "IN", "-o", "/proc/out.mp4", "--style", "thermal"], "/proc/out.mp4:"),
+    (["eval", "--pred", "IN", "--source", "IN", "--metrics", "warp", "--json", "/proc/r.json"], "--json /proc/r.json:"),
+    (["data", "build", "IN", "-o", "/proc/dataset"], "--out /proc/dataset:"),
+    (["demo", "--out", "/proc/demo"], "--out /proc/demo:"),
 ])
-def test_commands_say_which_folder_they_cannot_write_in(argv: list[str], tmp_path: Path, capsys) -> None:
-    """It was a FileNotFoundError/PermissionError traceback from mkstemp; stylize says so before loading
-    the model (here one that does not exist)."""
+def test_commands_say_which_folder_they_cannot_write_in(argv: list[str], said: str, tmp_path: Path, capsys) -> None:
+    """It was a FileNotFoundError/PermissionError traceback from mkstemp (or, for eval, one line after all
+    its work); each says so before the work (stylize before loading a model, here one that does not exist)."""
     from video_clips import make_clip
 
     from rtrdit.cli import main
@@ -74,4 +77,4 @@ def test_commands_say_which_folder_they_cannot_write_in(argv: list[str], tmp_pat
     clip = str(make_clip(tmp_path / "in.mp4"))
     assert main([clip if a == "IN" else a for a in argv]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "/proc/out.mp4: cannot write in /proc" in err, err
+    assert err.count("\n") == 1 and f"{said} cannot write in /proc" in err, err

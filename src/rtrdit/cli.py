@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from rtrdit import __version__
-from rtrdit.files import WriteError
+from rtrdit.files import WriteError, temp_beside
 
 # name -> (module, one-line help). Add a line here to add a subcommand.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -100,29 +100,36 @@ def device_arg(spec: str, flag: str = "--device") -> str:
 
 def output_folder(path: str | os.PathLike[str], flag: str = "--out") -> Path:
     """A command's output folder, refused up front when a file already holds that name or the name of
-    a folder it would be made in."""
+    a folder it would be made in, or when it cannot be written in."""
     out = Path(path)
     if out.exists() and not out.is_dir():
         raise CLIError(f"{flag} {out} exists and is not a folder")
-    _no_file_above(out, flag)
+    _writable_above(out, [out, *out.parents], flag)
     return out
 
 
 def output_file(path: str | os.PathLike[str], flag: str) -> Path:
     """A command's output file (its folders are made when missing), refused before any work when a
-    folder holds that name or a file holds the name of a folder above it."""
+    folder holds that name, a file holds the name of a folder above it, or it cannot be written there."""
     out = Path(path)
     if out.is_dir():
         raise CLIError(f"{flag} {out} is a folder, not a file name")
-    _no_file_above(out, flag)
+    _writable_above(out, list(out.parents), flag)
     return out
 
 
-def _no_file_above(out: Path, flag: str) -> None:
-    """The nearest existing folder above ``out`` must be a folder, not a file."""
-    parent = next((p for p in out.parents if p.exists()), None)
-    if parent is not None and not parent.is_dir():
+def _writable_above(out: Path, folders: list[Path], flag: str) -> None:
+    """The nearest existing of ``folders`` (where ``out`` will be written or made) must be a folder,
+    not a file, and one this process can write in (not read-only, not another user's)."""
+    parent = next((p for p in folders if p.exists()), None)
+    if parent is None:
+        return
+    if not parent.is_dir():
         raise CLIError(f"{flag} {out}: {parent} is a file, not a folder")
+    try:
+        temp_beside(parent / ".rtrdit-check").unlink()
+    except WriteError as exc:
+        raise CLIError(f"{flag} {out}: {exc}") from None
 
 
 def add_group(parser: argparse.ArgumentParser, members: dict[str, tuple[str, str]]) -> None:
