@@ -45,7 +45,7 @@ def test_an_hdr_video_is_read_as_the_sdr_picture_it_carries(hdr_clip: tuple[Path
     path, _ = hdr_clip
     got = next(iter_frames(path))
     for col, rgb in enumerate(SDR_PATCHES):
-        assert np.abs(_patch(got, 0, col) - rgb).max() <= 1, (col, _patch(got, 0, col), rgb)
+        assert np.abs(_patch(got, 0, col) - rgb).max() <= 2, (col, _patch(got, 0, col), rgb)
     # read as if it were SDR (what FFmpeg does without a tone map), the same picture is far off
     with av.open(str(path)) as c:
         raw = next(c.decode(video=0)).to_ndarray(format="rgb24")
