@@ -180,6 +180,18 @@ def test_interlaced_video_is_read_deinterlaced(tmp_path: Path, capsys: pytest.Ca
     assert "interlaced, read deinterlaced" in capsys.readouterr().out
 
 
+def test_stretch_reads_the_whole_frame_at_any_shape(clip: Path) -> None:
+    """``mode="stretch"`` scales the whole frame to the size asked (no crop, no bars), as a session does."""
+    full = read_frames(clip)
+    small = read_frames(clip, size=(32, 32), mode="stretch")
+    assert small.shape == (9, 32, 32, 3)
+    assert small[:, :8, :8].min() > 200 and small[:, 20:, 20:].max() < 200  # the white corner: a quarter, as in the source
+    cv = np.stack([resize_frame(f, (32, 32), mode="stretch") for f in full])
+    assert np.abs(small.astype(int) - cv).mean() < 3
+    with pytest.raises(VideoError, match="'crop', 'pad' or 'stretch'"):
+        read_frames(clip, size=(32, 32), mode="squash")
+
+
 def test_single_frame_video_is_readable(tmp_path: Path) -> None:
     path = make_clip(tmp_path / "one.mp4", frames=1)
     info = probe(path)
@@ -254,8 +266,8 @@ def test_resize_crop_keeps_centre_and_pad_adds_bars() -> None:
     assert padded[:25].max() == 0 and padded[75:].max() == 0  # black bars top and bottom
     assert padded[30:70, :20].mean() == pytest.approx(50, abs=2)  # left part of the image kept
     assert padded[30:70, 30:70].mean() == pytest.approx(200, abs=2)
-    with pytest.raises(VideoError, match="crop' or 'pad"):
-        resize_frame(wide, (10, 10), "stretch")
+    with pytest.raises(VideoError, match="'crop', 'pad' or 'stretch'"):
+        resize_frame(wide, (10, 10), "fit")
     with pytest.raises(VideoError, match="positive"):
         resize_frame(wide, (0, 10))
 

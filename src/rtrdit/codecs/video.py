@@ -306,10 +306,16 @@ def _check_size(size: tuple[int, int]) -> tuple[int, int]:
     return w, h
 
 
+RESIZE_MODES = ("crop", "pad", "stretch")
+
+
 def _scaled_size(fw: int, fh: int, size: tuple[int, int], mode: str) -> tuple[int, int]:
     """Size to scale an ``fw x fh`` frame to before cropping/padding to ``size`` with its aspect kept:
-    rounded so it covers (crop) or fits in (pad) the target, never off by one pixel."""
+    rounded so it covers (crop) or fits in (pad) the target, never off by one pixel; ``size`` itself for
+    ``"stretch"`` (the whole frame, its aspect not kept)."""
     w, h = size
+    if mode == "stretch":
+        return w, h
     if mode == "crop":
         scale = max(w / fw, h / fh)
         return max(w, round(fw * scale)), max(h, round(fh * scale))
@@ -334,12 +340,13 @@ def _fit(scaled: np.ndarray, size: tuple[int, int], mode: str) -> np.ndarray:
 
 def resize_frame(frame: np.ndarray, size: tuple[int, int], mode: str = "crop") -> np.ndarray:
     """Resize an (H, W, 3) uint8 frame to ``size=(width, height)`` keeping its aspect ratio:
-    ``"crop"`` fills the target and cuts the centre, ``"pad"`` fits inside and adds black bars."""
+    ``"crop"`` fills the target and cuts the centre, ``"pad"`` fits inside and adds black bars;
+    ``"stretch"`` scales the whole frame to it (as a streaming session does)."""
     import cv2  # deferred: OpenCV is heavy to import
 
     size = _check_size(size)
-    if mode not in ("crop", "pad"):
-        raise VideoError(f"resize mode must be 'crop' or 'pad', got {mode!r}")
+    if mode not in RESIZE_MODES:
+        raise VideoError(f"resize mode must be 'crop', 'pad' or 'stretch', got {mode!r}")
     if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
         raise VideoError(f"expected a uint8 (H, W, 3) frame, got {frame.dtype} {tuple(frame.shape)}")
     fh, fw = frame.shape[:2]
@@ -408,8 +415,8 @@ def iter_timed_frames(
         raise VideoError(f"start and count must be >= 0, got start={start}, count={count}")
     if size is not None:
         size = _check_size(size)
-        if mode not in ("crop", "pad"):
-            raise VideoError(f"resize mode must be 'crop' or 'pad', got {mode!r}")
+        if mode not in RESIZE_MODES:
+            raise VideoError(f"resize mode must be 'crop', 'pad' or 'stretch', got {mode!r}")
     return _frames(Path(path), size, mode, start, count)
 
 

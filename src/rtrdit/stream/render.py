@@ -19,14 +19,15 @@ import numpy as np
 
 from rtrdit.files import WriteError, atomic_path, same_file, temp_beside
 from rtrdit.stream.schedule import StyleChange
+from rtrdit.stream.session import processing_size, resize_frames
 from rtrdit.stream.stylizer import Stylizer
 
 if TYPE_CHECKING:  # pragma: no cover
     from rtrdit.codecs.video import VideoInfo
 
 BATCH = 4  # frames per push: one latent frame of the 4x temporal codec
-# x264's preset for stylized videos (OBS's default): at 1080p 42-51 ms a frame against 79-80 for "fast",
-# the writer's default, files 5% smaller, 0.2-0.5 dB less of 43.5 dB (benchmarks/stylize_file.md)
+# x264's preset for stylized videos (OBS's default): at 1080p 40-51 ms a frame against 63-80 for "fast",
+# the writer's default, files 5-6% smaller, 0.2-0.5 dB less of 43.5 dB (benchmarks/stylize_file.md)
 PRESET = "veryfast"
 
 
@@ -175,9 +176,14 @@ def render_file(
     picks = set(np.linspace(0, max(info.frames - 1, 0), sheet_frames).round().astype(int).tolist())
     sheet_src: dict[int, np.ndarray] = {}
     sheet_out: list[np.ndarray] = []
+    # The DiT's size; frames are decoded straight to it (a 4K HDR frame's tone map and copies at 256-ish px
+    # rather than 3840x2160) and the output scaled back to the source's size, as a session would do. Only
+    # --compare, which shows the source as it is beside the output, reads it at its own size.
+    work = size if size is not None else processing_size(info.width, info.height, stylizer.config.area)
+    read_size = work if compare_path is None else None
 
     first, *changes = schedule
-    sess = stylizer.session(prompt=first.prompt, reference=first.reference, seed=seed, steps=steps, size=size)
+    sess = stylizer.session(prompt=first.prompt, reference=first.reference, seed=seed, steps=steps, size=work)
     pending = sorted(changes, key=lambda c: c.time)
     writers = [VideoWriter(out, info.fps, audio_from=source if info.has_audio else None, preset=PRESET)]
     if compare_path is not None:
@@ -186,7 +192,7 @@ def render_file(
     waiting: deque[tuple[float, np.ndarray | None]] = deque()
     done = 0
     t0 = time.perf_counter()
-    encoder = _EncodeThread(writers)
+    encoder = _EncodeThread(writers, (info.width, info.height))
 
     def emit(stylized: np.ndarray) -> None:
         nonlocal done
@@ -203,7 +209,7 @@ def render_file(
         batch: list[np.ndarray] = []
         pushed = 0
         half = 0.5 / info.fps if info.fps > 0 else 0.0
-        for t, frame in iter_timed_frames(source):
+        for t, frame in iter_timed_frames(source, size=read_size, mode="stretch"):
             while pending and pending[0].time <= t + half:  # from the frame nearest its time on
                 if batch:  # push what came before the change, then switch
                     emit(sess.push(np.stack(batch)))
@@ -239,12 +245,14 @@ def render_file(
 
 
 class _EncodeThread:
-    """Writes the stylized frames (and --compare's) on a thread of its own, so x264 encodes while the DiT
-    works on the next chunk (PyAV and torch release the GIL). The queue is short, so memory stays
-    bounded; a writer's error is raised in the caller at its next `put` or at `finish`."""
+    """Writes the stylized frames (and --compare's) on a thread of its own, scaled to the output's
+    ``size`` where they are not, so x264 encodes while the DiT works on the next chunk (PyAV and torch
+    release the GIL). The queue is short, so memory stays bounded; a writer's error is raised in the
+    caller at its next `put` or at `finish`."""
 
-    def __init__(self, writers: list[Any]) -> None:
+    def __init__(self, writers: list[Any], size: tuple[int, int]) -> None:
         self._writers = writers
+        self._size = size
         self._queue: queue.Queue[tuple[np.ndarray, float, np.ndarray | None] | None] = queue.Queue(maxsize=8)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="rtrdit-encode", daemon=True)
@@ -256,6 +264,8 @@ class _EncodeThread:
                 continue  # after a failure the rest is drained unwritten
             frame, t, src = item
             try:
+                if (frame.shape[1], frame.shape[0]) != self._size:
+                    frame = resize_frames(frame[None], self._size)[0]
                 self._writers[0].write(frame, [t])
                 if src is not None:  # --compare: source | stylized
                     self._writers[1].write(np.concatenate([src, frame], axis=1), [t])
