@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -184,11 +185,15 @@ def make_hdr_clip(path: Path, nits: list[np.ndarray], transfer: str, fps: int = 
             frame.color_primaries, frame.color_trc, frame.colorspace, frame.color_range = (
                 tags["primaries"], tags["trc"], tags["matrix"], tags["range"])
             frame.pts, frame.time_base = i, Fraction(1, fps)
-            for packet in vs.encode(frame):
-                out.mux(packet)
-        for packet in vs.encode(None):
-            out.mux(packet)
+            _mux(out, vs, frame)
+        _mux(out, vs, None)
     return path
+
+
+def _mux(out: Any, stream: Any, frame: Any) -> None:
+    """Encode one frame (None: flush the encoder) into ``stream`` and mux what comes out."""
+    for packet in stream.encode(frame):
+        out.mux(packet)
 
 
 def make_unknown_audio_clip(path: Path, also_aac: bool) -> Path:
@@ -208,10 +213,8 @@ def make_unknown_audio_clip(path: Path, also_aac: bool) -> Path:
         for i in range(24):
             frame = av.VideoFrame.from_ndarray(pattern(i, 64, 48), format="rgb24")
             frame.pts, frame.time_base = i, Fraction(1, 24)
-            for packet in vs.encode(frame):
-                out.mux(packet)
-        for packet in vs.encode(None):
-            out.mux(packet)
+            _mux(out, vs, frame)
+        _mux(out, vs, None)
         tone = 0.3 * np.sin(2 * np.pi * 440 * np.arange(48000) / 48000)
         for stream, fmt in tracks:
             for k in range(0, 48000, 1024):
@@ -219,10 +222,8 @@ def make_unknown_audio_clip(path: Path, also_aac: bool) -> Path:
                 samples = part.astype(np.float32) if fmt == "fltp" else (part.T.reshape(1, -1) * 32767).astype(np.int16)
                 af = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples), format=fmt, layout="stereo")
                 af.sample_rate, af.pts, af.time_base = 48000, k, Fraction(1, 48000)
-                for packet in stream.encode(af):
-                    out.mux(packet)
-            for packet in stream.encode(None):
-                out.mux(packet)
+                _mux(out, stream, af)
+            _mux(out, stream, None)
     data = path.read_bytes()
     assert data.count(b"A_PCM/INT/LIT") == 1
     path.write_bytes(data.replace(b"A_PCM/INT/LIT", b"A_QQQ/INT/LIT"))
@@ -246,10 +247,8 @@ def make_interlaced_clip(path: Path, frames: int = 6, size: tuple[int, int] = (1
                 img[parity::2, x:x + 12] = 230
             frame = av.VideoFrame.from_ndarray(img, format="rgb24")
             frame.pts, frame.time_base = i, Fraction(1, fps)
-            for packet in vs.encode(frame):
-                out.mux(packet)
-        for packet in vs.encode(None):
-            out.mux(packet)
+            _mux(out, vs, frame)
+        _mux(out, vs, None)
     return path
 
 
