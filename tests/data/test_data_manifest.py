@@ -102,6 +102,15 @@ def test_validate_good_manifest_and_missing_file(bad_manifest: Path, tmp_path: P
     assert "all 3 rows are valid" in capsys.readouterr().out
     assert main(["data", "validate", str(tmp_path / "nope.jsonl")]) == 2
     assert "no such manifest file" in capsys.readouterr().err
+    # the dataset folder `data build` wrote (its manifest.jsonl) will do; another folder is named as such
+    dataset = tmp_path / "dataset"
+    dataset.mkdir()
+    (dataset / "manifest.jsonl").write_text(good.read_text())
+    assert main(["data", "validate", str(dataset), "--schema-only"]) == 0  # its rows name files beside good.jsonl
+    assert f"{dataset / 'manifest.jsonl'}: all 3 rows are valid" in capsys.readouterr().out
+    (tmp_path / "videos").mkdir()
+    assert main(["data", "validate", str(tmp_path / "videos")]) == 2
+    assert "videos: a folder without manifest.jsonl; give the manifest file" in capsys.readouterr().err
 
 
 def test_rows_round_trip_and_read_stops_with_line_number(tmp_path: Path) -> None:

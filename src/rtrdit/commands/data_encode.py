@@ -9,7 +9,8 @@ import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("manifest", metavar="MANIFEST", help="JSONL manifest (see `rtrdit data validate`)")
+    parser.add_argument("manifest", metavar="MANIFEST",
+                        help="JSONL manifest (see `rtrdit data validate`), or the dataset folder `data build` wrote")
     parser.add_argument("-o", "--out", required=True, help="shard folder (shard-*.safetensors + index.json)")
     parser.add_argument("--codec", default="tiny",
                         help="latent codec: 'tiny' (shipped), a tiny-autoencoder or Wan VAE directory, or Wan2.1_VAE.pth")
@@ -38,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from rtrdit.codecs.text import CachedTextEncoder, load_text_encoder
     from rtrdit.codecs.video import VideoError
     from rtrdit.commands.data_build import parse_size
-    from rtrdit.data.manifest import ManifestError, read_manifest
+    from rtrdit.data.manifest import ManifestError, manifest_path, read_manifest
     from rtrdit.data.shards import EncodeConfig, encode_manifest
     from rtrdit.train.engine import init_distributed, shutdown
 
@@ -46,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
                        window_stride=args.window_stride, shard_size=args.shard_size, dtype=args.dtype,
                        codec=str(args.codec), text_encoder=str(args.text_encoder))
     output_folder(args.out)
+    args.manifest = manifest_path(args.manifest)
     try:
         cfg.check()
         read_manifest(args.manifest)  # schema errors before loading any model

@@ -7,14 +7,16 @@ import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("manifest", metavar="MANIFEST", help="JSONL manifest (paths relative to it)")
+    parser.add_argument("manifest", metavar="MANIFEST",
+                        help="JSONL manifest (paths relative to it), or the dataset folder `data build` wrote")
     parser.add_argument("--schema-only", action="store_true", help="check the rows' fields, not the files")
 
 
 def run(args: argparse.Namespace) -> int:
     from rtrdit.cli import CLIError
-    from rtrdit.data.manifest import ManifestError, validate_manifest
+    from rtrdit.data.manifest import ManifestError, manifest_path, validate_manifest
 
+    args.manifest = manifest_path(args.manifest)
     try:
         rows, issues = validate_manifest(args.manifest, check_files=not args.schema_only)
     except ManifestError as exc:

@@ -96,9 +96,20 @@ def parse_row(text: str) -> ManifestRow:
     return ManifestRow(obj["source"], obj["target"], mode, prompt, reference or None, split, extra)
 
 
+MANIFEST_NAME = "manifest.jsonl"  # what `rtrdit data build` writes in its output folder
+
+
+def manifest_path(path: str | os.PathLike[str]) -> Path:
+    """A manifest given as its file or as the dataset folder `data build` wrote (holding MANIFEST_NAME)."""
+    p = Path(path)
+    return p / MANIFEST_NAME if p.is_dir() and (p / MANIFEST_NAME).is_file() else p
+
+
 def iter_lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, str]]:
     """Non-blank lines of a manifest with their 1-based line numbers."""
     p = Path(path)
+    if p.is_dir():
+        raise ManifestError(f"{p}: a folder without {MANIFEST_NAME}; give the manifest file")
     if not p.is_file():
         raise ManifestError(f"{p}: no such manifest file")
     with open(p, encoding="utf-8") as f:
