@@ -126,7 +126,7 @@ def render(stylizer: Stylizer, plan: RenderPlan, *, seed: int = 0, steps: int | 
         return render_image(stylizer, plan.source, plan.output, plan.schedule[0], seed=seed, steps=steps,
                             size=size, compare=plan.compare)
     return render_file(stylizer, plan.source, plan.output, plan.schedule, seed=seed, steps=steps, size=size,
-                       compare=plan.compare, progress=progress)
+                       compare=plan.compare, progress=progress, info=plan.info)
 
 
 def compare_paths(output: str | os.PathLike[str]) -> tuple[Path, Path]:
@@ -164,13 +164,15 @@ def render_file(
     compare: bool = False,
     sheet_frames: int = 6,
     progress: Callable[[int], None] | None = None,
+    info: VideoInfo | None = None,
 ) -> RenderResult:
     """Stylize `source` into `output` (its suffix picks the container: `VideoWriter`). `schedule[0]` is the starting style;
     later entries switch style at their time. Every frame keeps its source timestamp, so a variable
-    frame rate (phones) stays in sync with the audio. `progress(n)` is called with frames done."""
+    frame rate (phones) stays in sync with the audio. `progress(n)` is called with frames done; `info`
+    is the source's `probe`, when the caller has it already (`plan_render`)."""
     from rtrdit.codecs.video import VideoWriter, iter_timed_frames, probe
 
-    info = probe(source)
+    info = info if info is not None else probe(source)
     out = Path(output)
     compare_path, sheet_path = compare_paths(out) if compare else (None, None)
     picks = set(np.linspace(0, max(info.frames - 1, 0), sheet_frames).round().astype(int).tolist())
