@@ -35,12 +35,17 @@ def make_clip(
     times: list[float] | None = None,
     audio_seconds: float | None = None,
     sar: Fraction | None = None,
+    first: int = 0,
+    audio_onset: float = 0.0,
+    gop: int | None = None,
 ) -> Path:
     """Encode ``frames`` pattern frames (see :func:`pattern`) into ``path`` with PyAV; ``audio`` names an
     audio codec for a 440 Hz tone as long as the video; ``times`` (seconds, on a millisecond clock) gives
     each frame its own time instead of 1/fps steps: a variable frame rate, as phones record;
     ``audio_seconds`` makes the tone longer (a last frame held over the rest of the audio, as in a slideshow);
-    ``sar`` stores non-square pixels (a DVD's or DV camera's 720x576 at 64:45 is shown 1024x576)."""
+    ``sar`` stores non-square pixels (a DVD's or DV camera's 720x576 at 64:45 is shown 1024x576); ``first``
+    numbers the pattern frames from there (a part of a longer clip); ``audio_onset`` starts the tone after
+    that many seconds of silence; ``gop`` sets x264's key frame interval."""
     import av
 
     width, height = size
@@ -54,13 +59,15 @@ def make_clip(
             vs.codec_context.time_base = vs.time_base = Fraction(1, 1000)
         if codec in ("libx264", "libvpx-vp9"):
             vs.options = {"crf": "10"} if codec == "libx264" else {"crf": "10", "b": "0", "deadline": "realtime"}
+            if gop is not None:
+                vs.options |= {"g": str(gop), "keyint_min": str(gop)}
         astream = None
         if audio is not None:
             astream = out.add_stream(audio, rate=48000)
             astream.layout = "stereo"
         src_fmt = {"gray": "gray", "rgba": "rgba", "yuva420p": "rgba"}.get(pix_fmt, "rgb24")
         for i in range(frames):
-            img = pattern(i, width, height)
+            img = pattern(first + i, width, height)
             if src_fmt == "gray":
                 img = img[..., 0]
             elif src_fmt == "rgba":
@@ -79,7 +86,7 @@ def make_clip(
             seconds = audio_seconds if audio_seconds is not None else seconds
             n, chunk = int(seconds * 48000), 960
             t = np.arange(n) / 48000
-            tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+            tone = (0.3 * np.sin(2 * np.pi * 440 * t) * (t >= audio_onset)).astype(np.float32)
             for k in range(0, n, chunk):
                 part = np.ascontiguousarray(np.stack([tone[k:k + chunk]] * 2))
                 af = av.AudioFrame.from_ndarray(part, format="fltp", layout="stereo")
@@ -125,6 +132,20 @@ def audio_duration(path: Path) -> float:
                 seconds = sum(f.samples for f in p.decode()) / s.codec_context.sample_rate
             end = max(end, float(p.pts * s.time_base) + seconds)
         return end
+
+
+def audio_onset(path: Path, level: float = 0.05) -> float:
+    """Seconds from a file's start to its first audio sample louder than ``level`` (each decoded frame
+    placed at its own time)."""
+    import av
+
+    with av.open(str(path)) as c:
+        for frame in c.decode(audio=0):
+            loud = np.flatnonzero(np.abs(frame.to_ndarray()).max(axis=0) > level)
+            if len(loud):
+                first = loud[0] if frame.format.is_planar else loud[0] // len(frame.layout.channels)
+                return float(frame.time) + first / frame.sample_rate
+    raise AssertionError(f"{path}: no audio above {level}")
 
 
 def tone(frames: np.ndarray) -> np.ndarray:

@@ -76,6 +76,27 @@ def positive_int(text: str) -> int:
     return value
 
 
+def clock_time(text: str) -> float:
+    """argparse type for a time in a video: seconds ('90', '90.5') or a clock time as a player shows it
+    ('1:30', '01:02:03.5')."""
+    bad = argparse.ArgumentTypeError(f"must be seconds or [HH:]MM:SS(.s), got {text!r}")
+    parts = text.strip().split(":")
+    try:
+        if len(parts) > 3 or any(p.strip() != p or not p for p in parts):
+            raise bad
+        seconds = float(parts[-1])
+        whole = [int(p) for p in parts[:-1]]
+    except ValueError:
+        raise bad from None
+    sixties = [seconds, *whole[1:]] if whole else []  # the seconds and minutes of a clock time stay under 60
+    if not math.isfinite(seconds) or seconds < 0 or any(v < 0 for v in whole) or any(v >= 60 for v in sixties):
+        raise bad
+    minutes = 0
+    for v in whole:  # [hours,] minutes
+        minutes = minutes * 60 + v
+    return minutes * 60 + seconds
+
+
 def positive_float(text: str) -> float:
     """argparse type for a duration or rate: a finite number > 0 (nan and inf are refused here,
     before they reach a frame count)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from fractions import Fraction
@@ -13,6 +14,7 @@ import pytest
 from video_clips import (
     SHARED_VIDEOS,
     audio_duration,
+    audio_onset,
     frame_value,
     make_clip,
     make_interlaced_clip,
@@ -66,6 +68,34 @@ def test_start_and_count_select_frames(clip: Path) -> None:
     assert len(read_frames(clip, start=7, count=100)) == 2  # clipped at the end
     with pytest.raises(VideoError, match="no frames from index 20"):
         read_frames(clip, start=20)
+
+
+@pytest.mark.parametrize(("name", "codec", "gop"), [("seek.mp4", "libx264", 20), ("seek.webm", "libvpx-vp9", None),
+                                                  ("noseek.ts", "libx264", 20), ("seek.gif", "gif", None)])
+def test_a_time_span_reads_the_frames_a_full_read_has_there(tmp_path: Path, name: str, codec: str,
+                                                             gop: int | None) -> None:
+    """A span is read after a seek to the key frame before it (one every 20 frames here, so most spans
+    start mid-GOP): the very frames and times a read from the start has there, to half a frame at
+    each end, so spans side by side share no frame and miss none. MPEG-TS's seek lands past the time
+    asked (it goes by bytes): read from the start instead; a GIF has no index and seeks by reading."""
+    src = make_clip(tmp_path / name, frames=60, fps=20, codec=codec, gop=gop,
+                    pix_fmt="rgb8" if codec == "gif" else "yuv420p")
+    every = list(iter_timed_frames(src))
+    times = [t for t, _ in every]
+    assert len(every) == 60
+    edges = [0.0, 0.52, 1.0, 1.33, 2.9]
+    parts = [list(iter_timed_frames(src, start_time=a, end_time=b)) for a, b in itertools.pairwise(edges)]
+    parts.append(list(iter_timed_frames(src, start_time=edges[-1])))
+    assert [len(p) for p in parts] == [10, 10, 7, 31, 2]  # 0.52 s is 10.4 frames in: frame 10 starts the 2nd
+    got = [x for p in parts for x in p]
+    assert [t for t, _ in got] == pytest.approx(times)
+    for (_, a), (_, b) in zip(got, every, strict=True):
+        np.testing.assert_array_equal(a, b)
+    within = iter_timed_frames(src, start_time=1.0, end_time=1.5, start=1, count=2)  # frames counted in the span
+    assert [t for t, _ in within] == pytest.approx(times[21:23])
+    for bad in [(-1.0, None), (2.0, 2.0), (float("nan"), None), (0.0, float("nan"))]:
+        with pytest.raises(VideoError, match="start_time"):
+            iter_timed_frames(src, start_time=bad[0], end_time=bad[1])
 
 
 def test_iter_frames_streams_one_frame_at_a_time(clip: Path) -> None:
@@ -338,6 +368,27 @@ def test_writer_carries_audio_cut_to_video_length(
     with av.open(str(out)) as c:
         assert c.streams.audio[0].codec_context.codec.canonical_name == carried
     assert audio_duration(out) == pytest.approx(0.5, abs=0.06)
+
+
+@pytest.mark.parametrize(("name", "audio"), [("part.mp4", "aac"), ("part.mkv", "pcm_s16le"), ("part.webm", "aac"),
+                                             ("part.mp4", "pcm_s16le")])
+@pytest.mark.parametrize("start", [0.0, 1.0])
+def test_writer_keeps_the_audio_in_sync_from_its_start(tmp_path: Path, name: str, audio: str, start: float) -> None:
+    """The source's audio in sync with its video, whether copied (AAC or MP2 into MP4, PCM into MKV) or
+    re-encoded (AAC to Opus for WebM, PCM to AAC for MP4: the encoder's own delay, 1024 samples of AAC, is
+    dated back, not added: it made re-encoded audio 21 ms late), and from ``audio_start`` on: the audio of
+    a part of the source, copied in whole packets at their own times or re-encoded from the very sample
+    (the decoder warmed up on the half second before: started cold after the seek it was 2-8 ms early)."""
+    src = make_clip(tmp_path / "src.mkv", frames=48, fps=24, codec="ffv1", audio=audio, audio_onset=1.25)
+    onset = audio_onset(src)
+    assert onset == pytest.approx(1.25, abs=0.001)
+    out = tmp_path / name
+    with VideoWriter(out, 24, audio_from=src, audio_start=start) as w:
+        w.write(read_frames(src, start=round(24 * start)))
+    assert audio_duration(out) == pytest.approx(2 - start, abs=0.03)
+    assert audio_onset(out) == pytest.approx(onset - start, abs=0.003)
+    with pytest.raises(VideoError, match="audio_start"):
+        VideoWriter(tmp_path / "x.mp4", 24, audio_from=src, audio_start=-1)
 
 
 @pytest.mark.parametrize(

@@ -37,6 +37,7 @@ def _hd(width: int, height: int) -> bool:
 TIME_BASE = 90_000  # ticks per second of a timed writer's clock (MPEG's)
 # A frame larger than this (in pixels) is refused: one RGB frame of 8192x8192 is already 200 MB.
 MAX_PIXELS = 8192 * 8192
+AUDIO_PREROLL = 0.5  # seconds of audio decoded before a start sought to (`VideoWriter`'s ``audio_start``)
 # Audio codecs an MP4 can carry as they are; anything else is re-encoded to AAC.
 _MP4_AUDIO_COPY = {"aac", "mp3", "ac3", "eac3", "alac", "opus", "flac"}
 
@@ -408,35 +409,56 @@ def iter_timed_frames(
     mode: str = "crop",
     start: int = 0,
     count: int | None = None,
+    *,
+    start_time: float = 0.0,
+    end_time: float | None = None,
 ) -> Iterator[tuple[float, np.ndarray]]:
     """Like :func:`iter_frames`, with each frame's presentation time in seconds from the stream's
-    start: a variable-frame-rate file (a phone's) keeps its own timing."""
+    start: a variable-frame-rate file (a phone's) keeps its own timing. ``start_time``/``end_time``
+    (seconds on that clock) keep only the frames nearest that span, to half a frame: the file is sought
+    to the key frame before ``start_time``, so a minute deep into an hour costs about what the minute does;
+    ``start``/``count`` then count frames within it."""
     if start < 0 or (count is not None and count < 0):
         raise VideoError(f"start and count must be >= 0, got start={start}, count={count}")
+    if not (math.isfinite(start_time) and start_time >= 0) or (
+            end_time is not None and not (end_time > start_time)):  # a NaN end is refused too
+        raise VideoError(f"need 0 <= start_time < end_time, got {start_time!r} and {end_time!r}")
     if size is not None:
         size = _check_size(size)
         if mode not in RESIZE_MODES:
             raise VideoError(f"resize mode must be 'crop', 'pad' or 'stretch', got {mode!r}")
-    return _frames(Path(path), size, mode, start, count)
+    return _frames(Path(path), size, mode, start, count, start_time, end_time)
 
 
-def _frames(p: Path, size: tuple[int, int] | None, mode: str, start: int,
-            count: int | None) -> Iterator[tuple[float, np.ndarray]]:
+def _frames(p: Path, size: tuple[int, int] | None, mode: str, start: int, count: int | None,
+            start_time: float = 0.0, end_time: float | None = None) -> Iterator[tuple[float, np.ndarray]]:
     av = _av()
     container, stream = _open_input(p)
-    index = yielded = 0
+    index = yielded = decoded = 0
     fps = _rate(stream) or 25.0
+    half = 0.5 / fps  # a frame belongs to the span when its time is within half a frame of it
     aspect = _pixel_aspect(stream)
     origin = float(stream.start_time * stream.time_base) if stream.start_time is not None and stream.time_base else 0.0
     last = -math.inf
     try:
         if count == 0:
             return
+        frames = _sought(container, stream, origin, start_time - half) if start_time > half else None
+        if frames is None:  # from the beginning: no seek needed, or none that lands before the span
+            if start_time > half:
+                container.close()
+                container, stream = _open_input(p)
+            frames = container.decode(stream)
         try:
-            for frame in _deinterlaced(container.decode(stream), stream):
-                t = float(frame.time) - origin if frame.time is not None else index / fps
+            for frame in _deinterlaced(frames, stream):
+                t = float(frame.time) - origin if frame.time is not None else decoded / fps
                 t = max(t, last + 1e-6)  # never backwards (a damaged timestamp)
                 last = t
+                decoded += 1
+                if t < start_time - half:
+                    continue
+                if end_time is not None and t >= end_time - half:
+                    break
                 if index >= start:
                     yield t, _to_rgb(frame, size, mode, aspect)
                     yielded += 1
@@ -445,10 +467,25 @@ def _frames(p: Path, size: tuple[int, int] | None, mode: str, start: int,
                 index += 1
         except av.FFmpegError as exc:
             raise VideoError(f"{p}: corrupt video at frame {index} ({_describe(exc)})") from None
-        if index == 0 and yielded == 0:
+        if decoded == 0:
             raise VideoError(f"{p}: video stream has no frames")
     finally:
         container.close()
+
+
+def _sought(container: Any, stream: Any, origin: float, seconds: float) -> Iterator[Any] | None:
+    """Decoded frames from the key frame at or before ``seconds`` (on the clock that starts at ``origin``),
+    or None where the file cannot seek or its seek lands past that time (a poor index)."""
+    av = _av()
+    try:
+        container.seek(int((origin + seconds) / float(stream.time_base)), stream=stream, backward=True)
+        frames = container.decode(stream)
+        first = next(frames, None)
+    except (av.FFmpegError, OverflowError, ValueError):
+        return None
+    if first is None or first.time is None or float(first.time) - origin > seconds + 1e-6:
+        return None
+    return itertools.chain([first], frames)
 
 
 def _deinterlaced(frames: Iterator[Any], stream: Any) -> Iterator[Any]:
@@ -580,7 +617,8 @@ class VideoWriter:
     hidden temporary file in the same folder, renamed over ``path`` on success and deleted on any error.
     Odd frame sizes are padded by one edge pixel (4:2:0 needs even sizes). ``audio_from`` copies that
     file's audio track (re-encoded to AAC, or Opus for WebM, if the container cannot carry it), cut to
-    the video's length (or to the later ``end`` given to :meth:`close`)."""
+    the video's length (or to the later ``end`` given to :meth:`close`); ``audio_start`` takes it from that
+    many seconds in (the video is a part of that file from there)."""
 
     def __init__(
         self,
@@ -590,12 +628,16 @@ class VideoWriter:
         *,
         crf: int = 18,
         preset: str = "fast",
+        audio_start: float = 0.0,
     ) -> None:
         self.path = Path(path)
         self.rate = _fps_fraction(fps)
         self.fps = float(self.rate)
         self.crf, self.preset = int(crf), str(preset)
         self.audio_from = Path(audio_from) if audio_from is not None else None
+        if not (isinstance(audio_start, (int, float)) and math.isfinite(audio_start) and audio_start >= 0):
+            raise VideoError(f"audio_start must be seconds >= 0, got {audio_start!r}")
+        self.audio_start = float(audio_start)
         self.container = CONTAINERS.get(self.path.suffix.lower(), CONTAINERS[".mp4"])
         folder = self.path.parent if str(self.path.parent) else Path(".")
         if not folder.is_dir():
@@ -619,6 +661,7 @@ class VideoWriter:
         self._transcode_audio = False
         self._audio_items: Iterator[Any] | None = None
         self._audio_held: Any = None
+        self._audio_fed = 0  # samples given to the audio encoder
         self._size: tuple[int, int] | None = None  # (width, height) of frames given
         self._pad: tuple[int, int] = (0, 0)
         self._matrix = "ITU601"  # the RGB -> YUV matrix, chosen by the frame size (_setup)
@@ -684,6 +727,14 @@ class VideoWriter:
             src.close()
             return
         self._audio_in, self._audio_src = src, track
+        if self.audio_start > AUDIO_PREROLL:
+            # to a packet a little before it: a decoder starting cold garbles its first frames (decoded here and
+            # dropped with the rest before the start, `_pump_audio`)
+            try:
+                at = self.audio_start - AUDIO_PREROLL
+                src.seek(int((track.start_time or 0) + at / track.time_base), stream=track, backward=True)
+            except (av.FFmpegError, OverflowError, ValueError):
+                pass  # not seekable: read from the beginning, dropping all before the start
         name = self._audio_src.codec_context.codec.canonical_name  # "mp3", not the decoder "mp3float"
         if name in self.container.audio_copy:
             self._audio_out = self._container.add_stream_from_template(self._audio_src)
@@ -752,7 +803,8 @@ class VideoWriter:
     # finishing ----------------------------------------------------------------
     def _pump_audio(self, until: float) -> None:
         """Mux the source's audio up to ``until`` seconds, interleaved with the video written so far;
-        the first item at or past ``until`` is held back for the next call."""
+        the first item at or past ``until`` is held back for the next call. Audio before ``audio_start``
+        is dropped: whole packets when copied, whole or part frames (to the sample) when re-encoded."""
         av = _av()
         src, out = self._audio_src, self._audio_out
         if self._audio_items is None:
@@ -769,13 +821,23 @@ class VideoWriter:
                 return
             if item.pts is None or (not self._transcode_audio and item.dts is None):
                 continue  # demuxer flush packet
-            if float((item.pts - start) * item.time_base) >= until:
+            at = float((item.pts - start) * item.time_base) - self.audio_start  # seconds into the output
+            if at >= until:
                 self._audio_held = item
                 return
+            if at < -1e-6:
+                item = _audio_tail(item, -at) if self._transcode_audio else None
+                if item is None:
+                    continue  # all of it before the start
             if self._transcode_audio:
-                item.pts = None  # the AAC encoder numbers its own frames
+                # numbered by the samples fed, from 0: the encoder then dates its packets back by its own
+                # delay (AAC's 1024 priming samples, Opus's pre-skip) and the muxer tells players to skip it
+                item.pts, item.time_base = self._audio_fed, Fraction(1, item.sample_rate)
+                self._audio_fed += item.samples
                 packets = out.encode(item)
             else:
+                shift = round(self.audio_start / item.time_base)
+                item.pts, item.dts = item.pts - shift, item.dts - shift
                 item.stream = out
                 packets = [item]
             for packet in packets:
@@ -843,6 +905,19 @@ class VideoWriter:
         except Exception:  # noqa: BLE001, S110 - best-effort close of a writer being discarded
             pass
         self._discard()
+
+
+def _audio_tail(frame: Any, skip: float) -> Any | None:
+    """A decoded audio frame without its first ``skip`` seconds (None when that is all of it)."""
+    av = _av()
+    drop = round(skip * frame.sample_rate)
+    if drop >= frame.samples:
+        return None
+    data = frame.to_ndarray()
+    data = data[:, drop:] if frame.format.is_planar else data[:, drop * len(frame.layout.channels):]
+    tail = av.AudioFrame.from_ndarray(np.ascontiguousarray(data), format=frame.format.name, layout=frame.layout.name)
+    tail.sample_rate = frame.sample_rate
+    return tail
 
 
 def write_video(path: str | os.PathLike[str], frames: np.ndarray, fps: float,

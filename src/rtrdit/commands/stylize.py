@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from rtrdit.cli import CLIError, device_arg, positive_int
+from rtrdit.cli import CLIError, clock_time, device_arg, positive_int
 
 if TYPE_CHECKING:  # pragma: no cover
     from rtrdit.stream.render import RenderPlan
@@ -35,6 +35,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--prompt", help="text style, e.g. 'ink wash painting'")
     p.add_argument("--ref", help="reference style image")
     p.add_argument("--schedule", help="JSON list of timed style changes [{time, prompt|reference}]")
+    p.add_argument("--start", type=clock_time, default=0.0, metavar="TIME",
+                   help="stylize from this time of the input (seconds, or [HH:]MM:SS): try a style on a part first")
+    p.add_argument("--duration", type=clock_time, metavar="TIME",
+                   help="stylize this long a part (seconds, or [HH:]MM:SS); the schedule keeps the input's clock")
     p.add_argument("--model", default="demo", help="'demo' or a stylizer directory (default: demo)")
     p.add_argument("--size", help="model resolution WxH, multiples of 16 (default: ~256x256 at the input's aspect)")
     p.add_argument("--steps", type=positive_int, help="denoising steps per chunk (default: the model's, K=2)")
@@ -53,13 +57,15 @@ def run(args: argparse.Namespace) -> int:
     if args.prompt is None and args.ref is None and args.schedule is None:
         raise CLIError("give --prompt, --ref or --schedule")
     try:  # everything about the input, output and style, before the model loads
-        plan = plan_render(args.input, args.output, args.prompt, args.ref, args.schedule, args.compare)
+        plan = plan_render(args.input, args.output, args.prompt, args.ref, args.schedule, args.compare,
+                           args.start, args.duration)
     except (VideoError, StylizerError) as exc:
         raise CLIError(str(exc)) from None
     if plan.late_changes:
         at = ", ".join(f"{t:g}" for t in plan.late_changes)
-        print(f"rtrdit stylize: note: the style change(s) at {at} s come after the video ends "
-              f"({plan.info.duration:.2f} s) and are not used", file=sys.stderr)
+        what = "the video ends" if plan.end == plan.info.duration else "the part stylized ends"
+        print(f"rtrdit stylize: note: the style change(s) at {at} s come after {what} "
+              f"({plan.end:.2f} s) and are not used", file=sys.stderr)
     if plan.info.unreadable_audio and not plan.info.has_audio:
         print(f"rtrdit stylize: note: {args.input}'s audio is in a codec FFmpeg cannot decode: the output "
               "has no sound", file=sys.stderr)
@@ -101,7 +107,7 @@ def _render(args: argparse.Namespace, plan: RenderPlan, size: tuple[int, int] | 
         if result.compare:
             print(f"wrote {result.compare}")
         return 0
-    bar = tqdm(total=plan.info.frames, unit="frame", desc="stylize", dynamic_ncols=True)
+    bar = tqdm(total=plan.frames, unit="frame", desc="stylize", dynamic_ncols=True)
     last = 0
 
     def progress(done: int) -> None:

@@ -5,6 +5,7 @@ and audio and appears only when complete (atomic writes), style changes follow a
 
 from __future__ import annotations
 
+import math
 import os
 import queue
 import threading
@@ -54,25 +55,48 @@ class RenderPlan:
     image: bool  # a photo written as a still image (`codecs.video.IMAGE_SUFFIXES`)
     schedule: list[StyleChange]  # sorted, the first at time 0
     compare: bool = False
+    start: float = 0.0  # seconds into the input where the render starts (`--start`)
+    duration: float | None = None  # seconds of it to render (`--duration`); None: to the end
+
+    @property
+    def end(self) -> float:
+        """Seconds into the input where the render ends: its end, or the end of ``duration``."""
+        d = self.info.duration
+        return d if self.duration is None else min(d, self.start + self.duration)
+
+    @property
+    def frames(self) -> int:
+        """Frames the render will write (for a progress bar)."""
+        return span_frames(self.info, self.start, self.duration)
 
     @property
     def late_changes(self) -> list[float]:
-        """Times of style changes at or after the input's end: they will not be used."""
-        d = self.info.duration
-        return [c.time for c in self.schedule if d > 0 and c.time >= d]
+        """Times of style changes at or after the render's end: they will not be used."""
+        return [c.time for c in self.schedule if self.end > 0 and c.time >= self.end]
+
+
+def span_frames(info: VideoInfo, start: float = 0.0, duration: float | None = None) -> int:
+    """Frames of a video from ``start`` seconds for ``duration`` (None: to the end): all of them, or
+    those the span's length holds at its frame rate (about: a variable frame rate varies)."""
+    if start == 0 and duration is None:
+        return info.frames
+    end = info.duration if duration is None else min(info.duration, start + duration)
+    return max(1, min(info.frames, round((end - start) * info.fps)))
 
 
 def plan_render(source: str | os.PathLike[str], output: str | os.PathLike[str], prompt: str | None = None,
                 reference: Any = None, schedule: str | os.PathLike[str] | list[StyleChange] | None = None,
-                compare: bool = False) -> RenderPlan:
+                compare: bool = False, start: float = 0.0, duration: float | None = None) -> RenderPlan:
     """Check a render before the work: the output's suffix and folder, that no output overwrites the
-    input, that the input has frames, and the style (``prompt``/``reference`` from the start, and/or
-    ``schedule``: a JSON file or StyleChange list). Raises VideoError or StylizerError in one line."""
+    input, that the input has frames (from ``start`` seconds on, for ``duration`` seconds if given), and
+    the style (``prompt``/``reference`` from the start, and/or ``schedule``: a JSON file or StyleChange
+    list, on the input's clock). Raises VideoError or StylizerError in one line."""
     from rtrdit.codecs.video import VideoError, output_format, probe
     from rtrdit.stream.schedule import load_schedule
     from rtrdit.stream.session import StylizerError, load_style
 
     src, out = Path(source), Path(output)
+    _check_span(start, duration)
     output_format(out, 1)  # the suffix, before the input is opened
     if not out.parent.is_dir():
         raise VideoError(f"output folder does not exist: {out.parent}")
@@ -86,6 +110,13 @@ def plan_render(source: str | os.PathLike[str], output: str | os.PathLike[str], 
     if info.frames == 0:
         raise VideoError(f"{src}: the video has no frames")
     image = output_format(out, info.frames) == "image"
+    if info.frames == 1 and (start > 0 or duration is not None):
+        raise VideoError(f"{src}: a photo (one frame) has no time to start from or run for: leave out start and duration")
+    if start > 0 and start >= info.duration:
+        raise VideoError(f"{src}: the start ({start:g} s) is not before the video's end ({info.duration:.2f} s)")
+    if duration is not None and duration < 1 / info.fps:
+        raise VideoError(f"the duration ({duration:g} s) is shorter than one frame of {src} "
+                         f"({1 / info.fps:.3f} s at {info.fps:g} fps)")
     changes: list[StyleChange] = []
     if prompt is not None or reference is not None:
         load_style(prompt, reference)  # a bad prompt or image fails here, not after the model loads
@@ -106,7 +137,21 @@ def plan_render(source: str | os.PathLike[str], output: str | os.PathLike[str], 
     inputs = {Path(schedule): "the schedule"} if isinstance(schedule, (str, os.PathLike)) else {}
     inputs |= {Path(c.reference): "a reference image" for c in changes if isinstance(c.reference, (str, os.PathLike))}
     _refuse_overwrite(outputs, inputs)
-    return RenderPlan(src, out, info, image, changes, compare)
+    return RenderPlan(src, out, info, image, changes, compare, float(start),
+                      None if duration is None else float(duration))
+
+
+def _check_span(start: float, duration: float | None) -> None:
+    """VideoError unless ``start`` is seconds >= 0 and ``duration`` None or seconds > 0."""
+    from rtrdit.codecs.video import VideoError
+
+    def seconds(x: object) -> bool:
+        return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+    if not (seconds(start) and start >= 0):
+        raise VideoError(f"the start must be a number of seconds >= 0, got {start!r}")
+    if duration is not None and not (seconds(duration) and duration > 0):
+        raise VideoError(f"the duration must be a number of seconds > 0, got {duration!r}")
 
 
 def _refuse_overwrite(outputs: list[Path], inputs: dict[Path, str]) -> None:
@@ -126,7 +171,8 @@ def render(stylizer: Stylizer, plan: RenderPlan, *, seed: int = 0, steps: int | 
         return render_image(stylizer, plan.source, plan.output, plan.schedule[0], seed=seed, steps=steps,
                             size=size, compare=plan.compare)
     return render_file(stylizer, plan.source, plan.output, plan.schedule, seed=seed, steps=steps, size=size,
-                       compare=plan.compare, progress=progress, info=plan.info)
+                       compare=plan.compare, progress=progress, info=plan.info, start=plan.start,
+                       duration=plan.duration)
 
 
 def compare_paths(output: str | os.PathLike[str]) -> tuple[Path, Path]:
@@ -165,17 +211,22 @@ def render_file(
     sheet_frames: int = 6,
     progress: Callable[[int], None] | None = None,
     info: VideoInfo | None = None,
+    start: float = 0.0,
+    duration: float | None = None,
 ) -> RenderResult:
     """Stylize `source` into `output` (its suffix picks the container: `VideoWriter`). `schedule[0]` is the starting style;
     later entries switch style at their time. Every frame keeps its source timestamp, so a variable
     frame rate (phones) stays in sync with the audio. `progress(n)` is called with frames done; `info`
-    is the source's `probe`, when the caller has it already (`plan_render`)."""
+    is the source's `probe`, when the caller has it already (`plan_render`). ``start``/``duration``
+    (seconds) render that part of the source only, its audio too; the schedule keeps the source's clock,
+    so the part starts in the style the whole render would have there."""
     from rtrdit.codecs.video import VideoWriter, iter_timed_frames, probe
 
     info = info if info is not None else probe(source)
     out = Path(output)
     compare_path, sheet_path = compare_paths(out) if compare else (None, None)
-    picks = set(np.linspace(0, max(info.frames - 1, 0), sheet_frames).round().astype(int).tolist())
+    frames = span_frames(info, start, duration)
+    picks = set(np.linspace(0, max(frames - 1, 0), sheet_frames).round().astype(int).tolist())
     sheet_src: dict[int, np.ndarray] = {}
     sheet_out: list[np.ndarray] = []
     # The DiT's size; frames are decoded straight to it (a 4K HDR frame's tone map and copies at 256-ish px
@@ -184,10 +235,13 @@ def render_file(
     work = size if size is not None else processing_size(info.width, info.height, stylizer.config.area)
     read_size = work if compare_path is None else None
 
-    first, *changes = schedule
+    half = 0.5 / info.fps if info.fps > 0 else 0.0
+    changes = sorted(schedule, key=lambda c: c.time)
+    n = max(1, sum(c.time <= start + half for c in changes))  # the style at the start: the latest change by then
+    first, pending = changes[n - 1], changes[n:]
     sess = stylizer.session(prompt=first.prompt, reference=first.reference, seed=seed, steps=steps, size=work)
-    pending = sorted(changes, key=lambda c: c.time)
-    writers = [VideoWriter(out, info.fps, audio_from=source if info.has_audio else None, preset=PRESET)]
+    writers = [VideoWriter(out, info.fps, audio_from=source if info.has_audio else None, preset=PRESET,
+                           audio_start=start)]
     if compare_path is not None:
         writers.append(VideoWriter(compare_path, info.fps, preset=PRESET))
     # (time, source frame for --compare) of the frames not stylized yet; without --compare only the time is kept
@@ -210,8 +264,8 @@ def render_file(
     try:
         batch: list[np.ndarray] = []
         pushed = 0
-        half = 0.5 / info.fps if info.fps > 0 else 0.0
-        for t, frame in iter_timed_frames(source, size=read_size, mode="stretch"):
+        end = None if duration is None else start + duration
+        for t, frame in iter_timed_frames(source, size=read_size, mode="stretch", start_time=start, end_time=end):
             while pending and pending[0].time <= t + half:  # from the frame nearest its time on
                 if batch:  # push what came before the change, then switch
                     emit(sess.push(np.stack(batch)))
@@ -221,7 +275,7 @@ def render_file(
                 sess.set_style(prompt=c.prompt, reference=c.reference)
             if pushed + len(batch) in picks:
                 sheet_src[pushed + len(batch)] = frame
-            waiting.append((t, frame if compare_path is not None else None))
+            waiting.append((max(0.0, t - start), frame if compare_path is not None else None))
             batch.append(frame)
             if len(batch) == BATCH:
                 emit(sess.push(np.stack(batch)))
@@ -231,7 +285,8 @@ def render_file(
             emit(sess.push(np.stack(batch)))
         emit(sess.flush())
         encoder.finish()
-        writers[0].close(end=info.end)  # all of the source's audio, a held last frame's too
+        # all of the source's audio (a held last frame's too), or of the part rendered
+        writers[0].close(end=(info.end if end is None else min(info.end, end)) - start)
         for w in writers[1:]:
             w.close()
         if sheet_path is not None and sheet_out:

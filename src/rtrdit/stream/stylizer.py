@@ -144,14 +144,16 @@ class Stylizer:
     def stylize_file(self, source: str | os.PathLike[str], output: str | os.PathLike[str], prompt: str | None = None,
                      reference: Any = None, *, schedule: Any = None, seed: int = 0, steps: int | None = None,
                      size: tuple[int, int] | None = None, compare: bool = False,
-                     progress: Callable[[int], None] | None = None) -> RenderResult:
+                     progress: Callable[[int], None] | None = None, start: float = 0.0,
+                     duration: float | None = None) -> RenderResult:
         """`rtrdit stylize` from Python: a video file into ``output`` (its suffix picks the container; the
         source's frame times and audio kept; written atomically), or a photo into an image. ``schedule``
         (a JSON file or a list of ``StyleChange``) switches style at its times; ``compare`` adds the
-        side-by-side output and, for a video, the contact sheet. Bad input: StylizerError or VideoError."""
+        side-by-side output and, for a video, the contact sheet; ``start``/``duration`` (seconds) stylize
+        that part of a video only. Bad input: StylizerError or VideoError."""
         from rtrdit.stream.render import plan_render, render
 
-        plan = plan_render(source, output, prompt, reference, schedule, compare)
+        plan = plan_render(source, output, prompt, reference, schedule, compare, start, duration)
         return render(self, plan, seed=seed, steps=steps, size=size, progress=progress)
 
     def timesteps(self, steps: int | None = None) -> list[float]:
