@@ -15,10 +15,18 @@ import av
 import numpy as np
 import pytest
 from PIL import Image
-from video_clips import audio_duration, make_clip, make_hdr_clip, make_unknown_audio_clip, sdr_nits
+from video_clips import audio_duration, audio_onset, make_clip, make_hdr_clip, make_unknown_audio_clip, sdr_nits
 
-from rtrdit.cli import main
-from rtrdit.codecs.video import IMAGE_OPTIONS, VideoWriter, iter_frames, iter_timed_frames, probe, read_frames
+from rtrdit.cli import clock_time, main
+from rtrdit.codecs.video import (
+    IMAGE_OPTIONS,
+    VideoError,
+    VideoWriter,
+    iter_frames,
+    iter_timed_frames,
+    probe,
+    read_frames,
+)
 from rtrdit.eval.metrics.psnr import psnr
 
 
@@ -165,6 +173,83 @@ def test_schedule_switches_style(tiny_stylizer_dir, clip_file, tmp_path) -> None
     assert diff[:12].max() < 4 and diff[13:].min() > 8, diff  # the same style until the switch at 1 s (frame 12)
 
 
+def test_a_part_of_a_video_is_stylized_as_that_part_alone(tiny_stylizer_dir, tmp_path, capsys) -> None:
+    """--start 1 --duration 1 (a preview of a long file) gives the video a clip of just those frames gives,
+    from time 0, with the audio of that second in sync (its tone starts 1.25 s into the source)."""
+    src = make_clip(tmp_path / "src.mkv", frames=36, size=(48, 40), fps=12, codec="ffv1", audio="aac",
+                    audio_onset=1.25)
+    alone = make_clip(tmp_path / "alone.mkv", frames=12, size=(48, 40), fps=12, codec="ffv1", first=12)
+    part, ref, head = tmp_path / "part.mp4", tmp_path / "ref.mp4", tmp_path / "head.mp4"
+    style = ["--prompt", "ink wash painting", "--model", tiny_stylizer_dir]
+    assert main(["stylize", str(src), "-o", str(part), "--start", "1", "--duration", "0:01", *style]) == 0
+    assert "wrote" in capsys.readouterr().out
+    assert main(["stylize", str(alone), "-o", str(ref), *style]) == 0
+    assert main(["stylize", str(src), "-o", str(head), "--duration", "1", *style]) == 0
+    a, b, c = (read_frames(p).astype(int) for p in (part, ref, head))
+    assert a.shape == b.shape == (12, 40, 48, 3)
+    assert np.abs(a - b).mean(axis=(1, 2, 3)).max() < 4  # encoder noise only (see below)
+    assert np.abs(a - c).mean(axis=(1, 2, 3)).min() > 8  # not the first second
+    assert [t for t, _ in iter_timed_frames(part)] == pytest.approx([i / 12 for i in range(12)], abs=1e-3)
+    assert audio_duration(part) == pytest.approx(1.0, abs=0.03)
+    assert audio_onset(part) == pytest.approx(0.25, abs=0.003)
+
+
+def test_a_part_starts_in_the_style_the_schedule_has_there(tiny_stylizer_dir, clip_file, tmp_path, capsys) -> None:
+    """The schedule keeps the input's clock: a part from 0.5 s switches at 1.25 s, 9 frames in (a switch
+    applies from the next chunk: frames 1-4, 5-8, 9-12 of a part share one latent frame each); a part from
+    1.5 s starts in the style changed to at 1.25 s; a change after the part is named."""
+    sched = tmp_path / "s.json"
+    sched.write_text(json.dumps([{"time": 0, "prompt": "ink wash painting"}, {"time": 1.25, "prompt": "neon"},
+                                 {"time": 1.8, "prompt": "sepia"}]))
+    scheduled, plain = tmp_path / "a.mp4", tmp_path / "b.mp4"
+    common = ["--start", "0.5", "--duration", "1", "--model", tiny_stylizer_dir]
+    assert main(["stylize", clip_file, "-o", str(scheduled), "--schedule", str(sched), *common]) == 0
+    assert "note: the style change(s) at 1.8 s come after the part stylized ends (1.50 s)" in capsys.readouterr().err
+    assert main(["stylize", clip_file, "-o", str(plain), "--prompt", "ink wash painting", *common]) == 0
+    a, b = read_frames(scheduled).astype(int), read_frames(plain).astype(int)
+    diff = np.abs(a - b).mean(axis=(1, 2, 3))
+    assert len(diff) == 12 and diff[:9].max() < 4 and diff[9:].min() > 8, diff
+    late, neon = tmp_path / "c.mp4", tmp_path / "d.mp4"
+    assert main(["stylize", clip_file, "-o", str(late), "--schedule", str(sched), "--start", "1.5",
+                 "--duration", "0.25", "--model", tiny_stylizer_dir]) == 0
+    assert main(["stylize", clip_file, "-o", str(neon), "--prompt", "neon", "--start", "1.5",
+                 "--duration", "0.25", "--model", tiny_stylizer_dir]) == 0
+    assert np.abs(read_frames(late).astype(int) - read_frames(neon).astype(int)).mean(axis=(1, 2, 3)).max() < 4
+
+
+def test_a_part_is_checked_before_the_work(tiny_stylizer, clip_file, tmp_path) -> None:
+    """The API checks a part as the command does, and a progress bar knows its frames."""
+    from rtrdit.stream.render import plan_render
+
+    assert plan_render(clip_file, tmp_path / "a.mp4", "x", start=0.5, duration=1).frames == 12
+    assert plan_render(clip_file, tmp_path / "a.mp4", "x", start=1.0).frames == 11  # 23 frames at 12 fps
+    for start, duration, match in [(-1, None, "start must be"), (float("nan"), None, "start must be"),
+                                   (0, 0, "duration must be"), (0, float("inf"), "duration must be"),
+                                   (True, None, "start must be"), (2.5, None, "not before the video's end"),
+                                   (0, 0.05, "shorter than one frame")]:
+        with pytest.raises(VideoError, match=match):
+            tiny_stylizer.stylize_file(clip_file, tmp_path / "a.mp4", "x", start=start, duration=duration)
+    assert not list(tmp_path.iterdir())
+    photo = tmp_path / "photo.png"
+    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(photo)
+    with pytest.raises(VideoError, match="one frame"):
+        tiny_stylizer.stylize_file(photo, tmp_path / "b.png", "x", start=1.0)
+    assert not (tmp_path / "b.png").exists()
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("90", 90), ("90.5", 90.5), ("1:30", 90), ("01:02:03.5", 3723.5),
+                                               ("0:00.25", 0.25)])
+def test_times_are_seconds_or_clock_times(text, seconds) -> None:
+    assert clock_time(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["abc", "-1", "1:75", "1:2:60", "1::2", "inf", "nan", "1:2:3:4", ""])
+def test_a_bad_time_is_one_line(text, clip_file, tmp_path, capsys) -> None:
+    assert main(["stylize", clip_file, "-o", str(tmp_path / "a.mp4"), "--prompt", "x", "--start", text]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--start: must be seconds or [HH:]MM:SS(.s)" in err, err
+
+
 def test_a_change_after_the_end_is_named_not_silently_dropped(tiny_stylizer_dir, clip_file, tmp_path, capsys) -> None:
     sched = tmp_path / "s.json"
     sched.write_text(json.dumps([{"time": 0, "prompt": "ink wash"}, {"time": 1.0, "prompt": "thermal"},
@@ -300,7 +385,7 @@ def test_sigterm_mid_stream_is_a_clean_stop(tiny_stylizer_dir, clip_file, tmp_pa
                 os.kill(os.getpid(), signal.SIGTERM)
             return push(self, frames)
         Session.push = push_then_terminate
-        from rtrdit.cli import main
+        from rtrdit.cli import clock_time, main
         sys.exit(main(sys.argv[1:]))
     """)
     proc = subprocess.run([sys.executable, "-c", script, "stylize", clip_file, "-o", str(out_dir / "o.mp4"),

@@ -111,7 +111,8 @@ def plan_render(source: str | os.PathLike[str], output: str | os.PathLike[str], 
         raise VideoError(f"{src}: the video has no frames")
     image = output_format(out, info.frames) == "image"
     if info.frames == 1 and (start > 0 or duration is not None):
-        raise VideoError(f"{src}: a photo (one frame) has no time to start from or run for: leave out start and duration")
+        raise VideoError(f"{src}: one frame (a photo) has no time to start from or run for: leave out the start "
+                         "and the duration")
     if start > 0 and start >= info.duration:
         raise VideoError(f"{src}: the start ({start:g} s) is not before the video's end ({info.duration:.2f} s)")
     if duration is not None and duration < 1 / info.fps:
