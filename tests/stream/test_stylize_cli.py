@@ -128,6 +128,30 @@ def test_stylize_writes_the_container_its_suffix_names(tiny_stylizer_dir, clip_f
     assert psnr(read_frames(out), read_frames(mp4)) > 25  # the same frames, encoded another way
 
 
+def test_stylize_writes_a_gif_and_says_it_has_no_sound(tiny_stylizer_dir, clip_file, tmp_path, capsys) -> None:
+    out = tmp_path / "out.gif"
+    assert main(["stylize", clip_file, "-o", str(out), "--prompt", "x", "--model", tiny_stylizer_dir]) == 0
+    assert "note: a GIF has no sound" in capsys.readouterr().err
+    src, got = probe(clip_file), probe(out)
+    assert (got.codec, got.width, got.height, got.frames, got.has_audio) == ("gif", src.width, src.height, 23, False)
+    both = tmp_path / "both.gif"
+    assert main(["stylize", clip_file, "-o", str(both), "--prompt", "x", "--model", tiny_stylizer_dir, "--compare"]) == 0
+    assert probe(tmp_path / "both_compare.gif").width == 2 * src.width
+
+def test_a_gif_holds_the_frames_an_mp4_does(tmp_path) -> None:
+    """The demo model on a real clip: the GIF's 256 colours a frame against x264 at CRF 18, 33 dB apart (the tiny random
+    model's noise-like frames would measure x264, not the GIF)."""
+    from video_clips import SHARED_VIDEOS
+
+    src = tmp_path / "dog.mp4"
+    with VideoWriter(src, 24) as w:
+        w.write(read_frames(SHARED_VIDEOS / "dog.mp4", size=(128, 128), count=12))
+    gif, mp4 = tmp_path / "out.gif", tmp_path / "out.mp4"
+    for out in (gif, mp4):
+        assert main(["stylize", str(src), "-o", str(out), "--prompt", "thermal camera", "--model", "demo"]) == 0
+    assert psnr(read_frames(gif), read_frames(mp4)) > 30
+
+
 def test_a_variable_frame_rate_keeps_its_timing_audio_and_switch_times(tiny_stylizer_dir, tmp_path) -> None:
     """A phone-style clip (30 fps, then 10 fps) keeps every frame's time, so the audio stays in sync,
     and a scheduled switch follows the clock, not the frame count at the mean rate."""

@@ -62,7 +62,9 @@ CONTAINERS = {  # by output file suffix; any other suffix is written as MP4
     ".mov": replace(_MP4, muxer="mov", audio_copy=(_MP4.audio_copy - {"opus", "flac"}) | {"pcm_s16le"}),
     ".mkv": replace(_MP4, muxer="matroska", audio_copy=_MP4.audio_copy | {"vorbis", "pcm_s16le"}),
     ".webm": _Container("webm", "libvpx-vp9", "libopus", frozenset({"opus", "vorbis"}), audio_rate=48000),
+    ".gif": _Container("gif", "gif", "", frozenset()),  # no sound; 256 colours a frame, each frame its own (`_palette`)
 }
+GIF_CLOCK = 100  # a GIF times its frames in hundredths of a second
 
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")  # an output with one of these is a still image
@@ -663,6 +665,7 @@ class VideoWriter:
         self._audio_held: Any = None
         self._audio_fed = 0  # samples given to the audio encoder
         self._size: tuple[int, int] | None = None  # (width, height) of frames given
+        self._palette: Any = None  # a GIF's filter graph that picks each frame's 256 colours
         self._pad: tuple[int, int] = (0, 0)
         self._matrix = "ITU601"  # the RGB -> YUV matrix, chosen by the frame size (_setup)
         self._timed: bool | None = None  # frames come with their own times (decided by the first write)
@@ -699,6 +702,12 @@ class VideoWriter:
     def _setup(self, width: int, height: int) -> None:
         av = _av()
         self._size = (width, height)
+        if self.container.video == "gif":  # RGB in a palette of its own a frame, at any size, no sound
+            stream = self._container.add_stream("gif", rate=self.rate)
+            stream.width, stream.height, stream.pix_fmt = width, height, "pal8"
+            stream.codec_context.time_base = stream.time_base = Fraction(1, GIF_CLOCK)
+            self._stream, self._palette = stream, _palette(width, height)
+            return
         self._pad = (width % 2, height % 2)
         stream = self._container.add_stream(self.container.video, rate=self.rate)
         stream.width, stream.height = width + self._pad[0], height + self._pad[1]
@@ -716,7 +725,7 @@ class VideoWriter:
             stream.options = {"crf": str(self.crf + 6), "b": "0", "deadline": "realtime", "cpu-used": "8",
                               "row-mt": "1"}
         self._stream = stream
-        if self.audio_from is None:
+        if self.audio_from is None or not self.container.audio:
             return
         try:
             src = av.open(str(self.audio_from), mode="r")
@@ -782,23 +791,43 @@ class VideoWriter:
                 img = arr[i]
                 if px or py:
                     img = np.pad(img, ((0, py), (0, px), (0, 0)), mode="edge")
-                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24").reformat(
-                    format="yuv420p", dst_colorspace=self._matrix, dst_color_range="MPEG")
-                if times is not None:
-                    frame.pts = self._last_pts = max(round(float(times[i]) * TIME_BASE), self._last_pts + 1)
-                    frame.time_base = Fraction(1, TIME_BASE)
-                    self._end = self._last_pts / TIME_BASE + 1 / self.fps
+                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")
+                if self._palette is None:
+                    frame = frame.reformat(format="yuv420p", dst_colorspace=self._matrix, dst_color_range="MPEG")
+                if times is not None or self._palette is not None:  # on a clock: the source's times, a GIF's
+                    clock = GIF_CLOCK if self._palette is not None else TIME_BASE
+                    at = float(times[i]) if times is not None else self.frames_written / self.fps
+                    frame.pts = self._last_pts = max(round(at * clock), self._last_pts + 1)
+                    frame.time_base = Fraction(1, clock)
+                    self._end = self._last_pts / clock + 1 / self.fps
                 else:
                     frame.pts = self.frames_written
                     frame.time_base = 1 / self.rate
                     self._end = (self.frames_written + 1) / self.fps
-                for packet in self._stream.encode(frame):
-                    self._container.mux(packet)
+                self._encode(frame)
                 self.frames_written += 1
             if self._audio_out is not None:
                 self._pump_audio(self._end)
         except av.FFmpegError as exc:
             raise VideoError(f"{self.path}: cannot encode frame ({_describe(exc)})") from None
+
+    def _encode(self, frame: Any) -> None:
+        """Encode and mux one frame (None: the end, which flushes the encoder), through a GIF's palette graph."""
+        av = _av()
+        frames = [frame]
+        if self._palette is not None:
+            self._palette.push(frame)
+            frames = []
+            while True:
+                try:
+                    frames.append(self._palette.pull())
+                except (av.BlockingIOError, av.EOFError):
+                    break
+            if frame is None:
+                frames.append(None)
+        for f in frames:
+            for packet in self._stream.encode(f):
+                self._container.mux(packet)
 
     # finishing ----------------------------------------------------------------
     def _pump_audio(self, until: float) -> None:
@@ -865,8 +894,7 @@ class VideoWriter:
                 raise VideoError(f"{self.path}: no frames were written")
             av = _av()
             try:
-                for packet in self._stream.encode(None):
-                    self._container.mux(packet)
+                self._encode(None)
                 if self._audio_out is not None:
                     self._finish_audio()
                 self._container.close()
@@ -907,6 +935,24 @@ class VideoWriter:
         self._discard()
 
 
+def _palette(width: int, height: int) -> Any:
+    """FFmpeg filters that give each RGB frame of a GIF its own 256 colours (palettegen per frame, then
+    paletteuse with error-diffusion dithering): a style's colours survive, where one fixed palette bands."""
+    av = _av()
+    graph = av.filter.Graph()
+    source = graph.add_buffer(width=width, height=height, format="rgb24", time_base=Fraction(1, GIF_CLOCK))
+    split = graph.add("split")
+    palette = graph.add("palettegen", "stats_mode=single")
+    use = graph.add("paletteuse", "new=1:dither=sierra2_4a")
+    source.link_to(split)
+    split.link_to(palette, 0, 0)
+    split.link_to(use, 1, 0)
+    palette.link_to(use, 0, 1)
+    use.link_to(graph.add("buffersink"))
+    graph.configure()
+    return graph
+
+
 def _audio_tail(frame: Any, skip: float) -> Any | None:
     """A decoded audio frame without its first ``skip`` seconds (None when that is all of it)."""
     av = _av()
@@ -930,7 +976,7 @@ def write_video(path: str | os.PathLike[str], frames: np.ndarray, fps: float,
 def output_format(path: str | os.PathLike[str], frames: int) -> str:
     """"video" or "image": what an output of ``frames`` frames at ``path`` is written as, by its suffix
     (``CONTAINERS``, ``IMAGE_SUFFIXES``: a still image takes one frame); ``VideoError`` otherwise, so a
-    name like out.avi or out.gif is refused rather than filled with MP4 data."""
+    name like out.avi or out.flv is refused rather than filled with MP4 data."""
     suffix = Path(path).suffix.lower()
     if suffix in CONTAINERS:
         return "video"

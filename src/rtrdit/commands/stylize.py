@@ -30,8 +30,8 @@ def parse_size(text: str | None) -> tuple[int, int] | None:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", help="video file to stylize (any format FFmpeg reads), or a photo")
     p.add_argument("-o", "--output", required=True,
-                   help="output video: .mp4, .m4v, .mov or .mkv (H.264) or .webm (VP9); for a photo also .png, .jpg "
-                        "or .webp; written when complete")
+                   help="output video: .mp4, .m4v, .mov or .mkv (H.264), .webm (VP9) or .gif (no sound); for a photo "
+                        "also .png, .jpg or .webp; written when complete")
     p.add_argument("--prompt", help="text style, e.g. 'ink wash painting'")
     p.add_argument("--ref", help="reference style image")
     p.add_argument("--schedule", help="JSON list of timed style changes [{time, prompt|reference}]")
@@ -69,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
     if plan.info.unreadable_audio and not plan.info.has_audio:
         print(f"rtrdit stylize: note: {args.input}'s audio is in a codec FFmpeg cannot decode: the output "
               "has no sound", file=sys.stderr)
+    if plan.info.has_audio and plan.output.suffix.lower() == ".gif":
+        print(f"rtrdit stylize: note: a GIF has no sound: {args.input}'s audio is left out", file=sys.stderr)
     if plan.info.hdr:
         print(f"rtrdit stylize: note: {args.input} is HDR ({plan.info.hdr}): it is read tone-mapped to SDR "
               "and the output is SDR", file=sys.stderr)
