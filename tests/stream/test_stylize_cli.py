@@ -409,7 +409,7 @@ def test_sigterm_mid_stream_is_a_clean_stop(tiny_stylizer_dir, clip_file, tmp_pa
                 os.kill(os.getpid(), signal.SIGTERM)
             return push(self, frames)
         Session.push = push_then_terminate
-        from rtrdit.cli import clock_time, main
+        from rtrdit.cli import main
         sys.exit(main(sys.argv[1:]))
     """)
     proc = subprocess.run([sys.executable, "-c", script, "stylize", clip_file, "-o", str(out_dir / "o.mp4"),

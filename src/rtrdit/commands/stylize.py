@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from rtrdit.cli import CLIError, clock_time, device_arg, positive_int
+from rtrdit.stream.spool import STDIN
 
 if TYPE_CHECKING:  # pragma: no cover
     from rtrdit.stream.render import RenderPlan
@@ -28,7 +30,8 @@ def parse_size(text: str | None) -> tuple[int, int] | None:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("input", help="video file to stylize (any format FFmpeg reads), or a photo")
+    p.add_argument("input", help="video file to stylize (any format FFmpeg reads), or a photo; - reads it from "
+                                 "standard input, an http(s) URL downloads it (either copied beside the output first)")
     p.add_argument("-o", "--output", required=True,
                    help="output video: .mp4, .m4v, .mov or .mkv (H.264), .webm (VP9) or .gif (no sound); for a photo "
                         "also .png, .jpg or .webp; written when complete")
@@ -49,18 +52,52 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rtrdit.codecs.video import VideoError
-    from rtrdit.stream.render import plan_render
     from rtrdit.stream.session import StylizerError
+    from rtrdit.stream.spool import local_input
 
     size = parse_size(args.size)
     device = device_arg(args.device)
     if args.prompt is None and args.ref is None and args.schedule is None:
         raise CLIError("give --prompt, --ref or --schedule")
-    try:  # everything about the input, output and style, before the model loads
-        plan = plan_render(args.input, args.output, args.prompt, args.ref, args.schedule, args.compare,
-                           args.start, args.duration)
+    bar = _ByteBar(args.input)
+    try:
+        with local_input(args.input, args.output, bar) as source:
+            return _plan_and_render(args, source, size, device)
     except (VideoError, StylizerError) as exc:
+        bar.close()  # before the error line, not after it
         raise CLIError(str(exc)) from None
+
+
+class _ByteBar:
+    """A byte progress bar for an input copied from standard input or a URL (`spool.local_input`), made when
+    the first bytes come, closed at the copy's end or by the caller when it fails."""
+
+    def __init__(self, source: str) -> None:
+        self.desc = "read stdin" if source == STDIN else "download"
+        self.bar: Any = None
+
+    def __call__(self, done: int, total: int | None) -> None:
+        from tqdm import tqdm
+
+        if self.bar is None and done:
+            self.bar = tqdm(total=total, unit="B", unit_scale=True, dynamic_ncols=True, desc=self.desc)
+        if self.bar is not None:
+            self.bar.update(done - self.bar.n)
+            if done == total:
+                self.close()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _plan_and_render(args: argparse.Namespace, source: Path, size: tuple[int, int] | None, device: str) -> int:
+    from rtrdit.stream.render import plan_render
+
+    # everything about the input, output and style, before the model loads
+    plan = plan_render(source, args.output, args.prompt, args.ref, args.schedule, args.compare, args.start,
+                       args.duration)
     if plan.late_changes:
         at = ", ".join(f"{t:g}" for t in plan.late_changes)
         what = "the video ends" if plan.end == plan.info.duration else "the part stylized ends"
@@ -74,10 +111,7 @@ def run(args: argparse.Namespace) -> int:
     if plan.info.hdr:
         print(f"rtrdit stylize: note: {args.input} is HDR ({plan.info.hdr}): it is read tone-mapped to SDR "
               "and the output is SDR", file=sys.stderr)
-    try:
-        return _render(args, plan, size, device)
-    except (VideoError, StylizerError) as exc:
-        raise CLIError(str(exc)) from None
+    return _render(args, plan, size, device)
 
 
 def _render(args: argparse.Namespace, plan: RenderPlan, size: tuple[int, int] | None, device: str) -> int:

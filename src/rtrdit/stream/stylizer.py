@@ -152,9 +152,11 @@ class Stylizer:
         side-by-side output and, for a video, the contact sheet; ``start``/``duration`` (seconds) stylize
         that part of a video only. Bad input: StylizerError or VideoError."""
         from rtrdit.stream.render import plan_render, render
+        from rtrdit.stream.spool import local_input
 
-        plan = plan_render(source, output, prompt, reference, schedule, compare, start, duration)
-        return render(self, plan, seed=seed, steps=steps, size=size, progress=progress)
+        with local_input(source, output) as local:  # "-" (standard input) or an http(s) URL: copied first
+            plan = plan_render(local, output, prompt, reference, schedule, compare, start, duration)
+            return render(self, plan, seed=seed, steps=steps, size=size, progress=progress)
 
     def timesteps(self, steps: int | None = None) -> list[float]:
         """The denoising times per chunk: the model's distilled ones, or a shifted grid of ``steps``."""

@@ -1,0 +1,112 @@
+"""Inputs that are not files yet: a video piped to standard input (``-``) or at an http(s) URL is
+copied to a hidden file beside the output, read from there as any file is (a render probes it, seeks
+in it and reads its audio separately), and removed when the render ends, however it ends."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+from rtrdit.files import WriteError, temp_beside
+
+STDIN = "-"
+URL_SCHEMES = ("http://", "https://")
+CHUNK = 1 << 20
+TIMEOUT = 30.0  # seconds a download may wait for its server before it is given up
+
+
+def is_spooled(source: object) -> bool:
+    """Whether ``source`` names standard input or an http(s) URL rather than a file."""
+    return isinstance(source, str) and (source == STDIN or source.lower().startswith(URL_SCHEMES))
+
+
+def describe(source: str) -> str:
+    """How messages name an input: 'standard input' for ``-``, else the URL."""
+    return "standard input" if source == STDIN else source
+
+
+@contextmanager
+def local_input(source: str | os.PathLike[str], output: str | os.PathLike[str],
+                progress: Callable[[int, int | None], None] | None = None) -> Iterator[Path]:
+    """The path to read ``source`` from: itself for a file; for ``-`` or a URL a copy beside ``output``
+    (``progress(bytes so far, total or None)`` as it arrives, and once more at the end with the total), deleted when the block ends. A VideoError
+    or StylizerError raised in the block names the input as the user gave it, not the copy."""
+    from rtrdit.codecs.video import VideoError, output_format
+    from rtrdit.stream.session import StylizerError
+
+    if not is_spooled(source):
+        yield Path(source)
+        return
+    assert isinstance(source, str)
+    out = Path(output)
+    output_format(out, 1)  # a bad output name is said before a download, not after
+    if not (out.parent if str(out.parent) else Path(".")).is_dir():
+        raise VideoError(f"output folder does not exist: {out.parent}")
+    if source == STDIN and sys.stdin.isatty():
+        raise VideoError("standard input is a terminal, not a video: pipe one in "
+                         "(cat clip.mp4 | rtrdit stylize - -o out.mp4)")
+    try:
+        copy = temp_beside(out, suffix=".input")
+    except WriteError as exc:
+        raise VideoError(f"{out}: {exc}") from None
+    try:
+        try:
+            if source == STDIN:
+                _copy(sys.stdin.buffer, copy, None, progress, source)
+            else:
+                _download(source, copy, progress)
+        except OSError as exc:  # the disk beside the output filled up, or the pipe broke
+            raise VideoError(f"{describe(source)}: cannot copy it beside the output ({exc.strerror or exc})") from None
+        try:
+            yield copy
+        except (VideoError, StylizerError) as exc:
+            raise type(exc)(str(exc).replace(str(copy), describe(source))) from None
+    finally:
+        copy.unlink(missing_ok=True)
+
+
+def _download(url: str, to: Path, progress: Callable[[int, int | None], None] | None) -> None:
+    import http.client
+    import urllib.error
+    import urllib.request
+
+    from rtrdit.codecs.video import VideoError
+
+    request = urllib.request.Request(url, headers={"User-Agent": "rtrdit"})
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+            length = response.headers.get("Content-Length")
+            _copy(response, to, int(length) if length and length.isdigit() else None, progress, url)
+    except urllib.error.HTTPError as exc:
+        raise VideoError(f"{url}: cannot download it (HTTP {exc.code} {exc.reason})") from None
+    except urllib.error.URLError as exc:
+        reason = getattr(exc.reason, "strerror", None) or exc.reason
+        raise VideoError(f"{url}: cannot download it ({reason})") from None
+    except TimeoutError:
+        raise VideoError(f"{url}: cannot download it (no answer in {TIMEOUT:g} s)") from None
+    except http.client.HTTPException as exc:  # the connection broke mid-answer
+        raise VideoError(f"{url}: cannot download it ({type(exc).__name__})") from None
+
+
+def _copy(stream: IO[bytes], to: Path, total: int | None, progress: Callable[[int, int | None], None] | None,
+          source: str) -> None:
+    from rtrdit.codecs.video import VideoError
+
+    done = 0
+    with open(to, "wb") as f:
+        while chunk := stream.read(CHUNK):
+            f.write(chunk)
+            done += len(chunk)
+            if progress is not None:
+                progress(done, total)
+    if progress is not None:
+        progress(done, done if total is None else total)  # the end, said once more with the total known
+    if total is not None and done < total:
+        raise VideoError(f"{describe(source)}: the download stopped after {done} of {total} bytes")
+
+
+__all__ = ["STDIN", "describe", "is_spooled", "local_input"]

@@ -1,0 +1,133 @@
+"""`rtrdit stylize -` (a video piped in) and `rtrdit stylize http(s)://...`: copied beside the output,
+stylized as the file itself is, the copy gone afterwards whatever happened; bad input in one line."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import http.server
+import os
+import pty
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from video_clips import audio_duration
+
+from rtrdit.cli import main
+from rtrdit.codecs.video import probe, read_frames
+
+
+def stylize(*args: str, stdin: object = subprocess.DEVNULL) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "rtrdit.cli", "stylize", *args], stdin=stdin, check=False,
+                          capture_output=True, text=True, timeout=300)
+
+
+def leftovers(folder: Path) -> list[str]:
+    return [p.name for p in folder.iterdir() if p.name.startswith(".")]
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:  # no request log on stderr, where the command's error goes
+        pass
+
+
+@contextlib.contextmanager
+def serving(folder: Path, handler: type[http.server.BaseHTTPRequestHandler] | None = None) -> Iterator[str]:
+    """An HTTP server on a free local port serving ``folder`` (or answering with ``handler``)."""
+    cls = handler or functools.partial(_Quiet, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), cls)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_piped_video_is_stylized_as_the_file_is(tiny_stylizer_dir, clip_file, tmp_path) -> None:
+    """`cat clip.mp4 | rtrdit stylize - -o out.mp4`: its frames, fps and audio, the same video as the file gives."""
+    piped, direct = tmp_path / "piped.mp4", tmp_path / "direct.mp4"
+    style = ["--prompt", "ink wash painting", "--model", tiny_stylizer_dir]
+    with open(clip_file, "rb") as f:
+        proc = stylize("-", "-o", str(piped), *style, stdin=f)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "read stdin" in proc.stderr and f"wrote {piped}" in proc.stdout
+    assert main(["stylize", clip_file, "-o", str(direct), *style]) == 0
+    got, src = probe(piped), probe(clip_file)
+    assert (got.frames, got.width, got.height, got.fps) == (src.frames, src.width, src.height, src.fps)
+    assert audio_duration(piped) == pytest.approx(audio_duration(direct), abs=1e-3)
+    diff = np.abs(read_frames(piped).astype(int) - read_frames(direct).astype(int)).mean(axis=(1, 2, 3))
+    assert diff.max() < 4, diff  # x264's own noise on the tiny random model's frames (test_stylize_cli)
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("case", ["empty", "not-a-video", "terminal"])
+def test_bad_standard_input_is_one_line(case, tiny_stylizer_dir, tmp_path) -> None:
+    out = tmp_path / "out.mp4"
+    args = ["-", "-o", str(out), "--prompt", "x", "--model", tiny_stylizer_dir]
+    if case == "terminal":  # someone forgot the pipe: stdin is the terminal
+        leader, follower = pty.openpty()
+        try:
+            proc = stylize(*args, stdin=follower)
+        finally:
+            os.close(leader)
+            os.close(follower)
+        expect = "standard input is a terminal, not a video"
+    else:
+        (tmp_path / "in").write_bytes(b"" if case == "empty" else b"hello, not a video\n")
+        with open(tmp_path / "in", "rb") as f:
+            proc = stylize(*args, stdin=f)
+        expect = "standard input: empty file" if case == "empty" else "standard input: not a readable video"
+    assert proc.returncode == 2
+    err = proc.stderr.strip().splitlines()
+    assert err[-1].startswith("rtrdit stylize: error: ") and expect in err[-1], err
+    assert not out.exists() and leftovers(tmp_path) == []
+
+
+def test_a_video_at_a_url_is_downloaded_and_stylized(tiny_stylizer, tiny_stylizer_dir, clip_file, tmp_path,
+                                                      capsys) -> None:
+    site, out = tmp_path / "site", tmp_path / "out"
+    site.mkdir()
+    out.mkdir()
+    (site / "clip.mp4").write_bytes(Path(clip_file).read_bytes())
+    style = ["--prompt", "ink wash painting", "--model", tiny_stylizer_dir]
+    with serving(site) as url:
+        assert main(["stylize", f"{url}/clip.mp4", "-o", str(out / "a.mp4"), *style]) == 0
+        assert "download" in capsys.readouterr().err
+        rc = main(["stylize", f"{url}/missing.mp4", "-o", str(out / "b.mp4"), *style])
+        assert rc == 2
+        assert capsys.readouterr().err.strip() == (f"rtrdit stylize: error: {url}/missing.mp4: cannot download it "
+                                                   "(HTTP 404 File not found)")
+        rc = main(["stylize", f"{url}/clip.mp4", "-o", str(out / "c.avi"), *style])  # said before the download
+        assert rc == 2 and "output must end in" in capsys.readouterr().err
+        tiny_stylizer.stylize_file(f"{url}/clip.mp4", out / "d.mp4", prompt="ink wash painting")  # from Python too
+    for name in ("a.mp4", "d.mp4"):
+        assert probe(out / name).frames == probe(clip_file).frames and probe(out / name).has_audio
+    assert sorted(p.name for p in out.iterdir()) == ["a.mp4", "d.mp4"]
+
+
+def test_a_download_cut_short_is_one_line(tiny_stylizer_dir, tmp_path, capsys) -> None:
+    """A server that promises more bytes than it sends (a dropped connection) leaves nothing behind."""
+
+    class Short(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            self.wfile.write(b"\0" * 1000)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    with serving(tmp_path, Short) as url:
+        rc = main(["stylize", f"{url}/clip.mp4", "-o", str(tmp_path / "a.mp4"), "--prompt", "x",
+                   "--model", tiny_stylizer_dir])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and err[-1].startswith(f"rtrdit stylize: error: {url}/clip.mp4: "), err
+    assert "download" in err[-1] and list(tmp_path.iterdir()) == []
