@@ -423,7 +423,7 @@ def test_every_container_takes_every_common_audio_codec(tmp_path: Path, audio: s
     """Copied where the muxer takes it, re-encoded where not: a .mov of an Opus or FLAC source used to
     fail at the very end of a render (FFmpeg writes those into QuickTime only as 'experimental')."""
     src = make_clip(tmp_path / "src.mkv", frames=12, size=(32, 32), fps=12, audio=audio)
-    for suffix in CONTAINERS:
+    for suffix in [s for s, c in CONTAINERS.items() if c.audio]:  # all but GIF, which has no sound
         out = tmp_path / f"o{suffix}"
         with VideoWriter(out, 12, audio_from=src) as w:
             w.write(read_frames(src))
