@@ -3,7 +3,9 @@
 Makes its own clips from a shared video (`../shared/videos/dog.mp4`): the file as it is (512x512), scaled
 to 1920x1080 SDR, and the same 1080p frames carried as HLG HDR (as a phone records, read tone-mapped);
 stylizes each with a text style and prints frames per second of wall time, the whole file included
-(reading, the DiT, writing). Also times the x264 presets on the stylized 1080p frames.
+(reading, the DiT, writing). Also times the x264 presets on the stylized 1080p frames, a GIF output
+(256 colours a frame), and a 5-second part from near the end of a 2-minute 1080p file (`--start`): the
+render of the part, against decoding the file up to the part, which reading it without a seek costs.
 
     python benchmarks/stylize_file.py [--frames 60] [--json out.json]
 """
@@ -71,8 +73,32 @@ def main() -> None:
                                "psnr_db": round(_psnr(read_frames(d / f"{preset}.mp4"), stylized), 2)}
             print(f"x264 {preset} at 1080p: {presets[preset]}", flush=True)
         results["x264_1080p"] = presets
+        plan = plan_render(clips["512x512 SDR"], d / "out.gif", prompt="ink wash painting")
+        result = render(stylizer, plan)
+        mb_per_s = (d / "out.gif").stat().st_size / 1e6 / plan.info.duration
+        results["gif_512x512"] = {"fps": round(result.fps, 2), "mb_per_second_of_video": round(mb_per_s, 2),
+                                  "psnr_db_vs_mp4": round(_psnr(read_frames(d / "out.gif"), read_frames(d / "sd.mp4")), 2)}
+        print(f"GIF 512x512: {results['gif_512x512']}", flush=True)
+        results["part_of_2min_1080p"] = _part(stylizer, d, hd)
+        print(f"5 s from 1:50 of a 2-minute 1080p file: {results['part_of_2min_1080p']}", flush=True)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
+
+
+def _part(stylizer: Stylizer, d: Path, frames: list[np.ndarray]) -> dict[str, float]:
+    """Seconds to render 5 s from 1:50 of a 2-minute 1080p file (key frames 10 s apart, as cameras and
+    encoders make them), and seconds to decode the file up to there."""
+    long = d / "long.mp4"
+    with VideoWriter(long, 24, preset="ultrafast") as w:
+        for i in range(24 * 120):
+            w.write(frames[i % len(frames)])
+    t0 = time.perf_counter()
+    render(stylizer, plan_render(long, d / "part.mp4", prompt="ink wash painting", start=110, duration=5))
+    part = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for _ in iter_frames(long, count=24 * 110, size=(256, 144), mode="stretch"):
+        pass
+    return {"render_s": round(part, 1), "decode_to_start_s": round(time.perf_counter() - t0, 1)}
 
 
 if __name__ == "__main__":

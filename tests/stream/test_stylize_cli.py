@@ -110,7 +110,7 @@ def test_an_image_output_of_a_video_is_refused(tiny_stylizer_dir, clip_file, tmp
     assert main(["stylize", clip_file, "-o", str(tmp_path / "a.png"), "--prompt", "x", "--model", tiny_stylizer_dir]) == 2
     err = capsys.readouterr().err.strip()
     assert err == ("rtrdit stylize: error: an image output (.png) takes a photo, and the input has 23 frames: "
-                   "write a video (.mp4, .m4v, .mov, .mkv, .webm)")
+                   "write a video (.mp4, .m4v, .mov, .mkv, .webm, .gif)")
     assert not any(tmp_path.iterdir())
 
 
