@@ -31,7 +31,8 @@ def parse_size(text: str | None) -> tuple[int, int] | None:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", help="video file to stylize (any format FFmpeg reads), or a photo; - reads it from "
-                                 "standard input, an http(s) URL downloads it (either copied beside the output first)")
+                                 "standard input, an http(s) URL downloads it (either copied beside the output first); "
+                                 "a folder: each of its files, into the folder -o names")
     p.add_argument("-o", "--output", required=True,
                    help="output video: .mp4, .m4v, .mov or .mkv (H.264), .webm (VP9) or .gif (no sound); for a photo "
                         "also .png, .jpg or .webp; written when complete")
@@ -59,13 +60,87 @@ def run(args: argparse.Namespace) -> int:
     device = device_arg(args.device)
     if args.prompt is None and args.ref is None and args.schedule is None:
         raise CLIError("give --prompt, --ref or --schedule")
+    model = _Model(args.model, device)
+    if Path(args.input).is_dir():
+        return _run_folder(args, size, model)
     bar = _ByteBar(args.input)
     try:
         with local_input(args.input, args.output, bar) as source:
-            return _plan_and_render(args, source, size, device)
+            return _plan_and_render(args, source, Path(args.output), args.input, size, model)
     except (VideoError, StylizerError) as exc:
         bar.close()  # before the error line, not after it
         raise CLIError(str(exc)) from None
+
+
+class _Model:
+    """The stylizer, loaded when the first render needs it (after the input and style are checked), once."""
+
+    def __init__(self, name: str, device: str) -> None:
+        self.name, self.device = name, device
+        self.stylizer: Any = None
+
+    def __call__(self) -> Any:
+        from rtrdit.codecs import CodecError
+        from rtrdit.model.loading import CheckpointError
+        from rtrdit.stream.stylizer import Stylizer
+
+        if self.stylizer is None:
+            try:
+                self.stylizer = Stylizer.from_pretrained(self.name, device=self.device)
+            except (CheckpointError, CodecError) as exc:
+                raise CLIError(str(exc)) from None
+        return self.stylizer
+
+
+def _run_folder(args: argparse.Namespace, size: tuple[int, int] | None, model: _Model) -> int:
+    """Every file of the folder ``args.input`` (hidden ones aside) into the folder ``args.output``, under its
+    own name (``clip.avi.mp4`` where its container is not an output one); a file that fails is said in one
+    line and the others go on; exit status 2 if any failed."""
+    from rtrdit.codecs.video import CONTAINERS, IMAGE_SUFFIXES, VideoError
+    from rtrdit.files import same_file
+    from rtrdit.stream.schedule import load_schedule
+    from rtrdit.stream.session import StylizerError, load_style
+
+    folder, out = Path(args.input), Path(args.output)
+    try:  # a bad style is said once, not once a file
+        if args.prompt is not None or args.ref is not None:
+            load_style(args.prompt, args.ref)
+        if args.schedule is not None:
+            load_schedule(args.schedule)
+    except StylizerError as exc:
+        raise CLIError(str(exc)) from None
+    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    if not files:
+        raise CLIError(f"{folder}: no files to stylize in it")
+    if out.exists() and not out.is_dir():
+        raise CLIError(f"the input {folder} is a folder, so -o names a folder for the outputs, and {out} is a file")
+    if not out.exists():
+        if not (out.parent if str(out.parent) else Path(".")).is_dir():
+            raise CLIError(f"output folder does not exist: {out.parent}")
+        out.mkdir()
+    if same_file(folder, out):
+        raise CLIError(f"the outputs would replace the inputs in {folder}: write them to another folder")
+    failed = 0
+    for i, src in enumerate(files, 1):
+        known = src.suffix.lower() in (*CONTAINERS, *IMAGE_SUFFIXES)
+        target = out / (src.name if known else f"{src.name}{PHOTO_OUT if _photo(src) else '.mp4'}")
+        print(f"[{i}/{len(files)}] {src}", file=sys.stderr)
+        try:
+            _plan_and_render(args, src, target, str(src), size, model)
+        except (VideoError, StylizerError) as exc:
+            failed += 1
+            print(f"rtrdit stylize: error: {exc}", file=sys.stderr)
+    print(f"stylized {len(files) - failed} of {len(files)} files into {out}"
+          + (f"; {failed} could not be (said above)" if failed else ""))
+    return 2 if failed else 0
+
+
+PHOTO_OUT = ".png"  # a photo in a format written only as input (HEIC, TIFF, ...) is stylized to PNG
+PHOTO_IN = (".heic", ".heif", ".avif", ".tif", ".tiff", ".bmp", ".dpx", ".jxl")
+
+
+def _photo(path: Path) -> bool:
+    return path.suffix.lower() in PHOTO_IN
 
 
 class _ByteBar:
@@ -92,11 +167,13 @@ class _ByteBar:
             self.bar = None
 
 
-def _plan_and_render(args: argparse.Namespace, source: Path, size: tuple[int, int] | None, device: str) -> int:
+def _plan_and_render(args: argparse.Namespace, source: Path, output: Path, label: str, size: tuple[int, int] | None,
+                     model: _Model) -> int:
+    """Check one render (``label``: the input as the user named it, for notes), then run it."""
     from rtrdit.stream.render import plan_render
 
     # everything about the input, output and style, before the model loads
-    plan = plan_render(source, args.output, args.prompt, args.ref, args.schedule, args.compare, args.start,
+    plan = plan_render(source, output, args.prompt, args.ref, args.schedule, args.compare, args.start,
                        args.duration)
     if plan.late_changes:
         at = ", ".join(f"{t:g}" for t in plan.late_changes)
@@ -104,28 +181,21 @@ def _plan_and_render(args: argparse.Namespace, source: Path, size: tuple[int, in
         print(f"rtrdit stylize: note: the style change(s) at {at} s come after {what} "
               f"({plan.end:.2f} s) and are not used", file=sys.stderr)
     if plan.info.unreadable_audio and not plan.info.has_audio:
-        print(f"rtrdit stylize: note: {args.input}'s audio is in a codec FFmpeg cannot decode: the output "
+        print(f"rtrdit stylize: note: {label}'s audio is in a codec FFmpeg cannot decode: the output "
               "has no sound", file=sys.stderr)
     if plan.info.has_audio and plan.output.suffix.lower() == ".gif":
-        print(f"rtrdit stylize: note: a GIF has no sound: {args.input}'s audio is left out", file=sys.stderr)
+        print(f"rtrdit stylize: note: a GIF has no sound: {label}'s audio is left out", file=sys.stderr)
     if plan.info.hdr:
-        print(f"rtrdit stylize: note: {args.input} is HDR ({plan.info.hdr}): it is read tone-mapped to SDR "
+        print(f"rtrdit stylize: note: {label} is HDR ({plan.info.hdr}): it is read tone-mapped to SDR "
               "and the output is SDR", file=sys.stderr)
-    return _render(args, plan, size, device)
+    return _render(args, plan, size, model())
 
 
-def _render(args: argparse.Namespace, plan: RenderPlan, size: tuple[int, int] | None, device: str) -> int:
+def _render(args: argparse.Namespace, plan: RenderPlan, size: tuple[int, int] | None, stylizer: Any) -> int:
     from tqdm import tqdm
 
-    from rtrdit.codecs import CodecError
-    from rtrdit.model.loading import CheckpointError
     from rtrdit.stream.render import render
-    from rtrdit.stream.stylizer import Stylizer
 
-    try:
-        stylizer = Stylizer.from_pretrained(args.model, device=device)
-    except (CheckpointError, CodecError) as exc:
-        raise CLIError(str(exc)) from None
     if size is not None and size[0] * size[1] > 4 * stylizer.config.area:
         side = round(stylizer.config.area ** 0.5)
         print(f"rtrdit stylize: note: --size {size[0]}x{size[1]} is {size[0] * size[1] / stylizer.config.area:.0f}x "
