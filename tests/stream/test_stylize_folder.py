@@ -58,3 +58,20 @@ def test_folder_mistakes_are_one_line(tiny_stylizer_dir, clip_file, tmp_path, ca
         assert len(err) == 1 and expect in err[0], (expect, err)
     assert sorted(p.name for p in src.iterdir()) == ["a.mp4"]
     assert not (tmp_path / "o1").exists() and not (tmp_path / "o2").exists()  # all checked before it is made
+
+
+def test_a_stopped_folder_run_goes_on_with_skip_existing(tiny_stylizer_dir, clip_file, tmp_path, capsys) -> None:
+    """Outputs are written whole or not at all, so one that exists is finished: --skip-existing leaves it
+    and stylizes the rest (a run stopped by Ctrl-C, a reboot), for a folder or a single file."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    out.mkdir()
+    for name in ("a.mp4", "b.mp4"):
+        shutil.copy(clip_file, src / name)
+    (out / "a.mp4").write_bytes(b"done before")
+    args = ["--prompt", "x", "--model", tiny_stylizer_dir, "--skip-existing"]
+    assert main(["stylize", str(src), "-o", str(out), *args]) == 0
+    assert "out/a.mp4 exists: skipped (--skip-existing)" in capsys.readouterr().err
+    assert (out / "a.mp4").read_bytes() == b"done before" and probe(out / "b.mp4").frames == 23
+    assert main(["stylize", str(src / "a.mp4"), "-o", str(out / "a.mp4"), *args]) == 0
+    assert (out / "a.mp4").read_bytes() == b"done before"

@@ -49,6 +49,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="noise seed (default 0): the same seed, input and style give the same output")
     p.add_argument("--compare", action="store_true", help="also write OUTPUT_compare (source | stylized, same format) and, for a video, OUTPUT_sheet.png")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, auto (a GPU if any) ...")
+    p.add_argument("--skip-existing", action="store_true",
+                   help="leave an output that exists as it is (outputs are only ever written whole): a stopped "
+                        "folder run goes on where it stopped")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -63,6 +66,9 @@ def run(args: argparse.Namespace) -> int:
     model = _Model(args.model, device)
     if Path(args.input).is_dir():
         return _run_folder(args, size, model)
+    if args.skip_existing and Path(args.output).exists():
+        print(f"rtrdit stylize: note: {args.output} exists: skipped (--skip-existing)", file=sys.stderr)
+        return 0
     bar = _ByteBar(args.input)
     try:
         with local_input(args.input, args.output, bar) as source:
@@ -125,6 +131,9 @@ def _run_folder(args: argparse.Namespace, size: tuple[int, int] | None, model: _
         known = src.suffix.lower() in (*CONTAINERS, *IMAGE_SUFFIXES)
         target = out / (src.name if known else f"{src.name}{PHOTO_OUT if _photo(src) else '.mp4'}")
         print(f"[{i}/{len(files)}] {src}", file=sys.stderr)
+        if args.skip_existing and target.exists():
+            print(f"rtrdit stylize: note: {target} exists: skipped (--skip-existing)", file=sys.stderr)
+            continue
         try:
             _plan_and_render(args, src, target, str(src), size, model)
         except (VideoError, StylizerError) as exc:
