@@ -73,11 +73,13 @@ def main() -> None:
                                "psnr_db": round(_psnr(read_frames(d / f"{preset}.mp4"), stylized), 2)}
             print(f"x264 {preset} at 1080p: {presets[preset]}", flush=True)
         results["x264_1080p"] = presets
+        render(stylizer, plan_render(clips["512x512 SDR"], d / "sd_out.mp4", prompt="ink wash painting"))
         plan = plan_render(clips["512x512 SDR"], d / "out.gif", prompt="ink wash painting")
         result = render(stylizer, plan)
         mb_per_s = (d / "out.gif").stat().st_size / 1e6 / plan.info.duration
+        gif_db = _psnr(read_frames(d / "out.gif"), read_frames(d / "sd_out.mp4"))  # the same stylized frames
         results["gif_512x512"] = {"fps": round(result.fps, 2), "mb_per_second_of_video": round(mb_per_s, 2),
-                                  "psnr_db_vs_mp4": round(_psnr(read_frames(d / "out.gif"), read_frames(d / "sd.mp4")), 2)}
+                                  "psnr_db_vs_mp4": round(gif_db, 2)}
         print(f"GIF 512x512: {results['gif_512x512']}", flush=True)
         results["part_of_2min_1080p"] = _part(stylizer, d, hd)
         print(f"5 s from 1:50 of a 2-minute 1080p file: {results['part_of_2min_1080p']}", flush=True)
