@@ -854,7 +854,7 @@ class VideoWriter:
             if at >= until:
                 self._audio_held = item
                 return
-            if at < -1e-6:
+            if self.audio_start and at < -1e-6:  # (from the file's start even AAC's priming packet, at -21 ms, is kept)
                 item = _audio_tail(item, -at) if self._transcode_audio else None
                 if item is None:
                     continue  # all of it before the start
