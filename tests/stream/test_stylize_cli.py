@@ -250,6 +250,7 @@ def test_a_part_is_checked_before_the_work(tiny_stylizer, clip_file, tmp_path) -
     for start, duration, match in [(-1, None, "start must be"), (float("nan"), None, "start must be"),
                                    (0, 0, "duration must be"), (0, float("inf"), "duration must be"),
                                    (True, None, "start must be"), (2.5, None, "not before the video's end"),
+                                   (1.9, None, "not before the video's end"),  # 1.92 s long, last frame at 1.83
                                    (0, 0.05, "shorter than one frame")]:
         with pytest.raises(VideoError, match=match):
             tiny_stylizer.stylize_file(clip_file, tmp_path / "a.mp4", "x", start=start, duration=duration)

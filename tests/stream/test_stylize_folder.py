@@ -71,7 +71,9 @@ def test_a_stopped_folder_run_goes_on_with_skip_existing(tiny_stylizer_dir, clip
     (out / "a.mp4").write_bytes(b"done before")
     args = ["--prompt", "x", "--model", tiny_stylizer_dir, "--skip-existing"]
     assert main(["stylize", str(src), "-o", str(out), *args]) == 0
-    assert "out/a.mp4 exists: skipped (--skip-existing)" in capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert "out/a.mp4 exists: skipped (--skip-existing)" in captured.err
+    assert f"stylized 1 of 2 files into {out}; 1 there already" in captured.out
     assert (out / "a.mp4").read_bytes() == b"done before" and probe(out / "b.mp4").frames == 23
     assert main(["stylize", str(src / "a.mp4"), "-o", str(out / "a.mp4"), *args]) == 0
     assert (out / "a.mp4").read_bytes() == b"done before"

@@ -126,21 +126,22 @@ def _run_folder(args: argparse.Namespace, size: tuple[int, int] | None, model: _
         out.mkdir()
     if same_file(folder, out):
         raise CLIError(f"the outputs would replace the inputs in {folder}: write them to another folder")
-    failed = 0
+    failed = skipped = 0
     for i, src in enumerate(files, 1):
         known = src.suffix.lower() in (*CONTAINERS, *IMAGE_SUFFIXES)
         target = out / (src.name if known else f"{src.name}{PHOTO_OUT if _photo(src) else '.mp4'}")
         print(f"[{i}/{len(files)}] {src}", file=sys.stderr)
         if args.skip_existing and target.exists():
             print(f"rtrdit stylize: note: {target} exists: skipped (--skip-existing)", file=sys.stderr)
+            skipped += 1
             continue
         try:
             _plan_and_render(args, src, target, str(src), size, model)
         except (VideoError, StylizerError) as exc:
             failed += 1
             print(f"rtrdit stylize: error: {exc}", file=sys.stderr)
-    print(f"stylized {len(files) - failed} of {len(files)} files into {out}"
-          + (f"; {failed} could not be (said above)" if failed else ""))
+    print(f"stylized {len(files) - failed - skipped} of {len(files)} files into {out}"
+          + (f"; {skipped} there already" if skipped else "") + (f"; {failed} could not be (said above)" if failed else ""))
     return 2 if failed else 0
 
 

@@ -113,7 +113,7 @@ def plan_render(source: str | os.PathLike[str], output: str | os.PathLike[str], 
     if info.frames == 1 and (start > 0 or duration is not None):
         raise VideoError(f"{src}: one frame (a photo) has no time to start from or run for: leave out the start "
                          "and the duration")
-    if start > 0 and start >= info.duration:
+    if start > 0 and start > info.duration - 0.5 / info.fps:  # no frame within half a frame of it or later
         raise VideoError(f"{src}: the start ({start:g} s) is not before the video's end ({info.duration:.2f} s)")
     if duration is not None and duration < 1 / info.fps:
         raise VideoError(f"the duration ({duration:g} s) is shorter than one frame of {src} "

@@ -150,7 +150,8 @@ class Stylizer:
         source's frame times and audio kept; written atomically), or a photo into an image. ``schedule``
         (a JSON file or a list of ``StyleChange``) switches style at its times; ``compare`` adds the
         side-by-side output and, for a video, the contact sheet; ``start``/``duration`` (seconds) stylize
-        that part of a video only. Bad input: StylizerError or VideoError."""
+        that part of a video only. ``source`` may be "-" (standard input) or an http(s) URL, copied beside
+        ``output`` first. Bad input: StylizerError or VideoError."""
         from rtrdit.stream.render import plan_render, render
         from rtrdit.stream.spool import local_input
 
