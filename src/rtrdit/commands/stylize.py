@@ -31,8 +31,9 @@ def parse_size(text: str | None) -> tuple[int, int] | None:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", help="video file to stylize (any format FFmpeg reads), or a photo; - reads it from "
-                                 "standard input, an http(s) URL downloads it (either copied beside the output first); "
-                                 "a folder: each of its files, into the folder -o names")
+                                 "standard input, an http(s) URL downloads it (either copied whole beside the output "
+                                 "first: for live video use `rtrdit serve`); a folder: each of its files, into the "
+                                 "folder -o names")
     p.add_argument("-o", "--output", required=True,
                    help="output video: .mp4, .m4v, .mov or .mkv (H.264), .webm (VP9) or .gif (no sound); for a photo "
                         "also .png, .jpg or .webp; written when complete")
