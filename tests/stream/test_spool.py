@@ -104,6 +104,9 @@ def test_a_video_at_a_url_is_downloaded_and_stylized(tiny_stylizer, tiny_stylize
         assert rc == 2
         assert capsys.readouterr().err.strip() == (f"rtrdit stylize: error: {url}/missing.mp4: cannot download it "
                                                    "(HTTP 404 File not found)")
+        (site / "watch.html").write_text("<html>a video site's page</html>")
+        assert main(["stylize", f"{url}/watch.html", "-o", str(out / "b.mp4"), *style]) == 2
+        assert "a web page (text/html), not a video file" in capsys.readouterr().err
         rc = main(["stylize", f"{url}/clip.mp4", "-o", str(out / "c.avi"), *style])  # said before the download
         assert rc == 2 and "output must end in" in capsys.readouterr().err
         tiny_stylizer.stylize_file(f"{url}/clip.mp4", out / "d.mp4", prompt="ink wash painting")  # from Python too

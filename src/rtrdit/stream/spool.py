@@ -79,6 +79,10 @@ def _download(url: str, to: Path, progress: Callable[[int, int | None], None] | 
     request = urllib.request.Request(url, headers={"User-Agent": "rtrdit"})
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+            kind = response.headers.get_content_type()
+            if kind in ("text/html", "application/xhtml+xml"):  # a video site's page, pasted from a browser
+                raise VideoError(f"{url}: a web page ({kind}), not a video file: give the video's own address, "
+                                 "or fetch it first with a tool made for that site")
             length = response.headers.get("Content-Length")
             _copy(response, to, int(length) if length and length.isdigit() else None, progress, url)
     except urllib.error.HTTPError as exc:
