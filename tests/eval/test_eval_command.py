@@ -191,3 +191,23 @@ def test_videos_of_different_lengths_are_scored_on_the_cut_and_said_so(videos: P
     assert main(["eval", "--pred", str(videos / "pred"), "--source", str(videos / "src"), "--metrics", "warp"]) == 0
     assert "note: still: the source ends after 7 frames, the prediction goes on; scored the first 7" in (
         capsys.readouterr().err)
+
+
+def test_a_part_is_scored_against_the_same_part_of_its_source(tmp_path: Path) -> None:
+    """`rtrdit stylize --start 1 --duration 1` makes a part; `eval --start 1` (or "start" in a --list row)
+    scores it against that part of its source and target, not against their first second."""
+    from video_clips import make_clip
+
+    whole = make_clip(tmp_path / "whole.mkv", frames=36, size=(48, 40), fps=12, codec="ffv1")
+    part = make_clip(tmp_path / "part.mkv", frames=12, size=(48, 40), fps=12, codec="ffv1", first=12)
+    psnr = {}
+    for start in ("0", "1", "0:01"):
+        out = tmp_path / f"r{start.replace(':', '_')}.json"
+        assert main(["eval", "--pred", str(part), "--target", str(whole), "--metrics", "psnr", "--start", start,
+                     "--json", str(out)]) == 0
+        psnr[start] = json.loads(out.read_text())["videos"][0]["values"]["psnr"]
+    assert psnr["1"] == psnr["0:01"] > 60 and psnr["0"] < 20, psnr  # the same frames (lossless), against others
+    (tmp_path / "list.jsonl").write_text(json.dumps({"pred": "part.mkv", "target": "whole.mkv", "start": 1}) + "\n")
+    assert main(["eval", "--list", str(tmp_path / "list.jsonl"), "--metrics", "psnr", "--json",
+                 str(tmp_path / "l.json")]) == 0
+    assert json.loads((tmp_path / "l.json").read_text())["videos"][0]["values"]["psnr"] == psnr["1"]

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rtrdit.cli import positive_float, positive_int
+from rtrdit.cli import clock_time, positive_float, positive_int
 
 if TYPE_CHECKING:  # pragma: no cover
     from rtrdit.eval.inputs import EvalItem
@@ -51,6 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", type=Path, dest="json_out", help="write the JSON report here")
     parser.add_argument("--name", default="Ours", help="the method's row name in the table")
     parser.add_argument("--max-frames", type=positive_int, help="score only the first N frames of each video")
+    parser.add_argument("--start", type=clock_time, default=0.0, metavar="TIME",
+                        help="the predictions begin this far into their sources and targets (a part made with "
+                             "`rtrdit stylize --start`; seconds or [HH:]MM:SS); 'start' in a --list row")
     _common(parser)
     sub = parser.add_subparsers(dest="eval_command", metavar="SUBCOMMAND")
     bench = sub.add_parser("benchmark", help="run a model over clips and styles (paper protocol) and score it",
@@ -143,11 +146,12 @@ def _run_eval(args: argparse.Namespace) -> int:
     if (args.pred is None) == (args.list_file is None):
         raise CLIError("give either --pred FILE_OR_DIR or --list FILE.jsonl")
     if args.list_file is not None:
-        if any(x is not None for x in (args.source, args.target, args.prompt, args.ref)):
-            raise CLIError("--list already names sources, targets, prompts and references; drop the other flags")
+        if any(x is not None for x in (args.source, args.target, args.prompt, args.ref)) or args.start:
+            raise CLIError("--list already names sources, targets, prompts, references and starts; drop the other "
+                           "flags")
         items = read_list(args.list_file)
     else:
-        items = collect_items(args.pred, args.source, args.target, args.prompt, args.ref)
+        items = collect_items(args.pred, args.source, args.target, args.prompt, args.ref, args.start)
     _check_outputs(args)
     chosen = args.metrics if args.metrics is not None else default_metrics(items, args.weights is not None)
     names = parse_metric_names(chosen)

@@ -32,6 +32,7 @@ class EvalItem:
     reference: Path | None = None
     seconds: float | None = None
     mode: str | None = None  # "tv2v" | "rv2v" | None (inferred from prompt/reference)
+    start: float = 0.0  # seconds into the source/target where the prediction begins (`rtrdit stylize --start`)
 
     @property
     def task(self) -> str | None:
@@ -63,8 +64,9 @@ def _match(pred: Path, other: Path | None, what: str, many: bool) -> Path | None
 
 
 def collect_items(pred: Path, source: Path | None = None, target: Path | None = None,
-                  prompt: str | None = None, reference: Path | None = None) -> list[EvalItem]:
-    """Pair ``pred`` (a video or a folder of videos) with sources/targets of the same file stem."""
+                  prompt: str | None = None, reference: Path | None = None, start: float = 0.0) -> list[EvalItem]:
+    """Pair ``pred`` (a video or a folder of videos) with sources/targets of the same file stem (each
+    prediction a part of them from ``start`` seconds, when given)."""
     if not pred.exists():
         raise EvalError(f"--pred {pred} does not exist")
     preds = _videos_in(pred) if pred.is_dir() else [pred]
@@ -74,7 +76,7 @@ def collect_items(pred: Path, source: Path | None = None, target: Path | None = 
         raise EvalError(f"--ref {reference} is not a file")
     many = len(preds) > 1
     return [EvalItem(name=p.stem, pred=p, source=_match(p, source, "source", many),
-                     target=_match(p, target, "target", many), prompt=prompt, reference=reference)
+                     target=_match(p, target, "target", many), prompt=prompt, reference=reference, start=start)
             for p in preds]
 
 
@@ -106,10 +108,13 @@ def read_list(path: Path) -> list[EvalItem]:
 
         pred = rel("pred")
         assert pred is not None
-        seconds = row.get("seconds")
+        seconds, start = row.get("seconds"), row.get("start", 0)
+        if isinstance(start, bool) or not isinstance(start, (int, float)) or not 0 <= start < float("inf"):
+            raise EvalError(f"{path}:{n}: start must be seconds >= 0, got {start!r}")
         items.append(EvalItem(name=str(row.get("name") or pred.stem), pred=pred, source=rel("source"),
                               target=rel("target"), prompt=row.get("prompt"), reference=rel("reference"),
-                              seconds=None if seconds is None else float(seconds), mode=row.get("mode")))
+                              seconds=None if seconds is None else float(seconds), mode=row.get("mode"),
+                              start=float(start)))
     if not items:
         raise EvalError(f"--list {path} has no rows")
     return items
@@ -127,7 +132,7 @@ def iter_chunks(item: EvalItem, source: bool, target: bool, chunk_frames: int = 
     """Aligned chunks of ``item``'s prediction and (when asked) source/target frames, up to the end of
     the shortest; ``note`` is told when the others had frames left (a prediction that dropped or
     added frames is then scored on a cut, not silently)."""
-    from rtrdit.codecs.video import iter_frames, probe
+    from rtrdit.codecs.video import iter_frames, iter_timed_frames, probe
 
     info = probe(item.pred)
     size = (info.width, info.height)
@@ -136,7 +141,8 @@ def iter_chunks(item: EvalItem, source: bool, target: bool, chunk_frames: int = 
         if wanted:
             if path is None:
                 raise EvalError(f"{item.name}: a chosen metric needs --{key}")
-            streams[key] = iter_frames(path, size=size, mode="crop", count=max_frames)
+            timed = iter_timed_frames(path, size=size, mode="crop", count=max_frames, start_time=item.start)
+            streams[key] = (frame for _, frame in timed)
     done = False
     count = 0
     while not done:
