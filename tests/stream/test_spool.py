@@ -106,7 +106,7 @@ def test_a_video_at_a_url_is_downloaded_and_stylized(tiny_stylizer, tiny_stylize
                                                    "(HTTP 404 File not found)")
         (site / "watch.html").write_text("<html>a video site's page</html>")
         assert main(["stylize", f"{url}/watch.html", "-o", str(out / "b.mp4"), *style]) == 2
-        assert "a web page (text/html), not a video file" in capsys.readouterr().err
+        assert "a web page (text/html), not the file itself" in capsys.readouterr().err
         rc = main(["stylize", f"{url}/clip.mp4", "-o", str(out / "c.avi"), *style])  # said before the download
         assert rc == 2 and "output must end in" in capsys.readouterr().err
         tiny_stylizer.stylize_file(f"{url}/clip.mp4", out / "d.mp4", prompt="ink wash painting")  # from Python too
@@ -134,3 +134,28 @@ def test_a_download_cut_short_is_one_line(tiny_stylizer_dir, tmp_path, capsys) -
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and err[-1].startswith(f"rtrdit stylize: error: {url}/clip.mp4: "), err
     assert "download" in err[-1] and list(tmp_path.iterdir()) == []
+
+
+def test_a_reference_at_a_url_is_downloaded(tiny_stylizer, tiny_stylizer_dir, clip_file, tmp_path, capsys) -> None:
+    """--ref https://.../style.png (and stylize_file(reference=URL)) styles as the same image on disk does;
+    a missing one or a page is one line naming the URL, nothing left behind."""
+    from PIL import Image
+
+    site, out = tmp_path / "site", tmp_path / "out"
+    site.mkdir()
+    out.mkdir()
+    Image.fromarray(np.full((20, 30, 3), (200, 30, 90), np.uint8)).save(site / "style.png")
+    (site / "page.html").write_text("<html>an artwork's page</html>")
+    args = ["--model", tiny_stylizer_dir]
+    with serving(site) as url:
+        assert main(["stylize", clip_file, "-o", str(out / "url.mp4"), "--ref", f"{url}/style.png", *args]) == 0
+        tiny_stylizer.stylize_file(clip_file, out / "api.mp4", reference=f"{url}/style.png")
+        for name, expect in (("missing.png", "cannot download it (HTTP 404"), ("page.html", "a web page")):
+            assert main(["stylize", clip_file, "-o", str(out / "x.mp4"), "--ref", f"{url}/{name}", *args]) == 2
+            err = capsys.readouterr().err.strip().splitlines()
+            assert err[-1].startswith(f"rtrdit stylize: error: {url}/{name}: ") and expect in err[-1], err
+    assert main(["stylize", clip_file, "-o", str(out / "disk.mp4"), "--ref", str(site / "style.png"), *args]) == 0
+    disk = read_frames(out / "disk.mp4").astype(int)
+    for name in ("url.mp4", "api.mp4"):
+        assert np.abs(read_frames(out / name).astype(int) - disk).mean(axis=(1, 2, 3)).max() < 4
+    assert sorted(p.name for p in out.iterdir()) == ["api.mp4", "disk.mp4", "url.mp4"]

@@ -38,7 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="output video: .mp4, .m4v, .mov or .mkv (H.264), .webm (VP9) or .gif (no sound); for a photo "
                         "also .png, .jpg or .webp; written when complete")
     p.add_argument("--prompt", help="text style, e.g. 'ink wash painting'")
-    p.add_argument("--ref", help="reference style image")
+    p.add_argument("--ref", help="reference style image (a path, or an http(s) URL)")
     p.add_argument("--schedule", help="JSON list of timed style changes [{time, prompt|reference}]")
     p.add_argument("--start", type=clock_time, default=0.0, metavar="TIME",
                    help="stylize from this time of the input (seconds, or [HH:]MM:SS): try a style on a part first")
@@ -58,22 +58,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from rtrdit.codecs.video import VideoError
     from rtrdit.stream.session import StylizerError
-    from rtrdit.stream.spool import local_input
+    from rtrdit.stream.spool import local_input, local_reference
 
     size = parse_size(args.size)
     device = device_arg(args.device)
     if args.prompt is None and args.ref is None and args.schedule is None:
         raise CLIError("give --prompt, --ref or --schedule")
     model = _Model(args.model, device)
-    if Path(args.input).is_dir():
-        return _run_folder(args, size, model)
-    if args.skip_existing and Path(args.output).exists():
+    if args.skip_existing and not Path(args.input).is_dir() and Path(args.output).exists():
         print(f"rtrdit stylize: note: {args.output} exists: skipped (--skip-existing)", file=sys.stderr)
         return 0
     bar = _ByteBar(args.input)
     try:
-        with local_input(args.input, args.output, bar) as source:
-            return _plan_and_render(args, source, Path(args.output), args.input, size, model)
+        with local_reference(args.ref) as ref:  # a reference at a URL: downloaded once
+            args.ref = ref
+            if Path(args.input).is_dir():
+                return _run_folder(args, size, model)
+            with local_input(args.input, args.output, bar) as source:
+                return _plan_and_render(args, source, Path(args.output), args.input, size, model)
     except (VideoError, StylizerError) as exc:
         bar.close()  # before the error line, not after it
         raise CLIError(str(exc)) from None

@@ -1,15 +1,17 @@
 """Inputs that are not files yet: a video piped to standard input (``-``) or at an http(s) URL is
 copied to a hidden file beside the output, read from there as any file is (a render probes it, seeks
-in it and reads its audio separately), and removed when the render ends, however it ends."""
+in it and reads its audio separately), and removed when the render ends, however it ends; a reference
+image at a URL is downloaded to a temporary folder the same way."""
 
 from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from rtrdit.files import WriteError, temp_beside
 
@@ -33,10 +35,10 @@ def describe(source: str) -> str:
 def local_input(source: str | os.PathLike[str], output: str | os.PathLike[str],
                 progress: Callable[[int, int | None], None] | None = None) -> Iterator[Path]:
     """The path to read ``source`` from: itself for a file; for ``-`` or a URL a copy beside ``output``
-    (``progress(bytes so far, total or None)`` as it arrives, and once more at the end with the total), deleted when the block ends. A VideoError
-    or StylizerError raised in the block names the input as the user gave it, not the copy."""
+    (``progress(bytes so far, total or None)`` as it arrives, and once more at the end with the total),
+    deleted when the block ends. A VideoError or StylizerError raised in the block names the input as the
+    user gave it, not the copy."""
     from rtrdit.codecs.video import VideoError, output_format
-    from rtrdit.stream.session import StylizerError
 
     if not is_spooled(source):
         yield Path(source)
@@ -53,6 +55,31 @@ def local_input(source: str | os.PathLike[str], output: str | os.PathLike[str],
         copy = temp_beside(out, suffix=".input")
     except WriteError as exc:
         raise VideoError(f"{out}: {exc}") from None
+    with _copied(source, copy, progress) as path:
+        yield path
+
+
+@contextmanager
+def local_reference(reference: Any) -> Iterator[Any]:
+    """A reference image given as an http(s) URL, downloaded to a temporary folder for the block (a
+    reference is small); any other reference (a path, an image, an array) as it is."""
+    if not (isinstance(reference, str) and reference.lower().startswith(URL_SCHEMES)):
+        yield reference
+        return
+    with tempfile.TemporaryDirectory(prefix="rtrdit-reference-") as folder:
+        copy = Path(folder) / "reference"
+        copy.touch()
+        with _copied(reference, copy, None) as path:
+            yield str(path)
+
+
+@contextmanager
+def _copied(source: str, copy: Path, progress: Callable[[int, int | None], None] | None) -> Iterator[Path]:
+    """``source`` (``-`` or a URL) copied into the empty file ``copy``, which is removed when the block ends;
+    errors raised in the block name ``source``, not the copy."""
+    from rtrdit.codecs.video import VideoError
+    from rtrdit.stream.session import StylizerError
+
     try:
         try:
             if source == STDIN:
@@ -60,7 +87,7 @@ def local_input(source: str | os.PathLike[str], output: str | os.PathLike[str],
             else:
                 _download(source, copy, progress)
         except OSError as exc:  # the disk beside the output filled up, or the pipe broke
-            raise VideoError(f"{describe(source)}: cannot copy it beside the output ({exc.strerror or exc})") from None
+            raise VideoError(f"{describe(source)}: cannot copy it here ({exc.strerror or exc})") from None
         try:
             yield copy
         except (VideoError, StylizerError) as exc:
@@ -81,7 +108,7 @@ def _download(url: str, to: Path, progress: Callable[[int, int | None], None] | 
         with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
             kind = response.headers.get_content_type()
             if kind in ("text/html", "application/xhtml+xml"):  # a video site's page, pasted from a browser
-                raise VideoError(f"{url}: a web page ({kind}), not a video file: give the video's own address, "
+                raise VideoError(f"{url}: a web page ({kind}), not the file itself: give the file's own address, "
                                  "or fetch it first with a tool made for that site")
             length = response.headers.get("Content-Length")
             _copy(response, to, int(length) if length and length.isdigit() else None, progress, url)
@@ -113,4 +140,4 @@ def _copy(stream: IO[bytes], to: Path, total: int | None, progress: Callable[[in
         raise VideoError(f"{describe(source)}: the download stopped after {done} of {total} bytes")
 
 
-__all__ = ["STDIN", "describe", "is_spooled", "local_input"]
+__all__ = ["STDIN", "describe", "is_spooled", "local_input", "local_reference"]

@@ -151,12 +151,13 @@ class Stylizer:
         (a JSON file or a list of ``StyleChange``) switches style at its times; ``compare`` adds the
         side-by-side output and, for a video, the contact sheet; ``start``/``duration`` (seconds) stylize
         that part of a video only. ``source`` may be "-" (standard input) or an http(s) URL, copied beside
-        ``output`` first. Bad input: StylizerError or VideoError."""
+        ``output`` first; ``reference`` an http(s) URL too. Bad input: StylizerError or VideoError."""
         from rtrdit.stream.render import plan_render, render
-        from rtrdit.stream.spool import local_input
+        from rtrdit.stream.spool import local_input, local_reference
 
-        with local_input(source, output) as local:  # "-" (standard input) or an http(s) URL: copied first
-            plan = plan_render(local, output, prompt, reference, schedule, compare, start, duration)
+        # "-" (standard input) or an http(s) URL: copied first; a reference image at a URL: downloaded
+        with local_reference(reference) as ref, local_input(source, output) as local:
+            plan = plan_render(local, output, prompt, ref, schedule, compare, start, duration)
             return render(self, plan, seed=seed, steps=steps, size=size, progress=progress)
 
     def timesteps(self, steps: int | None = None) -> list[float]:
