@@ -523,6 +523,11 @@ def test_stylize_file_is_the_command_from_python(tiny_stylizer, tiny_stylizer_di
         tiny_stylizer.stylize_file(clip_file, tmp_path / "b.mp4", "x", schedule=[StyleChange(1.0, reference="no.png")])
     with pytest.raises(StylizerError, match="must start at time 0"):
         tiny_stylizer.stylize_file(clip_file, tmp_path / "b.mp4", schedule=[StyleChange(2.0, "x")])
+    with pytest.raises(StylizerError, match=r"must start by the start \(0.5 s\)"):
+        tiny_stylizer.stylize_file(clip_file, tmp_path / "b.mp4", schedule=[StyleChange(1.0, "x")], start=0.5)
+    part = tiny_stylizer.stylize_file(clip_file, tmp_path / "c.mp4", schedule=[StyleChange(1.0, "x")], start=1.0)
+    assert part.frames == 11  # a part from 1 s with the schedule's first style at 1 s: nothing before it needed
+    (tmp_path / "c.mp4").unlink()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["api.mp4", "cli.mp4", "ref.png", "s.json"]
 
 

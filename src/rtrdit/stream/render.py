@@ -133,8 +133,9 @@ def plan_render(source: str | os.PathLike[str], output: str | os.PathLike[str], 
     if not changes:
         raise StylizerError("give a prompt, a reference image or a schedule")
     changes.sort(key=lambda c: c.time)
-    if changes[0].time > 0:
-        raise StylizerError("the schedule must start at time 0 (or give a prompt or reference for the start)")
+    if changes[0].time > start:  # a part from `start` on needs a style there, not necessarily at 0
+        at = "at time 0" if not start else f"by the start ({start:g} s)"
+        raise StylizerError(f"the schedule must start {at} (or give a prompt or reference for the start)")
     inputs = {Path(schedule): "the schedule"} if isinstance(schedule, (str, os.PathLike)) else {}
     inputs |= {Path(c.reference): "a reference image" for c in changes if isinstance(c.reference, (str, os.PathLike))}
     _refuse_overwrite(outputs, inputs)
