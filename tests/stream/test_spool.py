@@ -159,3 +159,42 @@ def test_a_reference_at_a_url_is_downloaded(tiny_stylizer, tiny_stylizer_dir, cl
     for name in ("url.mp4", "api.mp4"):
         assert np.abs(read_frames(out / name).astype(int) - disk).mean(axis=(1, 2, 3)).max() < 4
     assert sorted(p.name for p in out.iterdir()) == ["api.mp4", "disk.mp4", "url.mp4"]
+
+
+def test_the_output_streams_to_standard_output(tiny_stylizer_dir, clip_file, tmp_path) -> None:
+    """`-o -` sends Matroska to standard output as it is made (`| mpv -` plays it while it renders): the same
+    frames and audio as a file, the messages on stderr; a video piped in too; --compare needs a file."""
+    style = ["--prompt", "ink wash painting", "--model", tiny_stylizer_dir]
+    proc = subprocess.run([sys.executable, "-m", "rtrdit.cli", "stylize", clip_file, "-o", "-", *style],
+                          check=False, capture_output=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "sent 23 frames to standard output (" in proc.stderr.decode()
+    (tmp_path / "piped.mkv").write_bytes(proc.stdout)
+    assert main(["stylize", clip_file, "-o", str(tmp_path / "file.mkv"), *style]) == 0
+    piped, file = probe(tmp_path / "piped.mkv"), probe(tmp_path / "file.mkv")
+    assert (piped.frames, piped.width, piped.height, piped.has_audio) == (23, file.width, file.height, True)
+    diff = np.abs(read_frames(tmp_path / "piped.mkv").astype(int) - read_frames(tmp_path / "file.mkv").astype(int))
+    assert diff.mean(axis=(1, 2, 3)).max() < 4
+    with open(clip_file, "rb") as f:  # in and out through pipes; the copy of the input goes in the current folder
+        both = subprocess.run([sys.executable, "-m", "rtrdit.cli", "stylize", "-", "-o", "-", *style], stdin=f,
+                              check=False, capture_output=True, timeout=300, cwd=tmp_path)
+    assert both.returncode == 0 and len(both.stdout) > 1000, both.stderr[-2000:]
+    assert leftovers(tmp_path) == []
+    bad = stylize(clip_file, "-o", "-", "--compare", *style)
+    assert bad.returncode == 2 and "--compare writes files beside the output" in bad.stderr
+
+
+def test_a_player_that_quits_ends_the_render_quietly(tiny_stylizer_dir, tmp_path) -> None:
+    """The reader of `-o -` going away (a player closed) ends the render with status 141, as `| head` does
+    to any Unix tool, and no error or traceback."""
+    from video_clips import make_clip
+
+    src = make_clip(tmp_path / "long.mp4", frames=240, size=(96, 80), fps=24)
+    proc = subprocess.Popen([sys.executable, "-m", "rtrdit.cli", "stylize", str(src), "-o", "-", "--prompt", "x",
+                             "--model", tiny_stylizer_dir], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    assert len(proc.stdout.read(4096)) == 4096  # the player saw the start, then quits
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=300) == 141, err[-2000:]
+    assert "Error" not in err and "error:" not in err and "Traceback" not in err, err[-2000:]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import sys
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -65,6 +66,7 @@ CONTAINERS = {  # by output file suffix; any other suffix is written as MP4
     ".gif": _Container("gif", "gif", "", frozenset()),  # no sound; 256 colours a frame, each frame its own (`_palette`)
 }
 GIF_CLOCK = 100  # a GIF times its frames in hundredths of a second
+STDOUT = "-"  # a writer's path for standard output
 
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")  # an output with one of these is a still image
@@ -640,7 +642,9 @@ class VideoWriter:
         if not (isinstance(audio_start, (int, float)) and math.isfinite(audio_start) and audio_start >= 0):
             raise VideoError(f"audio_start must be seconds >= 0, got {audio_start!r}")
         self.audio_start = float(audio_start)
-        self.container = CONTAINERS.get(self.path.suffix.lower(), CONTAINERS[".mp4"])
+        self.stdout = str(path) == STDOUT  # a stream to a player (`| mpv -`): Matroska, written as it comes
+        self.container = CONTAINERS[".mkv"] if self.stdout else CONTAINERS.get(self.path.suffix.lower(),
+                                                                                  CONTAINERS[".mp4"])
         folder = self.path.parent if str(self.path.parent) else Path(".")
         if not folder.is_dir():
             raise VideoError(f"{self.path}: folder {folder} does not exist")
@@ -651,10 +655,12 @@ class VideoWriter:
                 raise VideoError(f"{self.audio_from}: no such file (audio_from)")
             if self.audio_from.stat().st_size == 0:
                 raise VideoError(f"{self.audio_from}: empty file (audio_from)")
-        try:
-            self._tmp = temp_beside(self.path)
-        except WriteError as exc:
-            raise VideoError(f"{self.path}: {exc}") from None
+        self._tmp: Path | None = None
+        if not self.stdout:
+            try:
+                self._tmp = temp_beside(self.path)
+            except WriteError as exc:
+                raise VideoError(f"{self.path}: {exc}") from None
         self._container: Any = None
         self._stream: Any = None
         self._audio_in: Any = None
@@ -675,7 +681,8 @@ class VideoWriter:
         self._closed = False
         try:
             av = _av()
-            self._container = av.open(str(self._tmp), mode="w", format=self.container.muxer)
+            target = sys.stdout.buffer if self._tmp is None else str(self._tmp)
+            self._container = av.open(target, mode="w", format=self.container.muxer)
         except Exception as exc:  # noqa: BLE001 - any failure to open the output: remove the temp file, one error
             self._discard()
             raise VideoError(f"{self.path}: cannot create output ({_describe(exc)})") from None
@@ -902,7 +909,10 @@ class VideoWriter:
             except av.FFmpegError as exc:
                 raise VideoError(f"{self.path}: cannot finish writing ({_describe(exc)})") from None
             self._close_audio()
-            publish(self._tmp, self.path)  # mkstemp made it private: normal file permissions, then renamed
+            if self._tmp is not None:
+                publish(self._tmp, self.path)  # mkstemp made it private: normal file permissions, then renamed
+            else:
+                sys.stdout.buffer.flush()
             self._closed = True
         except BaseException:
             self.abort()
@@ -914,6 +924,8 @@ class VideoWriter:
             self._audio_in = None
 
     def _discard(self) -> None:
+        if self._tmp is None:  # standard output: what was sent is the reader's
+            return
         try:
             self._tmp.unlink(missing_ok=True)
         except OSError:
@@ -988,7 +1000,7 @@ def output_format(path: str | os.PathLike[str], frames: int) -> str:
     (``CONTAINERS``, ``IMAGE_SUFFIXES``: a still image takes one frame); ``VideoError`` otherwise, so a
     name like out.avi or out.flv is refused rather than filled with MP4 data."""
     suffix = Path(path).suffix.lower()
-    if suffix in CONTAINERS:
+    if suffix in CONTAINERS or str(path) == STDOUT:
         return "video"
     if suffix in IMAGE_SUFFIXES:
         if frames > 1:

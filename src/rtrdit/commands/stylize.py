@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rtrdit.cli import CLIError, clock_time, device_arg, positive_int
+from rtrdit.codecs.video import STDOUT
 from rtrdit.stream.spool import STDIN
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -36,7 +37,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                                  "folder -o names")
     p.add_argument("-o", "--output", required=True,
                    help="output video: .mp4, .m4v, .mov or .mkv (H.264), .webm (VP9) or .gif (no sound); for a photo "
-                        "also .png, .jpg or .webp; written when complete")
+                        "also .png, .jpg or .webp; written when complete; - streams Matroska to standard output as "
+                        "it is made (| mpv -)")
     p.add_argument("--prompt", help="text style, e.g. 'ink wash painting'")
     p.add_argument("--ref", help="reference style image (a path, or an http(s) URL)")
     p.add_argument("--schedule", help="JSON list of timed style changes [{time, prompt|reference}]")
@@ -242,6 +244,9 @@ def _render(args: argparse.Namespace, plan: RenderPlan, size: tuple[int, int] | 
     finally:
         bar.close()
     noun = "frame" if result.frames == 1 else "frames"
+    if str(plan.output) == STDOUT:  # the video is on standard output: this goes beside it
+        print(f"sent {result.frames} {noun} to standard output ({result.fps:.1f} fps)", file=sys.stderr)
+        return 0
     print(f"wrote {result.output} ({result.frames} {noun}, {result.fps:.1f} fps)")
     if result.compare:
         print(f"wrote {result.compare}")

@@ -91,21 +91,25 @@ def plan_render(source: str | os.PathLike[str], output: str | os.PathLike[str], 
     input, that the input has frames (from ``start`` seconds on, for ``duration`` seconds if given), and
     the style (``prompt``/``reference`` from the start, and/or ``schedule``: a JSON file or StyleChange
     list, on the input's clock). Raises VideoError or StylizerError in one line."""
-    from rtrdit.codecs.video import VideoError, output_format, probe
+    from rtrdit.codecs.video import STDOUT, VideoError, output_format, probe
     from rtrdit.stream.schedule import load_schedule
     from rtrdit.stream.session import StylizerError, load_style
 
     src, out = Path(source), Path(output)
     _check_span(start, duration)
     output_format(out, 1)  # the suffix, before the input is opened
-    if not out.parent.is_dir():
-        raise VideoError(f"output folder does not exist: {out.parent}")
-    outputs = [out, *compare_paths(out)] if compare else [out]
-    _refuse_overwrite(outputs, {src: "the input"})
-    try:  # a folder it cannot write in (no permission, a read-only disk) is found now, not after the work
-        temp_beside(out).unlink()
-    except WriteError as exc:
-        raise VideoError(f"{out}: {exc}") from None
+    if str(out) == STDOUT:  # streamed to a player: nothing to write beside it
+        if compare:
+            raise VideoError("--compare writes files beside the output: give an output file, not - (standard output)")
+    else:
+        if not out.parent.is_dir():
+            raise VideoError(f"output folder does not exist: {out.parent}")
+        outputs = [out, *compare_paths(out)] if compare else [out]
+        _refuse_overwrite(outputs, {src: "the input"})
+        try:  # a folder it cannot write in (no permission, a read-only disk) is found now, not after the work
+            temp_beside(out).unlink()
+        except WriteError as exc:
+            raise VideoError(f"{out}: {exc}") from None
     info = probe(src)
     if info.frames == 0:
         raise VideoError(f"{src}: the video has no frames")
@@ -138,7 +142,8 @@ def plan_render(source: str | os.PathLike[str], output: str | os.PathLike[str], 
         raise StylizerError(f"the schedule must start {at} (or give a prompt or reference for the start)")
     inputs = {Path(schedule): "the schedule"} if isinstance(schedule, (str, os.PathLike)) else {}
     inputs |= {Path(c.reference): "a reference image" for c in changes if isinstance(c.reference, (str, os.PathLike))}
-    _refuse_overwrite(outputs, inputs)
+    if str(out) != STDOUT:
+        _refuse_overwrite([out, *compare_paths(out)] if compare else [out], inputs)
     return RenderPlan(src, out, info, image, changes, compare, float(start),
                       None if duration is None else float(duration))
 

@@ -38,7 +38,7 @@ def local_input(source: str | os.PathLike[str], output: str | os.PathLike[str],
     (``progress(bytes so far, total or None)`` as it arrives, and once more at the end with the total),
     deleted when the block ends. A VideoError or StylizerError raised in the block names the input as the
     user gave it, not the copy."""
-    from rtrdit.codecs.video import VideoError, output_format
+    from rtrdit.codecs.video import STDOUT, VideoError, output_format
 
     if not is_spooled(source):
         yield Path(source)
@@ -46,6 +46,8 @@ def local_input(source: str | os.PathLike[str], output: str | os.PathLike[str],
     assert isinstance(source, str)
     out = Path(output)
     output_format(out, 1)  # a bad output name is said before a download, not after
+    if str(out) == STDOUT:  # streamed to standard output: the copy goes in the current folder
+        out = Path(".rtrdit-stdout")
     if not (out.parent if str(out.parent) else Path(".")).is_dir():
         raise VideoError(f"output folder does not exist: {out.parent}")
     if source == STDIN and sys.stdin.isatty():
