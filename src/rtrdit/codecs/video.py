@@ -622,7 +622,8 @@ class VideoWriter:
     Odd frame sizes are padded by one edge pixel (4:2:0 needs even sizes). ``audio_from`` copies that
     file's audio track (re-encoded to AAC, or Opus for WebM, if the container cannot carry it), cut to
     the video's length (or to the later ``end`` given to :meth:`close`); ``audio_start`` takes it from that
-    many seconds in (the video is a part of that file from there)."""
+    many seconds in (the video is a part of that file from there). ``path`` ``-`` streams Matroska to
+    standard output as it is written (for a player reading a pipe), with nothing to rename or remove."""
 
     def __init__(
         self,
