@@ -600,6 +600,25 @@ def read_photo(path: str | os.PathLike[str]) -> np.ndarray:
     return read_image(p)
 
 
+def photo_info(path: str | os.PathLike[str]) -> VideoInfo | None:
+    """A still image's facts from Pillow (its size upright, as `read_photo` reads it), for a photo the video
+    reader refuses as too large (a phone's 108 or 200 MP mode, past ``MAX_PIXELS``); None when Pillow
+    does not read it as one still image."""
+    from PIL import UnidentifiedImageError
+
+    p = Path(path)
+    try:
+        with open_photo(p) as im:
+            if getattr(im, "n_frames", 1) != 1:
+                return None
+            w, h = im.size
+            if im.getexif().get(0x0112, 1) in (5, 6, 7, 8):  # EXIF orientations that turn it a quarter
+                w, h = h, w
+            return VideoInfo(str(p), w, h, 25.0, 1, (im.format or "image").lower(), 0.04, False, "sRGB")
+    except (UnidentifiedImageError, OSError):
+        return None
+
+
 def read_image(path: str | os.PathLike[str], size: tuple[int, int] | None = None, mode: str = "crop") -> np.ndarray:
     """A still image (PNG, JPEG, WebP, ...; or a video's first frame) as uint8 (H, W, 3) RGB, e.g. a
     style reference; grey and alpha images come out as RGB (alpha dropped)."""

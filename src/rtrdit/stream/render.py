@@ -91,7 +91,7 @@ def plan_render(source: str | os.PathLike[str], output: str | os.PathLike[str], 
     input, that the input has frames (from ``start`` seconds on, for ``duration`` seconds if given), and
     the style (``prompt``/``reference`` from the start, and/or ``schedule``: a JSON file or StyleChange
     list, on the input's clock). Raises VideoError or StylizerError in one line."""
-    from rtrdit.codecs.video import STDOUT, VideoError, output_format, probe
+    from rtrdit.codecs.video import STDOUT, VideoError, output_format, photo_info, probe
     from rtrdit.stream.schedule import load_schedule
     from rtrdit.stream.session import StylizerError, load_style
 
@@ -110,7 +110,12 @@ def plan_render(source: str | os.PathLike[str], output: str | os.PathLike[str], 
             temp_beside(out).unlink()
         except WriteError as exc:
             raise VideoError(f"{out}: {exc}") from None
-    info = probe(src)
+    try:
+        info = probe(src)
+    except VideoError:
+        info = photo_info(src) if src.is_file() else None  # a photo larger than the video reader takes
+        if info is None:
+            raise
     if info.frames == 0:
         raise VideoError(f"{src}: the video has no frames")
     image = output_format(out, info.frames) == "image"
