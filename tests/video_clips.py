@@ -301,3 +301,14 @@ def display_p3_icc() -> bytes:
               + b"acsp" + b"\0" * 24 + struct.pack(">I", 0) + s15(0.9642, 1.0, 0.8249) + b"\0" * 48)
     assert len(header) == 128
     return header + struct.pack(">I", len(tags)) + table + body
+
+
+def save_heic(path: Path, image: Any, icc_profile: bytes | None = None) -> Path:
+    """Write a PIL image as HEIC (an iPhone's photo format) with pillow-heif's own API, so the test process
+    does not register pillow-heif with Pillow: reading it must (``codecs.video.add_heif_to_pillow``)."""
+    import pillow_heif
+
+    if icc_profile is not None:
+        image.info["icc_profile"] = icc_profile
+    pillow_heif.from_pillow(image).save(str(path), quality=98)
+    return path

@@ -302,8 +302,8 @@ def test_token_session_count_and_size_limits(tiny_stylizer: Any) -> None:
 
 
 def test_a_reference_upload_pillow_cannot_open_is_read_by_ffmpeg(tmp_path: Path) -> None:
-    """A phone's HEIC from the gallery (here DPX, the same FFmpeg path): decoded, pixel limit checked
-    before decoding; a video uploaded as a reference is refused in one line."""
+    """A format Pillow cannot open (DPX): decoded by FFmpeg, pixel limit checked before decoding; a video
+    uploaded as a reference is refused in one line."""
     from video_clips import make_clip, write_dpx_still
 
     from rtrdit.serve.scheduler import ServeError
@@ -317,3 +317,15 @@ def test_a_reference_upload_pillow_cannot_open_is_read_by_ffmpeg(tmp_path: Path)
     with pytest.raises(ServeError, match=r"cannot decode the reference image: not a photo \(5 frames"):
         decode_reference(make_clip(tmp_path / "c.mp4", frames=5).read_bytes(), Limits())
     assert not list(Path(tempfile.gettempdir()).glob("rtrdit-ref-*"))  # the temporary copy is gone
+
+
+def test_a_phone_heic_reference_upload_is_in_srgb(tmp_path: Path) -> None:
+    """An iPhone's HEIC from the gallery (Display P3) is read through pillow-heif as a JPEG is: P3
+    (200, 100, 80) as sRGB (216, 93, 72); through FFmpeg, which drops the profile, it stayed (200, 100, 80)."""
+    from PIL import Image
+    from video_clips import display_p3_icc, save_heic
+
+    heic = save_heic(tmp_path / "r.heic", Image.new("RGB", (40, 30), (200, 100, 80)), display_p3_icc())
+    ref = decode_reference(heic.read_bytes(), Limits())
+    assert ref.shape == (30, 40, 3)
+    assert np.abs(ref[5:25, 10:30].reshape(-1, 3).mean(axis=0) - (216, 93, 72)).max() < 2.5

@@ -99,10 +99,13 @@ def encode_jpeg(frame: np.ndarray, quality: int = 80) -> bytes:
 
 
 def decode_reference(data: bytes, limits: Limits) -> np.ndarray:
-    """A reference image file's bytes -> uint8 RGB, upright; size-checked before decoding. Formats
-    Pillow lacks (a phone's HEIC) are read by FFmpeg."""
+    """A reference image file's bytes -> uint8 RGB, upright; size-checked before decoding. A phone's HEIC
+    through pillow-heif; formats Pillow lacks are read by FFmpeg."""
     from PIL import Image, UnidentifiedImageError
 
+    from rtrdit.codecs.video import add_heif_to_pillow
+
+    add_heif_to_pillow()
     if len(data) > limits.max_reference_bytes:
         raise ServeError(f"reference image is too large ({len(data)} bytes, at most {limits.max_reference_bytes})")
     try:

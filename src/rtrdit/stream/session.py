@@ -66,7 +66,7 @@ def load_reference_image(reference: Any) -> np.ndarray:
             raise StylizerError(f"cannot read reference image {reference}: {why}") from None
         except FileNotFoundError:
             raise StylizerError(f"reference image not found: {reference}") from None
-        except UnidentifiedImageError:  # a format Pillow lacks (a phone's HEIC...): FFmpeg reads it
+        except UnidentifiedImageError:  # a format Pillow lacks (DPX...): FFmpeg reads it
             try:
                 reference = read_photo(reference)
             except VideoError as exc:
