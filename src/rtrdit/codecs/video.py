@@ -447,11 +447,13 @@ def _frames(p: Path, size: tuple[int, int] | None, mode: str, start: int, count:
     try:
         if count == 0:
             return
-        frames = _sought(container, stream, origin, start_time - half) if start_time > half else None
-        if frames is None:  # from the beginning: no seek needed, or none that lands before the span
-            if start_time > half:
+        frames = None
+        if start_time > half:
+            frames = _sought(container, stream, origin, start_time - half)
+            if frames is None:  # no seek that lands before the span: read it from the beginning
                 container.close()
                 container, stream = _open_input(p)
+        if frames is None:
             frames = container.decode(stream)
         try:
             for frame in _deinterlaced(frames, stream):

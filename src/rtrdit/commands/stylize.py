@@ -67,14 +67,15 @@ def run(args: argparse.Namespace) -> int:
     if args.prompt is None and args.ref is None and args.schedule is None:
         raise CLIError("give --prompt, --ref or --schedule")
     model = _Model(args.model, device)
-    if args.skip_existing and not Path(args.input).is_dir() and Path(args.output).exists():
+    folder = Path(args.input).is_dir()
+    if args.skip_existing and not folder and Path(args.output).exists():
         print(f"rtrdit stylize: note: {args.output} exists: skipped (--skip-existing)", file=sys.stderr)
         return 0
     bar = _ByteBar(args.input)
     try:
         with local_reference(args.ref) as ref:  # a reference at a URL: downloaded once
             args.ref = ref
-            if Path(args.input).is_dir():
+            if folder:
                 return _run_folder(args, size, model)
             with local_input(args.input, args.output, bar) as source:
                 return _plan_and_render(args, source, Path(args.output), args.input, size, model)

@@ -98,13 +98,13 @@ def plan_render(source: str | os.PathLike[str], output: str | os.PathLike[str], 
     src, out = Path(source), Path(output)
     _check_span(start, duration)
     output_format(out, 1)  # the suffix, before the input is opened
-    if str(out) == STDOUT:  # streamed to a player: nothing to write beside it
+    outputs = [] if str(out) == STDOUT else [out, *compare_paths(out)] if compare else [out]
+    if not outputs:  # streamed to a player: nothing to write beside it
         if compare:
             raise VideoError("--compare writes files beside the output: give an output file, not - (standard output)")
     else:
         if not out.parent.is_dir():
             raise VideoError(f"output folder does not exist: {out.parent}")
-        outputs = [out, *compare_paths(out)] if compare else [out]
         _refuse_overwrite(outputs, {src: "the input"})
         try:  # a folder it cannot write in (no permission, a read-only disk) is found now, not after the work
             temp_beside(out).unlink()
@@ -147,8 +147,7 @@ def plan_render(source: str | os.PathLike[str], output: str | os.PathLike[str], 
         raise StylizerError(f"the schedule must start {at} (or give a prompt or reference for the start)")
     inputs = {Path(schedule): "the schedule"} if isinstance(schedule, (str, os.PathLike)) else {}
     inputs |= {Path(c.reference): "a reference image" for c in changes if isinstance(c.reference, (str, os.PathLike))}
-    if str(out) != STDOUT:
-        _refuse_overwrite([out, *compare_paths(out)] if compare else [out], inputs)
+    _refuse_overwrite(outputs, inputs)
     return RenderPlan(src, out, info, image, changes, compare, float(start),
                       None if duration is None else float(duration))
 
