@@ -66,6 +66,11 @@ CONTAINERS = {  # by output file suffix; any other suffix is written as MP4
     ".gif": _Container("gif", "gif", "", frozenset()),  # no sound; 256 colours a frame, each frame its own (`_palette`)
 }
 GIF_CLOCK = 100  # a GIF times its frames in hundredths of a second
+_TS = _Container("mpegts", "libx264", "aac", frozenset({"aac", "mp3", "ac3", "eac3", "opus"}))
+_FLV = _Container("flv", "libx264", "aac", frozenset({"aac", "mp3"}))
+# a live stream sent to a server or a listener as it is made (`rtrdit stylize LIVE -o URL`), by the URL's scheme
+STREAM_OUTPUTS = {"rtmp": _FLV, "rtmps": _FLV, "rtsp": _Container("rtsp", "libx264", "aac", frozenset({"aac", "opus"})),
+                  "udp": _TS, "tcp": _TS, "srt": _TS, "rtp": replace(_TS, muxer="rtp_mpegts")}
 STDOUT = "-"  # a writer's path for standard output
 
 
@@ -669,32 +674,39 @@ class VideoWriter:
         audio_start: float = 0.0,
     ) -> None:
         self.path = Path(path)
+        self.name = str(path)  # as given: a URL's // kept
         self.rate = _fps_fraction(fps)
         self.fps = float(self.rate)
         self.crf, self.preset = int(crf), str(preset)
-        self.audio_from = Path(audio_from) if audio_from is not None else None
+        # a live input's audio (`stream.live.LiveAudio`: its track and the packets come as they arrive), or a file's
+        self._live_audio = audio_from if hasattr(audio_from, "items") else None
+        self.audio_from = Path(audio_from) if audio_from is not None and self._live_audio is None else None
         if not (isinstance(audio_start, (int, float)) and math.isfinite(audio_start) and audio_start >= 0):
             raise VideoError(f"audio_start must be seconds >= 0, got {audio_start!r}")
         self.audio_start = float(audio_start)
-        self.stdout = str(path) == STDOUT  # a stream to a player (`| mpv -`): Matroska, written as it comes
-        self.container = CONTAINERS[".mkv"] if self.stdout else CONTAINERS.get(self.path.suffix.lower(),
-                                                                                  CONTAINERS[".mp4"])
+        self.stdout = self.name == STDOUT  # a stream to a player (`| mpv -`): Matroska, written as it comes
+        self.url = self.name if stream_container(self.name) is not None else None  # sent to a server as it comes
+        if self.url is not None:
+            self.container = stream_container(self.url)  # type: ignore[assignment]
+        else:
+            self.container = CONTAINERS[".mkv"] if self.stdout else CONTAINERS.get(self.path.suffix.lower(),
+                                                                                      CONTAINERS[".mp4"])
         folder = self.path.parent if str(self.path.parent) else Path(".")
-        if not folder.is_dir():
-            raise VideoError(f"{self.path}: folder {folder} does not exist")
-        if self.path.is_dir():
-            raise VideoError(f"{self.path}: is a folder, not a file name")
+        if self.url is None and not folder.is_dir():
+            raise VideoError(f"{self.name}: folder {folder} does not exist")
+        if self.url is None and self.path.is_dir():
+            raise VideoError(f"{self.name}: is a folder, not a file name")
         if self.audio_from is not None:
             if not self.audio_from.is_file():
                 raise VideoError(f"{self.audio_from}: no such file (audio_from)")
             if self.audio_from.stat().st_size == 0:
                 raise VideoError(f"{self.audio_from}: empty file (audio_from)")
         self._tmp: Path | None = None
-        if not self.stdout:
+        if not self.stdout and self.url is None:
             try:
                 self._tmp = temp_beside(self.path)
             except WriteError as exc:
-                raise VideoError(f"{self.path}: {exc}") from None
+                raise VideoError(f"{self.name}: {exc}") from None
         self._container: Any = None
         self._stream: Any = None
         self._audio_in: Any = None
@@ -715,11 +727,11 @@ class VideoWriter:
         self._closed = False
         try:
             av = _av()
-            target = sys.stdout.buffer if self._tmp is None else str(self._tmp)
+            target = str(self._tmp) if self._tmp is not None else self.url or sys.stdout.buffer
             self._container = av.open(target, mode="w", format=self.container.muxer)
         except Exception as exc:  # noqa: BLE001 - any failure to open the output: remove the temp file, one error
             self._discard()
-            raise VideoError(f"{self.path}: cannot create output ({_describe(exc)})") from None
+            raise VideoError(f"{self.name}: cannot create output ({_describe(exc)})") from None
 
     # context manager --------------------------------------------------------
     def __enter__(self) -> Self:
@@ -762,22 +774,27 @@ class VideoWriter:
             stream.codec_context.time_base = stream.time_base = Fraction(1, TIME_BASE)
         if self.container.video == "libx264":
             stream.options = {"crf": str(self.crf), "preset": self.preset}
+            if self.url is not None:  # a live stream's viewers wait for no look-ahead (OBS's choice too)
+                stream.options["tune"] = "zerolatency"
         else:  # VP9 at constant quality, libvpx's fastest settings (crf 24: 2 dB under H.264's 18, twice as fast to encode)
             stream.options = {"crf": str(self.crf + 6), "b": "0", "deadline": "realtime", "cpu-used": "8",
                               "row-mt": "1"}
         self._stream = stream
-        if self.audio_from is None or not self.container.audio:
+        if (self.audio_from is None and self._live_audio is None) or not self.container.audio:
             return
-        try:
-            src = av.open(str(self.audio_from), mode="r")
-        except av.FFmpegError as exc:
-            raise VideoError(f"{self.audio_from}: cannot read audio ({_describe(exc)})") from None
-        track = audio_stream(src)
-        if track is None:
-            src.close()
-            return
-        self._audio_in, self._audio_src = src, track
-        if self.audio_start > AUDIO_PREROLL:
+        if self._live_audio is not None:
+            self._audio_src = self._live_audio.stream
+        else:
+            try:
+                src = av.open(str(self.audio_from), mode="r")
+            except av.FFmpegError as exc:
+                raise VideoError(f"{self.audio_from}: cannot read audio ({_describe(exc)})") from None
+            track = audio_stream(src)
+            if track is None:
+                src.close()
+                return
+            self._audio_in, self._audio_src = src, track
+        if self._audio_in is not None and self.audio_start > AUDIO_PREROLL:
             # to a packet a little before it: a decoder starting cold garbles its first frames (decoded here and
             # dropped with the rest before the start, `_pump_audio`)
             try:
@@ -800,32 +817,32 @@ class VideoWriter:
         one per frame) keeps a source's own timing, a variable frame rate included (``iter_timed_frames``);
         without them frames are 1/fps apart. Give times with every write or with none."""
         if self._closed:
-            raise VideoError(f"{self.path}: writer is already closed")
+            raise VideoError(f"{self.name}: writer is already closed")
         arr = np.asarray(frames)
         if arr.ndim == 3:
             arr = arr[None]
         if arr.ndim != 4 or arr.shape[-1] != 3 or arr.dtype != np.uint8:
             raise VideoError(
-                f"{self.path}: frames must be uint8 (H, W, 3) or (T, H, W, 3), got {arr.dtype} {arr.shape}"
+                f"{self.name}: frames must be uint8 (H, W, 3) or (T, H, W, 3), got {arr.dtype} {arr.shape}"
             )
         t, h, w = arr.shape[:3]
         timed = times is not None
         if self._timed is None:
             self._timed = timed
         elif timed != self._timed:
-            raise VideoError(f"{self.path}: give frame times with every write or with none")
+            raise VideoError(f"{self.name}: give frame times with every write or with none")
         if times is not None and (len(times) != t or not all(math.isfinite(float(x)) for x in times)):
-            raise VideoError(f"{self.path}: {t} frames need {t} finite times, got {len(times)}")
+            raise VideoError(f"{self.name}: {t} frames need {t} finite times, got {len(times)}")
         if h == 0 or w == 0:
-            raise VideoError(f"{self.path}: frames have zero size ({w}x{h})")
+            raise VideoError(f"{self.name}: frames have zero size ({w}x{h})")
         if w * h > MAX_PIXELS:
-            raise VideoError(f"{self.path}: frames of {w}x{h} are too large (limit {MAX_PIXELS} pixels)")
+            raise VideoError(f"{self.name}: frames of {w}x{h} are too large (limit {MAX_PIXELS} pixels)")
         av = _av()
         if self._stream is None:
             self._setup(w, h)
         elif (w, h) != self._size:
             sw, sh = self._size or (0, 0)
-            raise VideoError(f"{self.path}: frame size changed from {sw}x{sh} to {w}x{h}")
+            raise VideoError(f"{self.name}: frame size changed from {sw}x{sh} to {w}x{h}")
         px, py = self._pad
         try:
             for i in range(t):
@@ -850,7 +867,7 @@ class VideoWriter:
             if self._audio_out is not None:
                 self._pump_audio(self._end)
         except av.FFmpegError as exc:
-            raise VideoError(f"{self.path}: cannot encode frame ({_describe(exc)})") from None
+            raise VideoError(f"{self.name}: cannot encode frame ({_describe(exc)})") from None
 
     def _encode(self, frame: Any) -> None:
         """Encode and mux one frame (None: the end, which flushes the encoder), through a GIF's palette graph."""
@@ -878,14 +895,17 @@ class VideoWriter:
         av = _av()
         src, out = self._audio_src, self._audio_out
         if self._audio_items is None:
-            self._audio_items = iter(self._audio_in.decode(src) if self._transcode_audio
-                                     else self._audio_in.demux(src))
-        start = src.start_time or 0
+            if self._live_audio is not None:  # what has arrived so far, each call (frames when re-encoded)
+                self._audio_items = self._live_audio.items(decoded=self._transcode_audio)
+            else:
+                self._audio_items = iter(self._audio_in.decode(src) if self._transcode_audio
+                                         else self._audio_in.demux(src))
+        start = 0 if self._live_audio is not None else src.start_time or 0  # live: audio_start is on its clock
         while True:
             try:
                 item = self._audio_held if self._audio_held is not None else next(self._audio_items, None)
             except av.FFmpegError as exc:
-                raise VideoError(f"{self.audio_from}: cannot read audio ({_describe(exc)})") from None
+                raise VideoError(f"{self.audio_from or self._live_audio}: cannot read audio ({_describe(exc)})") from None
             self._audio_held = None
             if item is None:
                 return
@@ -932,7 +952,7 @@ class VideoWriter:
             self._end = max(self._end, float(end))
         try:
             if self.frames_written == 0:
-                raise VideoError(f"{self.path}: no frames were written")
+                raise VideoError(f"{self.name}: no frames were written")
             av = _av()
             try:
                 self._encode(None)
@@ -941,11 +961,11 @@ class VideoWriter:
                 self._container.close()
                 self._container = None
             except av.FFmpegError as exc:
-                raise VideoError(f"{self.path}: cannot finish writing ({_describe(exc)})") from None
+                raise VideoError(f"{self.name}: cannot finish writing ({_describe(exc)})") from None
             self._close_audio()
             if self._tmp is not None:
                 publish(self._tmp, self.path)  # mkstemp made it private: normal file permissions, then renamed
-            else:
+            elif self.stdout:
                 sys.stdout.buffer.flush()
             self._closed = True
         except BaseException:
@@ -1029,12 +1049,19 @@ def write_video(path: str | os.PathLike[str], frames: np.ndarray, fps: float,
         writer.write(frames)
 
 
+def stream_container(name: str | os.PathLike[str]) -> _Container | None:
+    """How a live stream goes to the URL ``name`` (``STREAM_OUTPUTS``: FLV for RTMP, MPEG-TS for UDP/TCP/SRT,
+    ...), or None where ``name`` is not such a URL."""
+    scheme, sep, _ = str(name).partition("://")
+    return STREAM_OUTPUTS.get(scheme.lower()) if sep else None
+
+
 def output_format(path: str | os.PathLike[str], frames: int) -> str:
     """"video" or "image": what an output of ``frames`` frames at ``path`` is written as, by its suffix
     (``CONTAINERS``, ``IMAGE_SUFFIXES``: a still image takes one frame); ``VideoError`` otherwise, so a
     name like out.avi or out.flv is refused rather than filled with MP4 data."""
     suffix = Path(path).suffix.lower()
-    if suffix in CONTAINERS or str(path) == STDOUT:
+    if suffix in CONTAINERS or str(path) == STDOUT or stream_container(path) is not None:
         return "video"
     if suffix in IMAGE_SUFFIXES:
         if frames > 1:

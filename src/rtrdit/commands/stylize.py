@@ -7,8 +7,9 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rtrdit.cli import CLIError, clock_time, device_arg, positive_int
+from rtrdit.cli import CLIError, clock_time, device_arg, positive_float, positive_int
 from rtrdit.codecs.video import STDOUT
+from rtrdit.stream.live import is_live
 from rtrdit.stream.spool import STDIN
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -33,12 +34,13 @@ def parse_size(text: str | None) -> tuple[int, int] | None:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", help="video file to stylize (any format FFmpeg reads), or a photo; - reads it from "
                                  "standard input, an http(s) URL downloads it (either copied whole beside the output "
-                                 "first: for live video use `rtrdit serve`); a folder: each of its files, into the "
-                                 "folder -o names")
+                                 "first); a folder: each of its files, into the folder -o names; a live stream "
+                                 "(rtmp://, rtsp://, udp://, tcp://, an http(s) .m3u8 playlist) is stylized as it "
+                                 "arrives, until it ends or Ctrl-C")
     p.add_argument("-o", "--output", required=True,
                    help="output video: .mp4, .m4v, .mov or .mkv (H.264), .webm (VP9) or .gif (no sound); for a photo "
                         "also .png, .jpg or .webp; written when complete; - streams Matroska to standard output as "
-                        "it is made (| mpv -)")
+                        "it is made (| mpv -); from a live stream also a URL to send it on to (rtmp://, udp://, ...)")
     p.add_argument("--prompt", help="text style, e.g. 'ink wash painting'")
     p.add_argument("--ref", help="reference style image (a path, or an http(s) URL)")
     p.add_argument("--schedule", help="JSON list of timed style changes [{time, prompt|reference}]")
@@ -52,6 +54,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="noise seed (default 0): the same seed, input and style give the same output")
     p.add_argument("--compare", action="store_true", help="also write OUTPUT_compare (source | stylized, same format) and, for a video, OUTPUT_sheet.png")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, auto (a GPU if any) ...")
+    p.add_argument("--listen", action="store_true",
+                   help="live input: wait for the sender (OBS, a phone app, a camera) to connect to the input URL, "
+                        "e.g. rtmp://0.0.0.0:1935/live/stream, instead of connecting to a server")
+    p.add_argument("--timeout", type=positive_float, default=None, metavar="SECONDS",
+                   help="live input: a server must answer within this, and a stream that sends nothing for this "
+                        "long has ended (default 10)")
     p.add_argument("--skip-existing", action="store_true",
                    help="leave an output that exists as it is (outputs are only ever written whole): a stopped "
                         "folder run goes on where it stopped")
@@ -59,6 +67,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rtrdit.codecs.video import VideoError
+    from rtrdit.stream.render import refuse_stream_output
     from rtrdit.stream.session import StylizerError
     from rtrdit.stream.spool import local_input, local_reference
 
@@ -67,6 +76,14 @@ def run(args: argparse.Namespace) -> int:
     if args.prompt is None and args.ref is None and args.schedule is None:
         raise CLIError("give --prompt, --ref or --schedule")
     model = _Model(args.model, device)
+    if is_live(args.input) or args.listen:
+        return _run_live(args, size, model)
+    if args.timeout is not None:
+        raise CLIError("--timeout is for a live input (rtmp://, rtsp://, udp://, ...)")
+    try:
+        refuse_stream_output(args.output)
+    except VideoError as exc:
+        raise CLIError(str(exc)) from None
     folder = Path(args.input).is_dir()
     if args.skip_existing and not folder and Path(args.output).exists():
         print(f"rtrdit stylize: note: {args.output} exists: skipped (--skip-existing)", file=sys.stderr)
@@ -82,6 +99,64 @@ def run(args: argparse.Namespace) -> int:
     except (VideoError, StylizerError) as exc:
         bar.close()  # before the error line, not after it
         raise CLIError(str(exc)) from None
+
+
+def _run_live(args: argparse.Namespace, size: tuple[int, int] | None, model: _Model) -> int:
+    """A live stream stylized as it arrives, until it ends, --duration or Ctrl-C; the output is finished
+    either way (exit 0), and said with the frames dropped to stay live."""
+    from tqdm import tqdm
+
+    from rtrdit.codecs.video import VideoError
+    from rtrdit.stream.live import TIMEOUT, LiveError, plan_live, render_live
+    from rtrdit.stream.session import StylizerError
+    from rtrdit.stream.spool import local_reference
+
+    if args.listen and not is_live(args.input):
+        raise CLIError(f"--listen takes a live stream's URL to wait at as the input "
+                       f"(rtmp://0.0.0.0:1935/live/stream, tcp://0.0.0.0:9000, ...), got {args.input}")
+    for flag, given in (("--start", args.start), ("--compare", args.compare), ("--skip-existing", args.skip_existing)):
+        if given:
+            raise CLIError(f"{flag} is for files; a live stream runs from when it is opened (--duration stops it)")
+    bar: Any = None
+
+    def opened(facts: Any) -> None:
+        nonlocal bar
+        sound = ", with sound" if facts.audio is not None else ""
+        print(f"receiving {facts.width}x{facts.height} at {facts.fps:g} fps{sound}: stylizing to {args.output} "
+              "(Ctrl-C ends it)", file=sys.stderr)
+        bar = tqdm(unit="frame", desc="stylize", dynamic_ncols=True)
+
+    def progress(done: int, dropped: int) -> None:
+        bar.update(done - bar.n)
+        rate = bar.format_dict.get("rate")
+        bar.set_postfix(fps=f"{rate:.1f}" if rate else "-", dropped=dropped)
+
+    try:
+        with local_reference(args.ref) as ref:
+            changes = plan_live(args.input, args.output, args.prompt, ref, args.schedule, args.duration)
+            stylizer = model()
+            how = "waiting for a sender at" if args.listen else "connecting to"
+            print(f"{how} {args.input} (Ctrl-C to stop)", file=sys.stderr)
+            try:
+                result = render_live(stylizer, args.input, args.output, changes, listen=args.listen,
+                                     timeout=args.timeout or TIMEOUT, duration=args.duration, seed=args.seed,
+                                     steps=args.steps, size=size, progress=progress, on_open=opened)
+            finally:
+                if bar is not None:
+                    bar.close()
+    except (VideoError, StylizerError, LiveError) as exc:
+        raise CLIError(str(exc)) from None
+    stopped = "stopped; " if result.extra.get("stopped") else ""
+    if not result.frames:
+        print(f"rtrdit stylize: {stopped}no frame was stylized: nothing written", file=sys.stderr)
+        return 1
+    dropped = int(result.extra.get("dropped", 0))
+    late = f"; {dropped} dropped to keep up with the stream" if dropped else ""
+    noun = "frame" if result.frames == 1 else "frames"
+    where = "sent" if str(args.output) == STDOUT or "://" in str(args.output) else "wrote"
+    print(f"{stopped}{where} {args.output} ({result.frames} {noun}, {result.fps:.1f} fps{late})",
+          file=sys.stderr if str(args.output) == STDOUT else sys.stdout)
+    return 0
 
 
 class _Model:

@@ -92,11 +92,10 @@ def plan_render(source: str | os.PathLike[str], output: str | os.PathLike[str], 
     the style (``prompt``/``reference`` from the start, and/or ``schedule``: a JSON file or StyleChange
     list, on the input's clock). Raises VideoError or StylizerError in one line."""
     from rtrdit.codecs.video import STDOUT, VideoError, output_format, photo_info, probe
-    from rtrdit.stream.schedule import load_schedule
-    from rtrdit.stream.session import StylizerError, load_style
 
     src, out = Path(source), Path(output)
     _check_span(start, duration)
+    refuse_stream_output(output)
     output_format(out, 1)  # the suffix, before the input is opened
     outputs = [] if str(out) == STDOUT else [out, *compare_paths(out)] if compare else [out]
     if not outputs:  # streamed to a player: nothing to write beside it
@@ -127,9 +126,35 @@ def plan_render(source: str | os.PathLike[str], output: str | os.PathLike[str], 
     if duration is not None and duration < 1 / info.fps:
         raise VideoError(f"the duration ({duration:g} s) is shorter than one frame of {src} "
                          f"({1 / info.fps:.3f} s at {info.fps:g} fps)")
+    changes = style_changes(prompt, reference, schedule, start)
+    inputs = {Path(schedule): "the schedule"} if isinstance(schedule, (str, os.PathLike)) else {}
+    inputs |= {Path(c.reference): "a reference image" for c in changes if isinstance(c.reference, (str, os.PathLike))}
+    _refuse_overwrite(outputs, inputs)
+    return RenderPlan(src, out, info, image, changes, compare, float(start),
+                      None if duration is None else float(duration))
+
+
+def refuse_stream_output(output: str | os.PathLike[str]) -> None:
+    """VideoError for a file render sent to a server's URL: a server wants a stream paced in real time."""
+    from rtrdit.codecs.video import VideoError, stream_container
+
+    if stream_container(output) is not None:
+        raise VideoError(f"{output}: a stream is sent to a server from a live input (rtmp://, rtsp://, udp://, ...); "
+                         "to broadcast a file, pipe -o - to a streamer that paces it (ffmpeg -re -i - ...)")
+
+
+def style_changes(prompt: str | None = None, reference: Any = None,
+                  schedule: str | os.PathLike[str] | list[StyleChange] | None = None,
+                  start: float = 0.0) -> list[StyleChange]:
+    """The styles of a render, checked and sorted by time: ``prompt``/``reference`` from time 0 and/or the
+    ``schedule`` (a JSON file or StyleChange list); one must give the style at ``start``. Raises
+    StylizerError in one line (a bad prompt or image is found now, not after the model loads or mid-video)."""
+    from rtrdit.stream.schedule import load_schedule
+    from rtrdit.stream.session import StylizerError, load_style
+
     changes: list[StyleChange] = []
     if prompt is not None or reference is not None:
-        load_style(prompt, reference)  # a bad prompt or image fails here, not after the model loads
+        load_style(prompt, reference)
         changes.append(StyleChange(0.0, prompt, reference))
     if isinstance(schedule, (str, os.PathLike)):
         changes += load_schedule(schedule)  # checked as it is read
@@ -137,7 +162,7 @@ def plan_render(source: str | os.PathLike[str], output: str | os.PathLike[str], 
         for c in schedule:
             if not isinstance(c, StyleChange):
                 raise StylizerError(f"a schedule is a JSON file or a list of StyleChange, got {type(c).__name__}")
-            load_style(c.prompt, c.reference)  # the prompt and image checked now, not mid-file
+            load_style(c.prompt, c.reference)
             changes.append(c)
     if not changes:
         raise StylizerError("give a prompt, a reference image or a schedule")
@@ -145,11 +170,7 @@ def plan_render(source: str | os.PathLike[str], output: str | os.PathLike[str], 
     if changes[0].time > start:  # a part from `start` on needs a style there, not necessarily at 0
         at = "at time 0" if not start else f"by the start ({start:g} s)"
         raise StylizerError(f"the schedule must start {at} (or give a prompt or reference for the start)")
-    inputs = {Path(schedule): "the schedule"} if isinstance(schedule, (str, os.PathLike)) else {}
-    inputs |= {Path(c.reference): "a reference image" for c in changes if isinstance(c.reference, (str, os.PathLike))}
-    _refuse_overwrite(outputs, inputs)
-    return RenderPlan(src, out, info, image, changes, compare, float(start),
-                      None if duration is None else float(duration))
+    return changes
 
 
 def _check_span(start: float, duration: float | None) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -159,6 +160,27 @@ class Stylizer:
         with local_reference(reference) as ref, local_input(source, output) as local:
             plan = plan_render(local, output, prompt, ref, schedule, compare, start, duration)
             return render(self, plan, seed=seed, steps=steps, size=size, progress=progress)
+
+    def stylize_stream(self, source: str, output: str | os.PathLike[str], prompt: str | None = None,
+                       reference: Any = None, *, schedule: Any = None, listen: bool = False,
+                       timeout: float | None = None, duration: float | None = None, seed: int = 0,
+                       steps: int | None = None, size: tuple[int, int] | None = None,
+                       progress: Callable[[int, int], None] | None = None,
+                       stop: threading.Event | None = None) -> RenderResult:
+        """`rtrdit stylize URL` from Python: a live stream (rtmp://, rtsp://, udp://, tcp://, an .m3u8 playlist;
+        ``listen``: wait for its sender to connect to the URL) stylized as it arrives into ``output`` (a
+        video file, written when it ends; ``-``; or a URL it is sent on to) until the stream ends, nothing comes
+        for ``timeout`` seconds, ``duration`` seconds of it have passed, or ``stop`` is set (or Ctrl-C/SIGTERM
+        in the main thread). Frames the stylizer cannot keep up with are dropped (``extra["dropped"]``).
+        ``progress(done, dropped)``. Bad input: StylizerError, VideoError or `stream.live.LiveError`."""
+        from rtrdit.stream.live import TIMEOUT, plan_live, render_live
+        from rtrdit.stream.spool import local_reference
+
+        with local_reference(reference) as ref:
+            changes = plan_live(source, output, prompt, ref, schedule, duration)
+            return render_live(self, source, output, changes, listen=listen,
+                               timeout=TIMEOUT if timeout is None else timeout, duration=duration, seed=seed,
+                               steps=steps, size=size, progress=progress, stop=stop)
 
     def timesteps(self, steps: int | None = None) -> list[float]:
         """The denoising times per chunk: the model's distilled ones, or a shifted grid of ``steps``."""

@@ -1,0 +1,453 @@
+"""Live inputs: a network stream (an IP camera's RTSP, OBS's or a phone app's RTMP, MPEG-TS over UDP or TCP,
+an HLS playlist) stylized as it arrives, to a file, to standard output or on to a server. It is read on a
+thread of its own, so the stream never waits for the stylizer; when the stylizer falls more than ``LAG``
+seconds behind, the oldest frames are dropped (and counted), so the output stays live; the stream's audio
+goes along with its own times. It ends when the stream does, when nothing arrives for ``timeout`` seconds,
+or at Ctrl-C or SIGTERM, and the output is finished either way."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rtrdit.stream.render import BATCH, PRESET, RenderResult, _EncodeThread
+from rtrdit.stream.schedule import StyleChange
+from rtrdit.stream.session import processing_size
+from rtrdit.stream.stylizer import Stylizer
+
+LIVE_SCHEMES = ("rtmp", "rtmps", "rtsp", "rtsps", "udp", "tcp", "rtp", "srt")
+LAG = 1.0  # seconds of frames that may wait for the stylizer before the oldest are dropped
+TIMEOUT = 10.0  # seconds: a pulled stream must answer within it, and any stream that sends nothing for it has ended
+AUDIO_LAG = 10.0  # seconds of audio kept for the video to catch up with; older audio is dropped
+
+
+def is_live(source: object) -> bool:
+    """Whether ``source`` is a live stream's URL (``LIVE_SCHEMES``, or an http(s) HLS playlist ``.m3u8``)."""
+    if not isinstance(source, str) or "://" not in source:
+        return False
+    scheme, _, rest = source.partition("://")
+    scheme = scheme.lower()
+    if scheme in ("http", "https"):
+        return rest.split("?", 1)[0].lower().endswith(".m3u8")
+    return scheme in LIVE_SCHEMES
+
+
+def _options(url: str, listen: bool) -> dict[str, str]:
+    """FFmpeg options that read ``url`` with little delay: a short probe, no input buffering; ``listen``
+    waits for the sender to connect (RTMP, TCP, RTSP) instead of connecting to a server."""
+    scheme = url.partition("://")[0].lower()
+    opts = {"probesize": "500000", "analyzeduration": "1000000"}
+    if scheme in ("rtsp", "rtsps"):
+        opts["rtsp_transport"] = "tcp"  # a camera's RTP over UDP loses frames through NAT and Wi-Fi
+        if listen:
+            opts["rtsp_flags"] = "listen"
+    elif listen and scheme in ("rtmp", "rtmps", "tcp"):
+        opts["listen"] = "1"
+    return opts
+
+
+class LiveError(ValueError):
+    """A live stream that cannot be opened or read: one line naming it."""
+
+
+def plan_live(source: str, output: str | os.PathLike[str], prompt: str | None = None, reference: Any = None,
+              schedule: str | os.PathLike[str] | list[StyleChange] | None = None,
+              duration: float | None = None) -> list[StyleChange]:
+    """Check a live render before the model loads or the stream is opened: the URL, the output (a video
+    file in a folder that exists, ``-``, or a stream URL), the duration and the styles, which it returns
+    sorted. Raises VideoError or StylizerError in one line."""
+    from rtrdit.codecs.video import IMAGE_SUFFIXES, STDOUT, VideoError, output_format, stream_container
+    from rtrdit.files import WriteError, temp_beside
+    from rtrdit.stream.render import style_changes
+
+    if not is_live(source):
+        raise VideoError(f"{source}: not a live stream's URL ({', '.join(s + '://' for s in LIVE_SCHEMES)}, "
+                         "or an http(s) .m3u8 playlist)")
+    if source.lower().startswith("srt://"):
+        raise VideoError(f"{source}: this FFmpeg build has no SRT; send the stream as RTMP or MPEG-TS over UDP")
+    name = str(output)
+    if name != STDOUT and stream_container(name) is None:
+        out = Path(name)
+        if out.suffix.lower() in IMAGE_SUFFIXES:
+            raise VideoError(f"{name}: a live stream is written as a video, not an image")
+        output_format(out, 2)
+        folder = out.parent if str(out.parent) else Path(".")
+        if not folder.is_dir():
+            raise VideoError(f"output folder does not exist: {out.parent}")
+        try:
+            temp_beside(out).unlink()
+        except WriteError as exc:
+            raise VideoError(f"{out}: {exc}") from None
+    if duration is not None and not (isinstance(duration, (int, float)) and math.isfinite(duration) and duration > 0):
+        raise VideoError(f"the duration must be a number of seconds > 0, got {duration!r}")
+    return style_changes(prompt, reference, schedule)
+
+
+class LiveAudio:
+    """A live input's audio track for `codecs.video.VideoWriter`: ``stream`` describes it, and ``items``
+    gives what has arrived since the last call (packets, or decoded frames where the output re-encodes)."""
+
+    def __init__(self, stream: Any, url: str) -> None:
+        self.stream, self.url = stream, url
+        self._packets: deque[Any] = deque()
+        self._lock = threading.Lock()
+
+    def __str__(self) -> str:
+        return self.url
+
+    def put(self, packet: Any) -> None:
+        """Keep one packet (the reader's thread); at most ``AUDIO_LAG`` seconds of them wait."""
+        with self._lock:
+            self._packets.append(packet)
+            limit = AUDIO_LAG / float(packet.time_base) if packet.time_base else None
+            while limit and len(self._packets) > 1 and self._packets[-1].pts - self._packets[0].pts > limit:
+                self._packets.popleft()
+
+    def items(self, decoded: bool) -> Iterator[Any]:
+        """An iterator over the audio waiting at each call (it stops when none is, and goes on later)."""
+        return _Arrived(self, decoded)
+
+    def take(self) -> list[Any]:
+        with self._lock:
+            packets = list(self._packets)
+            self._packets.clear()
+        return packets
+
+
+class _Arrived:
+    """`LiveAudio.items`: next() gives the next packet (or frame) that has arrived; StopIteration when there
+    is none yet, and the next call looks again (so `VideoWriter` muxes what has come, each frame)."""
+
+    def __init__(self, audio: LiveAudio, decoded: bool) -> None:
+        self._audio, self._decoded = audio, decoded
+        self._ready: deque[Any] = deque()
+
+    def __iter__(self) -> _Arrived:
+        return self
+
+    def __next__(self) -> Any:
+        while not self._ready:
+            packets = self._audio.take()
+            if not packets:
+                raise StopIteration
+            for packet in packets:
+                if not self._decoded:
+                    self._ready.append(packet)
+                    continue
+                try:
+                    self._ready.extend(self._audio.stream.codec_context.decode(packet))
+                except Exception:  # noqa: BLE001, S112 - a damaged packet of a live stream is skipped
+                    continue
+        return self._ready.popleft()
+
+
+@dataclass
+class LiveFacts:
+    """What a live stream turned out to be, once open."""
+
+    width: int
+    height: int
+    fps: float  # its frame rate, or 30 where it does not say
+    audio: LiveAudio | None
+    origin: float  # the stream clock's time (s) of its first frame: the output's time 0
+
+
+class LiveInput:
+    """A live stream read on a thread: video frames decoded to RGB (at ``size(width, height)``) into a short
+    queue that drops its oldest frames past ``LAG`` seconds, audio packets into `LiveAudio`."""
+
+    def __init__(self, url: str, size: Callable[[int, int], tuple[int, int]], *, listen: bool = False,
+                 timeout: float = TIMEOUT) -> None:
+        self.url, self.listen, self.timeout = url, listen, float(timeout)
+        self._size = size
+        self._frames: deque[tuple[float, np.ndarray]] = deque()
+        self._cond = threading.Condition()
+        self._facts: LiveFacts | None = None
+        self._error: str | None = None
+        self._ended = False
+        self._stop = threading.Event()
+        self._warm = False  # frames are dropped only once the stylizer has stylized its first (`warm`)
+        self.dropped = 0
+        self._thread = threading.Thread(target=self._run, name="rtrdit-live", daemon=True)
+
+    def open(self) -> LiveFacts:
+        """Start reading; wait (for a sender, when listening) until the stream's first frame is decoded."""
+        self._thread.start()
+        with self._cond:
+            while self._facts is None and self._error is None and not self._ended:
+                self._cond.wait(0.2)
+        if self._facts is None:
+            raise LiveError(self._error or f"{self.url}: the stream ended before its first frame")
+        return self._facts
+
+    def take(self, most: int, wait: float = 0.25) -> list[tuple[float, np.ndarray]] | None:
+        """Up to ``most`` frames (time from the first frame, RGB), waiting at most ``wait`` s for one; [] when
+        none has come yet, None once the stream has ended and every frame was taken."""
+        with self._cond:
+            if not self._frames and not self._ended and self._error is None:
+                self._cond.wait(wait)
+            if not self._frames:
+                if self._error is not None:
+                    raise LiveError(self._error)
+                return None if self._ended else []
+            got = [self._frames.popleft() for _ in range(min(most, len(self._frames)))]
+            self._cond.notify_all()  # room for a reader waiting on a burst
+            return got
+
+    def warm(self) -> None:
+        """Say that the stylizer is past its first, slow, chunk: from now on frames it is late for are dropped."""
+        with self._cond:
+            self._warm = True
+
+    def close(self) -> None:
+        """Stop reading (the thread ends at its next packet, or at its read timeout)."""
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+
+    # the reading thread ---------------------------------------------------------
+    def _run(self) -> None:
+        import av
+
+        from rtrdit.codecs.video import _describe, _pixel_aspect, _rate, _to_rgb, audio_stream
+
+        try:
+            # a listener waits for its sender as long as it takes; a pulled stream answers within the timeout
+            container = av.open(self.url, options=_options(self.url, self.listen),
+                                timeout=(None if self.listen else self.timeout, self.timeout))
+        except Exception as exc:  # noqa: BLE001 - any failure to open is the user's one line
+            return self._fail(f"{self.url}: cannot open the stream ({_describe(exc)})")
+        try:
+            videos = [s for s in container.streams.video if s.codec_context.width]
+            if not videos:
+                return self._fail(f"{self.url}: the stream has no video")
+            video = videos[0]
+            video.thread_type = "AUTO"
+            track = audio_stream(container)
+            audio = LiveAudio(track, self.url) if track is not None else None
+            fps = _rate(video) or 30.0
+            aspect = _pixel_aspect(video)
+            keep = max(BATCH, round(LAG * fps))
+            streams = [video] if audio is None else [video, track]
+            size: tuple[int, int] | None = None
+            origin = last = wall = None  # the first frame's time on the stream's clock and on ours
+            ended = False
+            packets = container.demux(streams)
+            while not ended and not self._stop.is_set():
+                try:
+                    packet = next(packets)
+                except StopIteration:
+                    packet = None
+                except Exception:  # a sender that vanished, a read timeout: the stream has ended
+                    if self._facts is None:
+                        raise
+                    packet = None
+                if packet is not None and packet.stream is not video:
+                    if packet.pts is not None and audio is not None:
+                        audio.put(packet)
+                    continue
+                ended = packet is None or packet.size == 0
+                for frame in video.decode(None if ended else packet):  # at the end: the frames the decoder holds
+                    t = _time(frame, video, (last or 0.0) + 1 / fps)
+                    if size is None:  # the first frame: the stream's facts, for the caller waiting in open()
+                        rgb = _to_rgb(frame, None, "stretch", aspect)
+                        size, origin = self._size(rgb.shape[1], rgb.shape[0]), t
+                        facts = LiveFacts(rgb.shape[1], rgb.shape[0], fps, audio, t)
+                    if last is not None and t <= last:
+                        t = last + 1e-3  # a stream's clock that stalls or steps back: kept in order
+                    last = t
+                    rgb = _to_rgb(frame, size, "stretch", aspect)
+                    with self._cond:
+                        # a burst ahead of the stream's own clock (a playlist's first segments, a server's
+                        # cached start) waits for room rather than being dropped: only lateness is dropped
+                        wall = time.monotonic() if wall is None else wall
+                        while (len(self._frames) >= keep and not self._stop.is_set()
+                               and time.monotonic() < wall + t - origin):
+                            self._cond.wait(0.05)
+                        self._frames.append((t - origin, rgb))
+                        while self._warm and len(self._frames) > keep:  # the stylizer is behind: stay live
+                            self._frames.popleft()
+                            self.dropped += 1
+                        if self._facts is None:
+                            self._facts = facts
+                        self._cond.notify_all()
+        except Exception as exc:  # noqa: BLE001 - a stream cut off mid-way has ended (a sender that vanished)
+            if self._facts is None:
+                return self._fail(f"{self.url}: cannot read the stream ({_describe(exc)})")
+        finally:
+            container.close()
+        with self._cond:
+            self._ended = True
+            self._cond.notify_all()
+        return None
+
+    def _fail(self, message: str) -> None:
+        with self._cond:
+            self._error = message
+            self._cond.notify_all()
+
+
+def _time(frame: Any, stream: Any, default: float) -> float:
+    """A decoded frame's time in seconds: its own, its pts on the stream's clock (frames the decoder gives back
+    at the end come without a time base), or ``default``."""
+    t = frame.time
+    if t is not None and math.isfinite(t):
+        return float(t)
+    return float(frame.pts * stream.time_base) if frame.pts is not None and stream.time_base else default
+
+
+@contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """Within the block, the first Ctrl-C or SIGTERM sets ``stop`` (the render finishes its output and ends);
+    a second one interrupts as usual. Off the main thread, signals are left alone."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def first(signum: int, frame: object) -> None:
+        stop.set()
+        for s, handler in before.items():
+            signal.signal(s, handler)
+
+    for s in before:
+        signal.signal(s, first)
+    try:
+        yield
+    finally:
+        for s, handler in before.items():
+            signal.signal(s, handler)
+
+
+def render_live(stylizer: Stylizer, source: str, output: str | os.PathLike[str], schedule: list[StyleChange], *,
+                listen: bool = False, timeout: float = TIMEOUT, duration: float | None = None, seed: int = 0,
+                steps: int | None = None,
+                size: tuple[int, int] | None = None, progress: Callable[[int, int], None] | None = None,
+                on_open: Callable[[LiveFacts], None] | None = None,
+                stop: threading.Event | None = None) -> RenderResult:
+    """Stylize the live stream at ``source`` into ``output`` (a file written when the stream ends, ``-``, or a
+    URL: `codecs.video.STREAM_OUTPUTS`) until it ends, ``stop`` is set, or Ctrl-C/SIGTERM (once). Every
+    frame keeps its time from the stream's first frame, the schedule runs on that clock, and the stream's
+    audio is kept; ``duration`` (seconds of the stream) ends it too. ``progress(done, dropped)`` follows frames written and dropped; ``on_open`` is called with
+    the stream's facts when its first frame has come. ``extra`` holds ``dropped`` and ``stopped`` (1.0 when
+    a signal or ``stop`` ended it). Raises LiveError when the stream cannot be opened or read."""
+    stop = stop if stop is not None else threading.Event()
+    changes = sorted(schedule, key=lambda c: c.time)
+    work: dict[str, tuple[int, int]] = {}
+
+    def size_for(w: int, h: int) -> tuple[int, int]:
+        work["size"] = size if size is not None else processing_size(w, h, stylizer.config.area)
+        return work["size"]
+
+    live = LiveInput(source, size_for, listen=listen, timeout=timeout)
+    with _stop_on_signals(stop):
+        try:
+            facts = _opened(live, stop)
+            if facts is None:  # stopped while waiting for the stream: nothing to write
+                return RenderResult(str(output), 0, 0.0, 0.0, extra={"dropped": 0.0, "stopped": 1.0})
+            if on_open is not None:
+                on_open(facts)
+            return _stream(stylizer, live, facts, work["size"], output, changes, seed, steps, progress, stop,
+                           duration)
+        finally:
+            live.close()
+
+
+def _opened(live: LiveInput, stop: threading.Event) -> LiveFacts | None:
+    """``live.open()`` on a helper thread, so that a signal that sets ``stop`` while it waits is noticed."""
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["facts"] = live.open()
+        except LiveError as exc:
+            box["error"] = exc
+
+    opener = threading.Thread(target=run, name="rtrdit-live-open", daemon=True)
+    opener.start()
+    while opener.is_alive() and not stop.is_set():
+        opener.join(0.2)
+    if "error" in box:
+        raise box["error"]
+    return box.get("facts")
+
+
+def _stream(stylizer: Stylizer, live: LiveInput, facts: LiveFacts, work: tuple[int, int],
+            output: str | os.PathLike[str], changes: list[StyleChange], seed: int, steps: int | None,
+            progress: Callable[[int, int], None] | None, stop: threading.Event,
+            duration: float | None) -> RenderResult:
+    """The stylizing loop of `render_live`, once the stream is open."""
+    from rtrdit.codecs.video import VideoWriter
+
+    half = 0.5 / facts.fps
+    n = max(1, sum(c.time <= half for c in changes))
+    first, pending = changes[n - 1], changes[n:]
+    sess = stylizer.session(prompt=first.prompt, reference=first.reference, seed=seed, steps=steps, size=work)
+    audio_start = facts.origin if facts.audio is not None else 0.0
+    writer = VideoWriter(output, facts.fps, audio_from=facts.audio, preset=PRESET, audio_start=max(0.0, audio_start))
+    encoder = _EncodeThread([writer], (facts.width, facts.height))
+    waiting: deque[float] = deque()
+    done = 0
+    ended = False  # the stream ended, or the duration did
+    t0 = time.perf_counter()
+
+    def emit(stylized: np.ndarray) -> None:
+        nonlocal done
+        for frame in stylized:
+            encoder.put(frame, waiting.popleft(), None)
+            done += 1
+        if progress is not None:
+            progress(done, live.dropped)
+
+    try:
+        while not stop.is_set():
+            got = live.take(BATCH)
+            if got is None:
+                ended = True
+                break
+            batch: list[np.ndarray] = []
+            for t, frame in got:
+                if duration is not None and t >= duration - half:  # past the duration asked for: the end
+                    ended = True
+                    break
+                while pending and pending[0].time <= t + half:
+                    if batch:
+                        emit(sess.push(np.stack(batch)))
+                        batch = []
+                    c = pending.pop(0)
+                    sess.set_style(prompt=c.prompt, reference=c.reference)
+                waiting.append(t)
+                batch.append(frame)
+            if batch:
+                emit(sess.push(np.stack(batch)))
+            if done:
+                live.warm()
+            if ended:
+                break
+        emit(sess.flush())
+        encoder.finish()
+        if done:
+            writer.close()
+        else:  # stopped before a frame was stylized: nothing to keep
+            writer.abort()
+    except BaseException:
+        encoder.stop()
+        writer.abort()
+        raise
+    secs = time.perf_counter() - t0
+    return RenderResult(str(output), done, done / secs if secs > 0 else 0.0, secs,
+                        extra={"dropped": float(live.dropped), "stopped": float(stop.is_set() and not ended)})
+
+
+__all__ = ["LAG", "LIVE_SCHEMES", "TIMEOUT", "LiveError", "LiveFacts", "LiveInput", "is_live", "plan_live", "render_live"]

@@ -1,0 +1,311 @@
+"""Live inputs (`stream/live.py`, `rtrdit stylize URL`): real RTMP, MPEG-TS over TCP and HLS streams made with
+PyAV and sent in real time, stylized as they arrive: the same frames and sound a file render gives, frames
+dropped only when the stylizer falls behind, the output finished when the stream ends, its sender vanishes
+or Ctrl-C comes; bad URLs in one line."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import http.server
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from video_clips import audio_onset, make_clip
+
+from rtrdit.codecs.video import probe, read_frames
+from rtrdit.stream.live import LAG, LiveError, LiveInput, is_live
+from rtrdit.stream.render import BATCH
+
+PROMPT = "ink wash painting"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def send(clip: Path, url: str, fmt: str, *, speed: float = 1.0, packets: int | None = None,
+         hold: list[Any] | None = None, connect_for: float = 60.0) -> None:
+    """Send ``clip``'s packets as they are (no re-encoding, so a receiver decodes the file's very frames) to
+    ``url`` as ``fmt``, at ``speed`` times real time, retrying until a listener is there; ``packets`` stops
+    after that many video packets and puts the open output in ``hold``: a sender that goes silent (a phone
+    that lost its network) without ending the stream."""
+    import av
+
+    deadline = time.monotonic() + connect_for
+    with av.open(str(clip)) as src:
+        streams = [src.streams.video[0], *src.streams.audio[:1]]
+        while True:
+            out = av.open(url, "w", format=fmt)
+            mapping = {s: out.add_stream_from_template(s) for s in streams}
+            t0, sent = time.monotonic(), 0
+            try:
+                for packet in src.demux(streams):
+                    if packet.dts is None:
+                        continue
+                    wait = t0 + float(packet.dts * packet.time_base) / speed - time.monotonic()
+                    if wait > 0:
+                        time.sleep(wait)
+                    packet.stream = mapping[packet.stream]
+                    out.mux(packet)  # the first one connects
+                    sent += packet.stream.type == "video"
+                    if packets is not None and sent >= packets:
+                        (hold if hold is not None else []).append(out)
+                        return
+                break
+            except (ConnectionResetError, BrokenPipeError):
+                return  # the receiver ended the stream (Ctrl-C at it)
+            except ConnectionRefusedError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+                src.seek(0)
+                with contextlib.suppress(Exception):
+                    out.close()
+        out.close()
+
+
+def sender(clip: Path, url: str, fmt: str, **kw: Any) -> threading.Thread:
+    thread = threading.Thread(target=send, args=(clip, url, fmt), kwargs=kw, daemon=True)
+    thread.start()
+    return thread
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return 99.0 if mse == 0 else 10 * np.log10(255**2 / mse)
+
+
+@pytest.fixture(scope="module")
+def talk(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """3 s at 12 fps with AAC whose tone starts at 1 s (a key frame each second, as a streamer sends)."""
+    return make_clip(tmp_path_factory.mktemp("live") / "talk.mp4", frames=36, size=(48, 40), fps=12,
+                     audio="aac", audio_onset=1.0, gop=12)
+
+
+def test_is_live() -> None:
+    assert is_live("rtmp://0.0.0.0:1935/live/key") and is_live("RTSP://cam.local/stream1")
+    assert is_live("udp://239.0.0.1:1234") and is_live("https://example.com/live/index.m3u8?token=1")
+    assert not is_live("https://example.com/clip.mp4") and not is_live("clip.mp4") and not is_live("-")
+
+
+def test_rtmp_sender_is_stylized_as_the_file_is(tiny_stylizer: Any, talk: Path, tmp_path: Path) -> None:
+    """An RTMP sender (OBS, a phone app) to a listening stylizer: every frame, stylized as a render of the same
+    file, at its times, with its sound in sync; the render ends when the sender closes the stream."""
+    url = f"rtmp://127.0.0.1:{free_port()}/live/stream"
+    pushing = sender(talk, url, "flv")
+    live = tiny_stylizer.stylize_stream(url, tmp_path / "live.mp4", PROMPT, listen=True, timeout=5)
+    pushing.join()
+    tiny_stylizer.stylize_file(talk, tmp_path / "file.mp4", PROMPT)
+    assert (live.frames, live.extra["dropped"], live.extra["stopped"]) == (36, 0.0, 0.0)
+    a, b = read_frames(tmp_path / "live.mp4"), read_frames(tmp_path / "file.mp4")
+    assert a.shape == b.shape == (36, 40, 48, 3)
+    # the same stylized frames; x264 (whose rate control weighs each frame's duration) sees FLV's millisecond
+    # clock (83 or 84 ms a frame) against the file's exact 1/12 s, and codes a few frames differently
+    same = [psnr(x, y) for x, y in zip(a, b, strict=True)]
+    assert sum(p == 99.0 for p in same) >= 30 and min(same) > 28
+    info = probe(tmp_path / "live.mp4")
+    assert info.has_audio and abs(info.duration - 3.0) < 0.1
+    assert abs(audio_onset(tmp_path / "live.mp4") - 1.0) < 0.03  # the tone starts with its picture, at 1 s
+
+
+@contextlib.contextmanager
+def hls_site(clip: Path, folder: Path) -> Iterator[str]:
+    """``clip`` as an HLS playlist of 1 s segments (its packets as they are), served over HTTP: its URL."""
+    import av
+
+    folder.mkdir()
+    with av.open(str(clip)) as src, av.open(str(folder / "index.m3u8"), "w", format="hls",
+                                            options={"hls_time": "1", "hls_list_size": "0"}) as out:
+        streams = [src.streams.video[0], src.streams.audio[0]]
+        mapping = {s: out.add_stream_from_template(s) for s in streams}
+        for packet in src.demux(streams):
+            if packet.dts is not None:
+                packet.stream = mapping[packet.stream]
+                out.mux(packet)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    handler.log_message = lambda *a: None  # type: ignore[attr-defined]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/index.m3u8"
+    finally:
+        server.shutdown()
+
+
+def test_hls_playlist_is_pulled_and_stylized_as_the_file_is(tiny_stylizer: Any, talk: Path, tmp_path: Path) -> None:
+    with hls_site(talk, tmp_path / "site") as url:
+        result = tiny_stylizer.stylize_stream(url, tmp_path / "hls.mp4", PROMPT, timeout=5)
+    tiny_stylizer.stylize_file(talk, tmp_path / "file.mp4", PROMPT)
+    assert (result.frames, result.extra["dropped"]) == (36, 0.0)
+    a, b = read_frames(tmp_path / "hls.mp4"), read_frames(tmp_path / "file.mp4")
+    assert min(psnr(x, y) for x, y in zip(a, b, strict=True)) == 99.0  # MPEG-TS's 90 kHz clock: identical
+    assert abs(audio_onset(tmp_path / "hls.mp4") - 1.0) < 0.03
+
+
+def test_a_burst_waits_for_the_stylizer_instead_of_filling_memory(talk: Path, tmp_path: Path) -> None:
+    """A playlist's segments arrive all at once, ahead of the stream's clock: the reader holds at most ``LAG``
+    seconds of frames and waits for room (rather than queueing all, or dropping frames it is not late for)."""
+    with hls_site(talk, tmp_path / "site") as url:
+        live = LiveInput(url, lambda w, h: (w, h), timeout=5)
+        facts = live.open()
+        live.warm()  # a stylizer past its first chunk: late frames would now be dropped
+        time.sleep(0.6)  # nothing taken meanwhile: all 3 s of it could have come in, 0.6 s of it is due
+        held = len(live._frames)
+        frames: list[float] = []
+        while (got := live.take(BATCH)) is not None:
+            frames += [t for t, _ in got]
+        live.close()
+    assert facts.fps == 12 and held == round(LAG * 12)
+    assert live.dropped == 0 and len(frames) == 36
+    assert np.allclose(np.diff(frames), 1 / 12, atol=2e-3)
+
+
+def test_a_stream_faster_than_the_stylizer_drops_frames_and_stays_live(talk: Path, tmp_path: Path) -> None:
+    """The demo model at 256x256 against 120 frames a second: it cannot keep up, so frames are dropped (and
+    counted) rather than queued, and the output still spans the stream's time."""
+    from rtrdit.stream.stylizer import Stylizer
+
+    fast = make_clip(tmp_path / "fast.mp4", frames=240, size=(256, 256), fps=120, gop=60)
+    url = f"tcp://127.0.0.1:{free_port()}"
+    pushing = sender(fast, url, "mpegts")
+    demo = Stylizer.from_pretrained("demo")
+    result = demo.stylize_stream(url + "?listen", tmp_path / "fast_out.mp4", PROMPT, listen=True, timeout=3)
+    pushing.join()
+    assert result.extra["dropped"] > 0
+    assert result.frames + result.extra["dropped"] == 240
+    info = probe(tmp_path / "fast_out.mp4")
+    assert info.frames == result.frames and info.duration > 1.8  # the frames kept span the 2 s stream
+
+
+def test_a_sender_that_goes_silent_ends_the_stream_and_keeps_the_output(tiny_stylizer: Any, talk: Path,
+                                                                       tmp_path: Path) -> None:
+    """A sender that stops sending without ending its stream (a phone out of its network): after ``timeout``
+    seconds of nothing the stream has ended, and the frames so far are written."""
+    url = f"tcp://127.0.0.1:{free_port()}"
+    hold: list[Any] = []
+    pushing = sender(talk, url, "mpegts", packets=18, hold=hold)
+    t0 = time.monotonic()
+    result = tiny_stylizer.stylize_stream(url + "?listen", tmp_path / "cut.mp4", PROMPT, listen=True, timeout=2)
+    pushing.join()
+    assert hold and time.monotonic() - t0 > 2.5  # the sender was still connected when the render gave up on it
+    assert 12 <= result.frames <= 18 and result.extra["stopped"] == 0.0
+    assert probe(tmp_path / "cut.mp4").frames == result.frames
+
+
+def stylize(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "rtrdit.cli", "stylize", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def lines_until(stream: Any, word: str, timeout: float = 120) -> list[str]:
+    """Lines of ``stream`` up to the one containing ``word`` (tqdm's carriage returns split lines too)."""
+    got: list[str] = []
+    deadline = time.monotonic() + timeout
+    buf = ""
+    while time.monotonic() < deadline:
+        ch = stream.read(1)
+        if not ch:
+            break
+        buf += ch
+        if ch in "\r\n":
+            got.append(buf.strip())
+            buf = ""
+            if word in got[-1]:
+                return got
+    raise AssertionError(f"no {word!r} in {got}")
+
+
+def test_cli_listens_sends_on_and_stops_at_ctrl_c(talk: Path, tiny_stylizer_dir: str, tmp_path: Path) -> None:
+    """`rtrdit stylize rtmp://... --listen -o rtmp://...`: a relay from a sender to a server; Ctrl-C ends it
+    with the stream sent so far whole (exit 0), said on stderr."""
+    import av
+
+    long = make_clip(tmp_path / "long.mp4", frames=240, size=(48, 40), fps=12, audio="aac", gop=12)
+    inlet, outlet = f"rtmp://127.0.0.1:{free_port()}/live/in", f"rtmp://127.0.0.1:{free_port()}/live/out"
+    got: dict[str, Any] = {"frames": 0, "audio": 0}
+
+    def receive() -> None:  # the server the stylized stream is sent on to
+        with contextlib.suppress(av.FFmpegError), av.open(outlet, options={"listen": "1"}, timeout=(60, 10)) as c:
+            for packet in c.demux():
+                kind = packet.stream.type
+                if kind == "video":
+                    got["frames"] += len(packet.decode())
+                elif kind == "audio" and packet.size:
+                    got["audio"] += 1
+
+    receiver = threading.Thread(target=receive, daemon=True)
+    receiver.start()
+    time.sleep(0.5)
+    proc = stylize(inlet, "--listen", "-o", outlet, "--prompt", PROMPT, "--model", tiny_stylizer_dir)
+    try:
+        assert proc.stderr is not None
+        lines_until(proc.stderr, "waiting for a sender")
+        sender(long, inlet, "flv")
+        lines_until(proc.stderr, "receiving 48x40 at 12 fps, with sound")
+        time.sleep(3)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    receiver.join(timeout=30)
+    assert proc.returncode == 0, err
+    assert f"stopped; sent {outlet}" in out
+    sent = int(out.split("(")[1].split()[0])
+    assert 12 <= sent < 240 and got["frames"] == sent and got["audio"] > 0
+
+
+def test_cli_writes_a_file_until_the_stream_ends(talk: Path, tiny_stylizer_dir: str, tmp_path: Path) -> None:
+    url = f"tcp://127.0.0.1:{free_port()}"
+    sender(talk, url, "mpegts")
+    proc = subprocess.run([sys.executable, "-m", "rtrdit.cli", "stylize", url + "?listen", "--listen",
+                           "-o", str(tmp_path / "rec.mkv"), "--prompt", PROMPT, "--model", tiny_stylizer_dir,
+                           "--timeout", "5", "--duration", "2"], capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "wrote" in proc.stdout and "(24 frames" in proc.stdout  # 2 s of 12 fps: --duration
+    assert probe(tmp_path / "rec.mkv").frames == 24 and not [p for p in os.listdir(tmp_path) if p.startswith(".")]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["rtmp://127.0.0.1:9/live/none", "-o", "{tmp}/o.mp4"], "rtmp://127.0.0.1:9/live/none: cannot open the stream"),
+    (["{clip}", "--listen", "-o", "{tmp}/o.mp4"], "--listen takes a live stream's URL"),
+    (["srt://127.0.0.1:9000", "-o", "{tmp}/o.mp4"], "this FFmpeg build has no SRT"),
+    (["rtmp://127.0.0.1:9/live/x", "-o", "{tmp}/o.png"], "a live stream is written as a video"),
+    (["rtmp://127.0.0.1:9/live/x", "-o", "{tmp}/nowhere/o.mp4"], "output folder does not exist"),
+    (["rtmp://127.0.0.1:9/live/x", "--start", "5", "-o", "{tmp}/o.mp4"], "--start is for files"),
+    (["{clip}", "-o", "rtmp://127.0.0.1:9/live/x"], "a stream is sent to a server from a live input"),
+])
+def test_cli_bad_live_input(args: list[str], message: str, talk: Path, tiny_stylizer_dir: str,
+                            tmp_path: Path) -> None:
+    argv = [a.format(tmp=tmp_path, clip=talk) for a in args]
+    proc = subprocess.run([sys.executable, "-m", "rtrdit.cli", "stylize", *argv, "--prompt", PROMPT,
+                           "--model", tiny_stylizer_dir], capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert message in lines[-1] and "Traceback" not in proc.stderr
+    assert sorted(os.listdir(tmp_path)) == []
+
+
+def test_a_pulled_stream_that_never_answers_is_one_error(tiny_stylizer: Any, tmp_path: Path) -> None:
+    with socket.socket() as s:  # a port that takes the connection and never says anything
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        url = f"tcp://127.0.0.1:{s.getsockname()[1]}"
+        t0 = time.monotonic()
+        with pytest.raises(LiveError, match="cannot open the stream"):
+            tiny_stylizer.stylize_stream(url, tmp_path / "o.mp4", PROMPT, timeout=1)
+    assert time.monotonic() - t0 < 30 and os.listdir(tmp_path) == []
+
