@@ -283,6 +283,7 @@ def test_cli_writes_a_file_until_the_stream_ends(talk: Path, tiny_stylizer_dir: 
     (["rtmp://127.0.0.1:9/live/none", "-o", "{tmp}/o.mp4"], "rtmp://127.0.0.1:9/live/none: cannot open the stream"),
     (["{clip}", "--listen", "-o", "{tmp}/o.mp4"], "--listen takes a live stream's URL"),
     (["srt://127.0.0.1:9000", "-o", "{tmp}/o.mp4"], "this FFmpeg build has no SRT"),
+    (["rtsp://127.0.0.1:9/cam", "--listen", "-o", "{tmp}/o.mp4"], "rtsp is pulled from its server or camera"),
     (["rtmp://127.0.0.1:9/live/x", "-o", "{tmp}/o.png"], "a live stream is written as a video"),
     (["rtmp://127.0.0.1:9/live/x", "-o", "{tmp}/nowhere/o.mp4"], "output folder does not exist"),
     (["rtmp://127.0.0.1:9/live/x", "--start", "5", "-o", "{tmp}/o.mp4"], "--start is for files"),
@@ -309,3 +310,17 @@ def test_a_pulled_stream_that_never_answers_is_one_error(tiny_stylizer: Any, tmp
             tiny_stylizer.stylize_stream(url, tmp_path / "o.mp4", PROMPT, timeout=1)
     assert time.monotonic() - t0 < 30 and os.listdir(tmp_path) == []
 
+
+
+def test_cli_live_to_standard_output(talk: Path, tiny_stylizer_dir: str, tmp_path: Path) -> None:
+    """`rtrdit stylize URL --listen -o - | player`: Matroska on standard output as it is made, notes on stderr."""
+    url = f"tcp://127.0.0.1:{free_port()}"
+    sender(talk, url, "mpegts")
+    proc = subprocess.run([sys.executable, "-m", "rtrdit.cli", "stylize", url + "?listen", "--listen", "-o", "-",
+                           "--prompt", PROMPT, "--model", tiny_stylizer_dir, "--timeout", "5"],
+                          capture_output=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr.decode()
+    (tmp_path / "piped.mkv").write_bytes(proc.stdout)
+    info = probe(tmp_path / "piped.mkv")
+    assert (info.frames, info.has_audio) == (36, True)
+    assert b"sent - (36 frames" in proc.stderr

@@ -803,7 +803,9 @@ class VideoWriter:
             except (av.FFmpegError, OverflowError, ValueError):
                 pass  # not seekable: read from the beginning, dropping all before the start
         name = self._audio_src.codec_context.codec.canonical_name  # "mp3", not the decoder "mp3float"
-        if name in self.container.audio_copy:
+        # a live stream's audio is re-encoded: copied, its packets carry the sender's framing (AAC in MPEG-TS is
+        # ADTS, which Matroska and FLV do not take as it is, and crashed the muxer) and its timing gaps
+        if name in self.container.audio_copy and self._live_audio is None:
             self._audio_out = self._container.add_stream_from_template(self._audio_src)
         else:
             self._transcode_audio = True

@@ -55,8 +55,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--compare", action="store_true", help="also write OUTPUT_compare (source | stylized, same format) and, for a video, OUTPUT_sheet.png")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, auto (a GPU if any) ...")
     p.add_argument("--listen", action="store_true",
-                   help="live input: wait for the sender (OBS, a phone app, a camera) to connect to the input URL, "
-                        "e.g. rtmp://0.0.0.0:1935/live/stream, instead of connecting to a server")
+                   help="live input: wait for the sender (OBS, a phone app) to connect to the input URL, "
+                        "rtmp://0.0.0.0:1935/live/stream or tcp://0.0.0.0:9000, instead of connecting to a server")
     p.add_argument("--timeout", type=positive_float, default=None, metavar="SECONDS",
                    help="live input: a server must answer within this, and a stream that sends nothing for this "
                         "long has ended (default 10)")
@@ -133,7 +133,7 @@ def _run_live(args: argparse.Namespace, size: tuple[int, int] | None, model: _Mo
 
     try:
         with local_reference(args.ref) as ref:
-            changes = plan_live(args.input, args.output, args.prompt, ref, args.schedule, args.duration)
+            changes = plan_live(args.input, args.output, args.prompt, ref, args.schedule, args.duration, args.listen)
             stylizer = model()
             how = "waiting for a sender at" if args.listen else "connecting to"
             print(f"{how} {args.input} (Ctrl-C to stop)", file=sys.stderr)

@@ -27,6 +27,7 @@ from rtrdit.stream.session import processing_size
 from rtrdit.stream.stylizer import Stylizer
 
 LIVE_SCHEMES = ("rtmp", "rtmps", "rtsp", "rtsps", "udp", "tcp", "rtp", "srt")
+LISTEN_SCHEMES = ("rtmp", "rtmps", "tcp", "udp")  # where a sender can connect to us (UDP: sent to our port)
 LAG = 1.0  # seconds of frames that may wait for the stylizer before the oldest are dropped
 TIMEOUT = 10.0  # seconds: a pulled stream must answer within it, and any stream that sends nothing for it has ended
 AUDIO_LAG = 10.0  # seconds of audio kept for the video to catch up with; older audio is dropped
@@ -45,14 +46,12 @@ def is_live(source: object) -> bool:
 
 def _options(url: str, listen: bool) -> dict[str, str]:
     """FFmpeg options that read ``url`` with little delay: a short probe, no input buffering; ``listen``
-    waits for the sender to connect (RTMP, TCP, RTSP) instead of connecting to a server."""
+    waits for the sender to connect (RTMP, TCP) instead of connecting to a server."""
     scheme = url.partition("://")[0].lower()
     opts = {"probesize": "500000", "analyzeduration": "1000000"}
     if scheme in ("rtsp", "rtsps"):
         opts["rtsp_transport"] = "tcp"  # a camera's RTP over UDP loses frames through NAT and Wi-Fi
-        if listen:
-            opts["rtsp_flags"] = "listen"
-    elif listen and scheme in ("rtmp", "rtmps", "tcp"):
+    elif listen and scheme in LISTEN_SCHEMES:
         opts["listen"] = "1"
     return opts
 
@@ -63,7 +62,7 @@ class LiveError(ValueError):
 
 def plan_live(source: str, output: str | os.PathLike[str], prompt: str | None = None, reference: Any = None,
               schedule: str | os.PathLike[str] | list[StyleChange] | None = None,
-              duration: float | None = None) -> list[StyleChange]:
+              duration: float | None = None, listen: bool = False) -> list[StyleChange]:
     """Check a live render before the model loads or the stream is opened: the URL, the output (a video
     file in a folder that exists, ``-``, or a stream URL), the duration and the styles, which it returns
     sorted. Raises VideoError or StylizerError in one line."""
@@ -74,8 +73,12 @@ def plan_live(source: str, output: str | os.PathLike[str], prompt: str | None = 
     if not is_live(source):
         raise VideoError(f"{source}: not a live stream's URL ({', '.join(s + '://' for s in LIVE_SCHEMES)}, "
                          "or an http(s) .m3u8 playlist)")
-    if source.lower().startswith("srt://"):
+    scheme = source.partition("://")[0].lower()
+    if scheme == "srt":
         raise VideoError(f"{source}: this FFmpeg build has no SRT; send the stream as RTMP or MPEG-TS over UDP")
+    if listen and scheme not in LISTEN_SCHEMES:
+        raise VideoError(f"{source}: a sender can connect to rtrdit over {', '.join(LISTEN_SCHEMES)}; "
+                         f"{scheme} is pulled from its server or camera (leave out --listen)")
     name = str(output)
     if name != STDOUT and stream_container(name) is None:
         out = Path(name)
@@ -107,7 +110,12 @@ class LiveAudio:
         return self.url
 
     def put(self, packet: Any) -> None:
-        """Keep one packet (the reader's thread); at most ``AUDIO_LAG`` seconds of them wait."""
+        """Keep a copy of one packet (the reader's thread: a demuxer's packet may point into its own buffers,
+        which its next read reuses); at most ``AUDIO_LAG`` seconds of them wait."""
+        import av
+
+        packet, original = av.Packet(bytes(packet)), packet
+        packet.pts, packet.dts, packet.time_base = original.pts, original.dts, original.time_base
         with self._lock:
             self._packets.append(packet)
             limit = AUDIO_LAG / float(packet.time_base) if packet.time_base else None
@@ -211,10 +219,15 @@ class LiveInput:
             self._warm = True
 
     def close(self) -> None:
-        """Stop reading (the thread ends at its next packet, or at its read timeout)."""
+        """Stop reading and let the stream go (the thread ends at its next packet, or at its read timeout);
+        call it when its audio is no longer used."""
         self._stop.set()
         with self._cond:
             self._cond.notify_all()
+        if self._facts is not None and self._thread.is_alive() and self._thread is not threading.current_thread():
+            # FFmpeg must be done with the stream before the process may exit (a thread killed inside it aborts);
+            # one still waiting for its sender to connect holds nothing yet and is left to go with the process
+            self._thread.join(self.timeout + 1)
 
     # the reading thread ---------------------------------------------------------
     def _run(self) -> None:
@@ -286,10 +299,12 @@ class LiveInput:
             if self._facts is None:
                 return self._fail(f"{self.url}: cannot read the stream ({_describe(exc)})")
         finally:
+            with self._cond:
+                self._ended = True
+                self._cond.notify_all()
+            # the writer still muxes audio packets and reads the track's facts: the container lives until close()
+            self._stop.wait()
             container.close()
-        with self._cond:
-            self._ended = True
-            self._cond.notify_all()
         return None
 
     def _fail(self, message: str) -> None:

@@ -177,7 +177,7 @@ class Stylizer:
         from rtrdit.stream.spool import local_reference
 
         with local_reference(reference) as ref:
-            changes = plan_live(source, output, prompt, ref, schedule, duration)
+            changes = plan_live(source, output, prompt, ref, schedule, duration, listen)
             return render_live(self, source, output, changes, listen=listen,
                                timeout=TIMEOUT if timeout is None else timeout, duration=duration, seed=seed,
                                steps=steps, size=size, progress=progress, stop=stop)
