@@ -66,11 +66,12 @@ CONTAINERS = {  # by output file suffix; any other suffix is written as MP4
     ".gif": _Container("gif", "gif", "", frozenset()),  # no sound; 256 colours a frame, each frame its own (`_palette`)
 }
 GIF_CLOCK = 100  # a GIF times its frames in hundredths of a second
-_TS = _Container("mpegts", "libx264", "aac", frozenset({"aac", "mp3", "ac3", "eac3", "opus"}))
-_FLV = _Container("flv", "libx264", "aac", frozenset({"aac", "mp3"}))
-# a live stream sent to a server or a listener as it is made (`rtrdit stylize LIVE -o URL`), by the URL's scheme
-STREAM_OUTPUTS = {"rtmp": _FLV, "rtmps": _FLV, "rtsp": _Container("rtsp", "libx264", "aac", frozenset({"aac", "opus"})),
-                  "udp": _TS, "tcp": _TS, "srt": _TS, "rtp": replace(_TS, muxer="rtp_mpegts")}
+# a live stream sent to a server or a listener as it is made (`rtrdit stylize LIVE -o URL`), by the URL's scheme;
+# its sound comes from a live input, whose audio is always re-encoded (`VideoWriter`), so none is copied
+_TS = _Container("mpegts", "libx264", "aac", frozenset())
+_FLV = replace(_TS, muxer="flv")
+STREAM_OUTPUTS = {"rtmp": _FLV, "rtmps": _FLV, "rtsp": replace(_TS, muxer="rtsp"), "udp": _TS, "tcp": _TS,
+                  "srt": _TS, "rtp": replace(_TS, muxer="rtp_mpegts")}
 STDOUT = "-"  # a writer's path for standard output
 
 
@@ -661,7 +662,9 @@ class VideoWriter:
     file's audio track (re-encoded to AAC, or Opus for WebM, if the container cannot carry it), cut to
     the video's length (or to the later ``end`` given to :meth:`close`); ``audio_start`` takes it from that
     many seconds in (the video is a part of that file from there). ``path`` ``-`` streams Matroska to
-    standard output as it is written (for a player reading a pipe), with nothing to rename or remove."""
+    standard output as it is written (for a player reading a pipe), with nothing to rename or remove; a URL
+    (``STREAM_OUTPUTS``: rtmp://, udp://, ...) sends it to a server as it is written. ``audio_from`` may also be
+    a live input's `stream.live.LiveAudio`, re-encoded as it arrives, on ``audio_start``'s clock."""
 
     def __init__(
         self,
@@ -678,8 +681,8 @@ class VideoWriter:
         self.rate = _fps_fraction(fps)
         self.fps = float(self.rate)
         self.crf, self.preset = int(crf), str(preset)
-        # a live input's audio (`stream.live.LiveAudio`: its track and the packets come as they arrive), or a file's
-        self._live_audio = audio_from if hasattr(audio_from, "items") else None
+        # a live input's audio (`stream.live.LiveAudio`: its track, and its frames as they arrive), or a file's
+        self._live_audio = audio_from if hasattr(audio_from, "frames") else None
         self.audio_from = Path(audio_from) if audio_from is not None and self._live_audio is None else None
         if not (isinstance(audio_start, (int, float)) and math.isfinite(audio_start) and audio_start >= 0):
             raise VideoError(f"audio_start must be seconds >= 0, got {audio_start!r}")
@@ -897,8 +900,8 @@ class VideoWriter:
         av = _av()
         src, out = self._audio_src, self._audio_out
         if self._audio_items is None:
-            if self._live_audio is not None:  # what has arrived so far, each call (frames when re-encoded)
-                self._audio_items = self._live_audio.items(decoded=self._transcode_audio)
+            if self._live_audio is not None:  # the frames that have arrived, at each call
+                self._audio_items = self._live_audio.frames()
             else:
                 self._audio_items = iter(self._audio_in.decode(src) if self._transcode_audio
                                          else self._audio_in.demux(src))

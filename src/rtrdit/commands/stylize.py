@@ -106,7 +106,7 @@ def _run_live(args: argparse.Namespace, size: tuple[int, int] | None, model: _Mo
     either way (exit 0), and said with the frames dropped to stay live."""
     from tqdm import tqdm
 
-    from rtrdit.codecs.video import VideoError
+    from rtrdit.codecs.video import VideoError, stream_container
     from rtrdit.stream.live import TIMEOUT, LiveError, plan_live, render_live
     from rtrdit.stream.session import StylizerError
     from rtrdit.stream.spool import local_reference
@@ -153,7 +153,7 @@ def _run_live(args: argparse.Namespace, size: tuple[int, int] | None, model: _Mo
     dropped = int(result.extra.get("dropped", 0))
     late = f"; {dropped} dropped to keep up with the stream" if dropped else ""
     noun = "frame" if result.frames == 1 else "frames"
-    where = "sent" if str(args.output) == STDOUT or "://" in str(args.output) else "wrote"
+    where = "sent" if str(args.output) == STDOUT or stream_container(args.output) is not None else "wrote"
     print(f"{stopped}{where} {args.output} ({result.frames} {noun}, {result.fps:.1f} fps{late})",
           file=sys.stderr if str(args.output) == STDOUT else sys.stdout)
     return 0
@@ -185,15 +185,12 @@ def _run_folder(args: argparse.Namespace, size: tuple[int, int] | None, model: _
     line and the others go on; exit status 2 if any failed."""
     from rtrdit.codecs.video import CONTAINERS, IMAGE_SUFFIXES, VideoError
     from rtrdit.files import same_file
-    from rtrdit.stream.schedule import load_schedule
-    from rtrdit.stream.session import StylizerError, load_style
+    from rtrdit.stream.render import style_changes
+    from rtrdit.stream.session import StylizerError
 
     folder, out = Path(args.input), Path(args.output)
     try:  # a bad style is said once, not once a file
-        if args.prompt is not None or args.ref is not None:
-            load_style(args.prompt, args.ref)
-        if args.schedule is not None:
-            load_schedule(args.schedule)
+        style_changes(args.prompt, args.ref, args.schedule, args.start)
     except StylizerError as exc:
         raise CLIError(str(exc)) from None
     files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from rtrdit.stream.render import BATCH, PRESET, RenderResult, _EncodeThread
+from rtrdit.stream.render import BATCH, PRESET, RenderResult, StyledFeed, _EncodeThread, split_schedule
 from rtrdit.stream.schedule import StyleChange
 from rtrdit.stream.session import processing_size
 from rtrdit.stream.stylizer import Stylizer
@@ -45,8 +45,8 @@ def is_live(source: object) -> bool:
 
 
 def _options(url: str, listen: bool) -> dict[str, str]:
-    """FFmpeg options that read ``url`` with little delay: a short probe, no input buffering; ``listen``
-    waits for the sender to connect (RTMP, TCP) instead of connecting to a server."""
+    """FFmpeg options that open ``url`` with little delay (a short probe; RTSP over TCP); ``listen`` waits for
+    the sender to connect (RTMP, TCP) instead of connecting to a server."""
     scheme = url.partition("://")[0].lower()
     opts = {"probesize": "500000", "analyzeduration": "1000000"}
     if scheme in ("rtsp", "rtsps"):
@@ -67,8 +67,7 @@ def plan_live(source: str, output: str | os.PathLike[str], prompt: str | None = 
     file in a folder that exists, ``-``, or a stream URL), the duration and the styles, which it returns
     sorted. Raises VideoError or StylizerError in one line."""
     from rtrdit.codecs.video import IMAGE_SUFFIXES, STDOUT, VideoError, output_format, stream_container
-    from rtrdit.files import WriteError, temp_beside
-    from rtrdit.stream.render import style_changes
+    from rtrdit.stream.render import check_span, check_writable, style_changes
 
     if not is_live(source):
         raise VideoError(f"{source}: not a live stream's URL ({', '.join(s + '://' for s in LIVE_SCHEMES)}, "
@@ -85,21 +84,16 @@ def plan_live(source: str, output: str | os.PathLike[str], prompt: str | None = 
         if out.suffix.lower() in IMAGE_SUFFIXES:
             raise VideoError(f"{name}: a live stream is written as a video, not an image")
         output_format(out, 2)
-        folder = out.parent if str(out.parent) else Path(".")
-        if not folder.is_dir():
+        if not out.parent.is_dir():
             raise VideoError(f"output folder does not exist: {out.parent}")
-        try:
-            temp_beside(out).unlink()
-        except WriteError as exc:
-            raise VideoError(f"{out}: {exc}") from None
-    if duration is not None and not (isinstance(duration, (int, float)) and math.isfinite(duration) and duration > 0):
-        raise VideoError(f"the duration must be a number of seconds > 0, got {duration!r}")
+        check_writable(out)
+    check_span(0.0, duration)
     return style_changes(prompt, reference, schedule)
 
 
 class LiveAudio:
-    """A live input's audio track for `codecs.video.VideoWriter`: ``stream`` describes it, and ``items``
-    gives what has arrived since the last call (packets, or decoded frames where the output re-encodes)."""
+    """A live input's audio track for `codecs.video.VideoWriter`, which re-encodes it: ``stream`` describes
+    it, and ``frames()`` decodes what has arrived by each call."""
 
     def __init__(self, stream: Any, url: str) -> None:
         self.stream, self.url = stream, url
@@ -110,23 +104,20 @@ class LiveAudio:
         return self.url
 
     def put(self, packet: Any) -> None:
-        """Keep a copy of one packet (the reader's thread: a demuxer's packet may point into its own buffers,
-        which its next read reuses); at most ``AUDIO_LAG`` seconds of them wait."""
-        import av
-
-        packet, original = av.Packet(bytes(packet)), packet
-        packet.pts, packet.dts, packet.time_base = original.pts, original.dts, original.time_base
+        """Keep one packet (the reader's thread); at most ``AUDIO_LAG`` seconds of them wait."""
         with self._lock:
             self._packets.append(packet)
             limit = AUDIO_LAG / float(packet.time_base) if packet.time_base else None
             while limit and len(self._packets) > 1 and self._packets[-1].pts - self._packets[0].pts > limit:
                 self._packets.popleft()
 
-    def items(self, decoded: bool) -> Iterator[Any]:
-        """An iterator over the audio waiting at each call (it stops when none is, and goes on later)."""
-        return _Arrived(self, decoded)
+    def frames(self) -> Iterator[Any]:
+        """An iterator over the audio frames that have arrived by each call: it stops when there are none
+        yet, and a later next() looks again (so the writer muxes what has come, a video frame at a time)."""
+        return _Arrived(self)
 
     def take(self) -> list[Any]:
+        """The packets kept so far, and no longer kept."""
         with self._lock:
             packets = list(self._packets)
             self._packets.clear()
@@ -134,11 +125,10 @@ class LiveAudio:
 
 
 class _Arrived:
-    """`LiveAudio.items`: next() gives the next packet (or frame) that has arrived; StopIteration when there
-    is none yet, and the next call looks again (so `VideoWriter` muxes what has come, each frame)."""
+    """`LiveAudio.frames`."""
 
-    def __init__(self, audio: LiveAudio, decoded: bool) -> None:
-        self._audio, self._decoded = audio, decoded
+    def __init__(self, audio: LiveAudio) -> None:
+        self._audio = audio
         self._ready: deque[Any] = deque()
 
     def __iter__(self) -> _Arrived:
@@ -150,9 +140,6 @@ class _Arrived:
             if not packets:
                 raise StopIteration
             for packet in packets:
-                if not self._decoded:
-                    self._ready.append(packet)
-                    continue
                 try:
                     self._ready.extend(self._audio.stream.codec_context.decode(packet))
                 except Exception:  # noqa: BLE001, S112 - a damaged packet of a live stream is skipped
@@ -169,6 +156,7 @@ class LiveFacts:
     fps: float  # its frame rate, or 30 where it does not say
     audio: LiveAudio | None
     origin: float  # the stream clock's time (s) of its first frame: the output's time 0
+    size: tuple[int, int]  # (width, height) its frames are read at: ``LiveInput``'s ``size(width, height)``
 
 
 class LiveInput:
@@ -253,8 +241,9 @@ class LiveInput:
             aspect = _pixel_aspect(video)
             keep = max(BATCH, round(LAG * fps))
             streams = [video] if audio is None else [video, track]
-            size: tuple[int, int] | None = None
-            origin = last = wall = None  # the first frame's time on the stream's clock and on ours
+            facts: LiveFacts | None = None
+            last: float | None = None
+            wall = 0.0  # our clock's time at the first frame
             ended = False
             packets = container.demux(streams)
             while not ended and not self._stop.is_set():
@@ -273,28 +262,16 @@ class LiveInput:
                 ended = packet is None or packet.size == 0
                 for frame in video.decode(None if ended else packet):  # at the end: the frames the decoder holds
                     t = _time(frame, video, (last or 0.0) + 1 / fps)
-                    if size is None:  # the first frame: the stream's facts, for the caller waiting in open()
+                    if facts is None:  # the first frame: the stream's facts, for the caller waiting in open()
                         rgb = _to_rgb(frame, None, "stretch", aspect)
-                        size, origin = self._size(rgb.shape[1], rgb.shape[0]), t
-                        facts = LiveFacts(rgb.shape[1], rgb.shape[0], fps, audio, t)
+                        shown = (rgb.shape[1], rgb.shape[0])
+                        facts = LiveFacts(*shown, fps, audio, t, self._size(*shown))
+                        wall = time.monotonic()
                     if last is not None and t <= last:
                         t = last + 1e-3  # a stream's clock that stalls or steps back: kept in order
                     last = t
-                    rgb = _to_rgb(frame, size, "stretch", aspect)
-                    with self._cond:
-                        # a burst ahead of the stream's own clock (a playlist's first segments, a server's
-                        # cached start) waits for room rather than being dropped: only lateness is dropped
-                        wall = time.monotonic() if wall is None else wall
-                        while (len(self._frames) >= keep and not self._stop.is_set()
-                               and time.monotonic() < wall + t - origin):
-                            self._cond.wait(0.05)
-                        self._frames.append((t - origin, rgb))
-                        while self._warm and len(self._frames) > keep:  # the stylizer is behind: stay live
-                            self._frames.popleft()
-                            self.dropped += 1
-                        if self._facts is None:
-                            self._facts = facts
-                        self._cond.notify_all()
+                    self._queue(t - facts.origin, _to_rgb(frame, facts.size, "stretch", aspect), keep,
+                                wall + t - facts.origin, facts)
         except Exception as exc:  # noqa: BLE001 - a stream cut off mid-way has ended (a sender that vanished)
             if self._facts is None:
                 return self._fail(f"{self.url}: cannot read the stream ({_describe(exc)})")
@@ -306,6 +283,20 @@ class LiveInput:
             self._stop.wait()
             container.close()
         return None
+
+    def _queue(self, t: float, rgb: np.ndarray, keep: int, due: float, facts: LiveFacts) -> None:
+        """Queue one frame (at ``t`` s from the first, ``due`` on our clock), holding at most ``keep``."""
+        with self._cond:
+            # a burst ahead of the stream's own clock (a playlist's first segments, a server's cached start)
+            # waits for room rather than being dropped: only lateness is dropped
+            while len(self._frames) >= keep and not self._stop.is_set() and time.monotonic() < due:
+                self._cond.wait(0.05)
+            self._frames.append((t, rgb))
+            while self._warm and len(self._frames) > keep:  # the stylizer is behind: stay live
+                self._frames.popleft()
+                self.dropped += 1
+            self._facts = facts
+            self._cond.notify_all()
 
     def _fail(self, message: str) -> None:
         with self._cond:
@@ -347,25 +338,22 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
 
 def render_live(stylizer: Stylizer, source: str, output: str | os.PathLike[str], schedule: list[StyleChange], *,
                 listen: bool = False, timeout: float = TIMEOUT, duration: float | None = None, seed: int = 0,
-                steps: int | None = None,
-                size: tuple[int, int] | None = None, progress: Callable[[int, int], None] | None = None,
+                steps: int | None = None, size: tuple[int, int] | None = None, progress: Callable[[int, int], None] | None = None,
                 on_open: Callable[[LiveFacts], None] | None = None,
                 stop: threading.Event | None = None) -> RenderResult:
     """Stylize the live stream at ``source`` into ``output`` (a file written when the stream ends, ``-``, or a
     URL: `codecs.video.STREAM_OUTPUTS`) until it ends, ``stop`` is set, or Ctrl-C/SIGTERM (once). Every
     frame keeps its time from the stream's first frame, the schedule runs on that clock, and the stream's
-    audio is kept; ``duration`` (seconds of the stream) ends it too. ``progress(done, dropped)`` follows frames written and dropped; ``on_open`` is called with
-    the stream's facts when its first frame has come. ``extra`` holds ``dropped`` and ``stopped`` (1.0 when
-    a signal or ``stop`` ended it). Raises LiveError when the stream cannot be opened or read."""
+    audio is kept; ``duration`` (seconds of the stream) ends it too. ``progress(done, dropped)`` follows the
+    frames written and dropped; ``on_open`` is called with the stream's facts when its first frame has come.
+    ``extra`` holds ``dropped`` and ``stopped`` (1.0 when a signal or ``stop`` ended it). Raises LiveError
+    when the stream cannot be opened or read."""
     stop = stop if stop is not None else threading.Event()
-    changes = sorted(schedule, key=lambda c: c.time)
-    work: dict[str, tuple[int, int]] = {}
 
-    def size_for(w: int, h: int) -> tuple[int, int]:
-        work["size"] = size if size is not None else processing_size(w, h, stylizer.config.area)
-        return work["size"]
+    def work_size(w: int, h: int) -> tuple[int, int]:
+        return size if size is not None else processing_size(w, h, stylizer.config.area)
 
-    live = LiveInput(source, size_for, listen=listen, timeout=timeout)
+    live = LiveInput(source, work_size, listen=listen, timeout=timeout)
     with _stop_on_signals(stop):
         try:
             facts = _opened(live, stop)
@@ -373,8 +361,7 @@ def render_live(stylizer: Stylizer, source: str, output: str | os.PathLike[str],
                 return RenderResult(str(output), 0, 0.0, 0.0, extra={"dropped": 0.0, "stopped": 1.0})
             if on_open is not None:
                 on_open(facts)
-            return _stream(stylizer, live, facts, work["size"], output, changes, seed, steps, progress, stop,
-                           duration)
+            return _stream(stylizer, live, facts, output, schedule, seed, steps, progress, stop, duration)
         finally:
             live.close()
 
@@ -398,19 +385,18 @@ def _opened(live: LiveInput, stop: threading.Event) -> LiveFacts | None:
     return box.get("facts")
 
 
-def _stream(stylizer: Stylizer, live: LiveInput, facts: LiveFacts, work: tuple[int, int],
-            output: str | os.PathLike[str], changes: list[StyleChange], seed: int, steps: int | None,
+def _stream(stylizer: Stylizer, live: LiveInput, facts: LiveFacts, output: str | os.PathLike[str],
+            changes: list[StyleChange], seed: int, steps: int | None,
             progress: Callable[[int, int], None] | None, stop: threading.Event,
             duration: float | None) -> RenderResult:
     """The stylizing loop of `render_live`, once the stream is open."""
     from rtrdit.codecs.video import VideoWriter
 
     half = 0.5 / facts.fps
-    n = max(1, sum(c.time <= half for c in changes))
-    first, pending = changes[n - 1], changes[n:]
-    sess = stylizer.session(prompt=first.prompt, reference=first.reference, seed=seed, steps=steps, size=work)
-    audio_start = facts.origin if facts.audio is not None else 0.0
-    writer = VideoWriter(output, facts.fps, audio_from=facts.audio, preset=PRESET, audio_start=max(0.0, audio_start))
+    first, pending = split_schedule(changes, half)
+    sess = stylizer.session(prompt=first.prompt, reference=first.reference, seed=seed, steps=steps, size=facts.size)
+    # the stream's audio on its own clock, from the first frame's time on
+    writer = VideoWriter(output, facts.fps, audio_from=facts.audio, preset=PRESET, audio_start=max(0.0, facts.origin))
     encoder = _EncodeThread([writer], (facts.width, facts.height))
     waiting: deque[float] = deque()
     done = 0
@@ -426,26 +412,19 @@ def _stream(stylizer: Stylizer, live: LiveInput, facts: LiveFacts, work: tuple[i
             progress(done, live.dropped)
 
     try:
+        feed = StyledFeed(sess, pending, half, emit)
         while not stop.is_set():
             got = live.take(BATCH)
             if got is None:
                 ended = True
                 break
-            batch: list[np.ndarray] = []
             for t, frame in got:
                 if duration is not None and t >= duration - half:  # past the duration asked for: the end
                     ended = True
                     break
-                while pending and pending[0].time <= t + half:
-                    if batch:
-                        emit(sess.push(np.stack(batch)))
-                        batch = []
-                    c = pending.pop(0)
-                    sess.set_style(prompt=c.prompt, reference=c.reference)
                 waiting.append(t)
-                batch.append(frame)
-            if batch:
-                emit(sess.push(np.stack(batch)))
+                feed.add(t, frame)
+            feed.push()  # what has come, without waiting for a whole batch
             if done:
                 live.warm()
             if ended:

@@ -94,7 +94,7 @@ def plan_render(source: str | os.PathLike[str], output: str | os.PathLike[str], 
     from rtrdit.codecs.video import STDOUT, VideoError, output_format, photo_info, probe
 
     src, out = Path(source), Path(output)
-    _check_span(start, duration)
+    check_span(start, duration)
     refuse_stream_output(output)
     output_format(out, 1)  # the suffix, before the input is opened
     outputs = [] if str(out) == STDOUT else [out, *compare_paths(out)] if compare else [out]
@@ -105,10 +105,7 @@ def plan_render(source: str | os.PathLike[str], output: str | os.PathLike[str], 
         if not out.parent.is_dir():
             raise VideoError(f"output folder does not exist: {out.parent}")
         _refuse_overwrite(outputs, {src: "the input"})
-        try:  # a folder it cannot write in (no permission, a read-only disk) is found now, not after the work
-            temp_beside(out).unlink()
-        except WriteError as exc:
-            raise VideoError(f"{out}: {exc}") from None
+        check_writable(out)
     try:
         info = probe(src)
     except VideoError:
@@ -132,6 +129,17 @@ def plan_render(source: str | os.PathLike[str], output: str | os.PathLike[str], 
     _refuse_overwrite(outputs, inputs)
     return RenderPlan(src, out, info, image, changes, compare, float(start),
                       None if duration is None else float(duration))
+
+
+def check_writable(output: Path) -> None:
+    """VideoError when the folder of ``output`` cannot be written in (no permission, a read-only disk): found
+    now, not after the work."""
+    from rtrdit.codecs.video import VideoError
+
+    try:
+        temp_beside(output).unlink()
+    except WriteError as exc:
+        raise VideoError(f"{output}: {exc}") from None
 
 
 def refuse_stream_output(output: str | os.PathLike[str]) -> None:
@@ -173,7 +181,7 @@ def style_changes(prompt: str | None = None, reference: Any = None,
     return changes
 
 
-def _check_span(start: float, duration: float | None) -> None:
+def check_span(start: float, duration: float | None) -> None:
     """VideoError unless ``start`` is seconds >= 0 and ``duration`` None or seconds > 0."""
     from rtrdit.codecs.video import VideoError
 
@@ -268,9 +276,7 @@ def render_file(
     read_size = work if compare_path is None else None
 
     half = 0.5 / info.fps if info.fps > 0 else 0.0
-    changes = sorted(schedule, key=lambda c: c.time)
-    n = max(1, sum(c.time <= start + half for c in changes))  # the style at the start: the latest change by then
-    first, pending = changes[n - 1], changes[n:]
+    first, pending = split_schedule(schedule, start + half)  # the style at the start: the latest change by then
     sess = stylizer.session(prompt=first.prompt, reference=first.reference, seed=seed, steps=steps, size=work)
     writers = [VideoWriter(out, info.fps, audio_from=source if info.has_audio else None, preset=PRESET,
                            audio_start=start)]
@@ -294,27 +300,16 @@ def render_file(
             progress(done)
 
     try:
-        batch: list[np.ndarray] = []
-        pushed = 0
+        feed = StyledFeed(sess, pending, half, emit)
         end = None if duration is None else start + duration
         for t, frame in iter_timed_frames(source, size=read_size, mode="stretch", start_time=start, end_time=end):
-            while pending and pending[0].time <= t + half:  # from the frame nearest its time on
-                if batch:  # push what came before the change, then switch
-                    emit(sess.push(np.stack(batch)))
-                    pushed += len(batch)
-                    batch = []
-                c = pending.pop(0)
-                sess.set_style(prompt=c.prompt, reference=c.reference)
-            if pushed + len(batch) in picks:
-                sheet_src[pushed + len(batch)] = frame
+            if feed.count in picks:
+                sheet_src[feed.count] = frame
             waiting.append((max(0.0, t - start), frame if compare_path is not None else None))
-            batch.append(frame)
-            if len(batch) == BATCH:
-                emit(sess.push(np.stack(batch)))
-                pushed += len(batch)
-                batch = []
-        if batch:
-            emit(sess.push(np.stack(batch)))
+            feed.add(t, frame)
+            if feed.waiting == BATCH:
+                feed.push()
+        feed.push()
         emit(sess.flush())
         encoder.finish()
         # all of the source's audio (a held last frame's too), or of the part rendered
@@ -331,6 +326,46 @@ def render_file(
     secs = time.perf_counter() - t0
     return RenderResult(str(out), done, done / secs if secs > 0 else 0.0, secs,
                         str(compare_path) if compare_path else None, str(sheet_path) if sheet_path else None)
+
+
+def split_schedule(changes: list[StyleChange], at: float) -> tuple[StyleChange, list[StyleChange]]:
+    """The style in force at ``at`` seconds (the latest change by then; the first if none is) and the changes
+    still to come, in time order."""
+    ordered = sorted(changes, key=lambda c: c.time)
+    n = max(1, sum(c.time <= at for c in ordered))
+    return ordered[n - 1], ordered[n:]
+
+
+class StyledFeed:
+    """Frames for a session, pushed a batch at a time, with the style switched at each pending change's
+    time: the frames before it are pushed first, so a change applies from the frame nearest its time on
+    (within ``half`` a frame). ``emit`` takes what each push returns."""
+
+    def __init__(self, session: Any, pending: list[StyleChange], half: float,
+                 emit: Callable[[np.ndarray], None]) -> None:
+        self._session, self._pending, self._half, self._emit = session, list(pending), half, emit
+        self._batch: list[np.ndarray] = []
+        self.count = 0  # frames added so far
+
+    @property
+    def waiting(self) -> int:
+        """Frames added and not pushed yet."""
+        return len(self._batch)
+
+    def add(self, t: float, frame: np.ndarray) -> None:
+        """One frame at ``t`` seconds on the schedule's clock, after any change due by then."""
+        while self._pending and self._pending[0].time <= t + self._half:
+            self.push()
+            change = self._pending.pop(0)
+            self._session.set_style(prompt=change.prompt, reference=change.reference)
+        self._batch.append(frame)
+        self.count += 1
+
+    def push(self) -> None:
+        """Push the frames waiting, if any."""
+        if self._batch:
+            batch, self._batch = np.stack(self._batch), []
+            self._emit(self._session.push(batch))
 
 
 class _EncodeThread:
