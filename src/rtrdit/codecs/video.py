@@ -688,12 +688,10 @@ class VideoWriter:
             raise VideoError(f"audio_start must be seconds >= 0, got {audio_start!r}")
         self.audio_start = float(audio_start)
         self.stdout = self.name == STDOUT  # a stream to a player (`| mpv -`): Matroska, written as it comes
-        self.url = self.name if stream_container(self.name) is not None else None  # sent to a server as it comes
-        if self.url is not None:
-            self.container = stream_container(self.url)  # type: ignore[assignment]
-        else:
-            self.container = CONTAINERS[".mkv"] if self.stdout else CONTAINERS.get(self.path.suffix.lower(),
-                                                                                      CONTAINERS[".mp4"])
+        sent = stream_container(self.name)
+        self.url = self.name if sent is not None else None  # sent to a server as it comes
+        self.container = sent or (CONTAINERS[".mkv"] if self.stdout else CONTAINERS.get(self.path.suffix.lower(),
+                                                                                           CONTAINERS[".mp4"]))
         folder = self.path.parent if str(self.path.parent) else Path(".")
         if self.url is None and not folder.is_dir():
             raise VideoError(f"{self.name}: folder {folder} does not exist")
@@ -983,7 +981,7 @@ class VideoWriter:
             self._audio_in = None
 
     def _discard(self) -> None:
-        if self._tmp is None:  # standard output: what was sent is the reader's
+        if self._tmp is None:  # standard output or a server: what was sent is the reader's
             return
         try:
             self._tmp.unlink(missing_ok=True)
