@@ -21,9 +21,10 @@ from typing import Any
 
 import numpy as np
 import pytest
+from rtsp_relay import RtspRelay, publisher
 from video_clips import audio_onset, make_clip
 
-from rtrdit.codecs.video import probe, read_frames
+from rtrdit.codecs.video import probe, read_frames, shown_url
 from rtrdit.stream.live import LAG, LiveError, LiveInput, is_live
 from rtrdit.stream.render import BATCH
 
@@ -120,6 +121,42 @@ def test_rtmp_sender_is_stylized_as_the_file_is(tiny_stylizer: Any, talk: Path, 
     info = probe(tmp_path / "live.mp4")
     assert info.has_audio and abs(info.duration - 3.0) < 0.1
     assert abs(audio_onset(tmp_path / "live.mp4") - 1.0) < 0.03  # the tone starts with its picture, at 1 s
+
+
+def test_an_ip_camera_is_pulled_over_rtsp_and_stylized_as_the_file_is(tiny_stylizer: Any, talk: Path,
+                                                                      tmp_path: Path) -> None:
+    """An IP camera (an RTSP server asking for a password) pulled over TCP: every frame of the file a render
+    gives, the sound in sync, the render ended when the camera's stream does; the password never printed."""
+    with RtspRelay(credentials=("admin", "s3cret")) as camera:
+        url = camera.url(user="admin", password="s3cret")
+        sending = publisher(str(talk), url)
+        result = tiny_stylizer.stylize_stream(url, tmp_path / "cam.mp4", PROMPT, timeout=5)
+        assert sending.wait(30) == 0
+    assert camera.refused >= 1 and any(r.startswith("PLAY ") for r in camera.requests)  # it logged in to play
+    tiny_stylizer.stylize_file(talk, tmp_path / "file.mp4", PROMPT)
+    assert (result.frames, result.extra["dropped"]) == (36, 0.0)
+    a, b = read_frames(tmp_path / "cam.mp4"), read_frames(tmp_path / "file.mp4")
+    assert min(psnr(x, y) for x, y in zip(a, b, strict=True)) == 99.0  # RTP's 90 kHz clock: identical
+    assert abs(audio_onset(tmp_path / "cam.mp4") - 1.0) < 0.03
+    assert shown_url(url) == f"rtsp://admin:***@127.0.0.1:{camera.port}/live/cam"
+
+
+def test_a_camera_that_gives_no_clock_at_first_is_timed_by_its_frame_rate(tiny_stylizer: Any, tmp_path: Path) -> None:
+    """A camera whose first RTCP sender report comes 1.5 s late: FFmpeg gives its first frames no time, so
+    they are timed by the frame rate and the stream's times, once they come, go on from there: evenly spaced
+    frames, and the sound (which waited for the clock) at its place, after silence."""
+    import av
+
+    clip = make_clip(tmp_path / "late.mp4", frames=48, size=(48, 40), fps=12, audio="aac", audio_onset=2.0, gop=12)
+    with RtspRelay(rtcp_after=1.5) as camera:
+        sending = publisher(str(clip), camera.url())
+        result = tiny_stylizer.stylize_stream(camera.url(), tmp_path / "cam.mp4", PROMPT, timeout=5)
+        assert sending.wait(30) == 0
+    assert (result.frames, result.extra["dropped"]) == (48, 0.0)
+    with av.open(str(tmp_path / "cam.mp4")) as c:
+        times = [float(f.time) for f in c.decode(video=0)]
+    assert np.allclose(np.diff(times), 1 / 12, atol=3e-3)  # no frames bunched where the clock came
+    assert abs(audio_onset(tmp_path / "cam.mp4") - 2.0) < 0.05
 
 
 @contextlib.contextmanager

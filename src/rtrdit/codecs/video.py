@@ -677,7 +677,7 @@ class VideoWriter:
         audio_start: float = 0.0,
     ) -> None:
         self.path = Path(path)
-        self.name = str(path)  # as given: a URL's // kept
+        self.name = shown_url(str(path))  # as given (a URL's // kept), for messages
         self.rate = _fps_fraction(fps)
         self.fps = float(self.rate)
         self.crf, self.preset = int(crf), str(preset)
@@ -689,7 +689,7 @@ class VideoWriter:
         self.audio_start = float(audio_start)
         self.stdout = self.name == STDOUT  # a stream to a player (`| mpv -`): Matroska, written as it comes
         sent = stream_container(self.name)
-        self.url = self.name if sent is not None else None  # sent to a server as it comes
+        self.url = str(path) if sent is not None else None  # sent to a server as it comes
         self.container = sent or (CONTAINERS[".mkv"] if self.stdout else CONTAINERS.get(self.path.suffix.lower(),
                                                                                            CONTAINERS[".mp4"]))
         folder = self.path.parent if str(self.path.parent) else Path(".")
@@ -924,10 +924,14 @@ class VideoWriter:
                     continue  # all of it before the start
             if self._transcode_audio:
                 # numbered by the samples fed, from 0: the encoder then dates its packets back by its own
-                # delay (AAC's 1024 priming samples, Opus's pre-skip) and the muxer tells players to skip it
-                item.pts, item.time_base = self._audio_fed, Fraction(1, item.sample_rate)
-                self._audio_fed += item.samples
-                packets = out.encode(item)
+                # delay (AAC's 1024 priming samples, Opus's pre-skip) and the muxer tells players to skip it;
+                # sound that starts after the picture (a live stream's, which came later) is preceded by silence
+                gap = round(at * item.sample_rate) if not self._audio_fed else 0
+                packets = []
+                for frame in ([_silence(item, gap)] if gap > 0 else []) + [item]:
+                    frame.pts, frame.time_base = self._audio_fed, Fraction(1, item.sample_rate)
+                    self._audio_fed += frame.samples
+                    packets += out.encode(frame)
             else:
                 shift = round(self.audio_start / item.time_base)
                 item.pts, item.dts = item.pts - shift, item.dts - shift
@@ -1045,11 +1049,32 @@ def _audio_tail(frame: Any, skip: float) -> Any | None:
     return tail
 
 
+def _silence(like: Any, samples: int) -> Any:
+    """An audio frame of ``samples`` silent samples in the format, layout and rate of the frame ``like``."""
+    av = _av()
+    data = like.to_ndarray()
+    per_row = data.shape[1] // like.samples  # packed formats interleave the channels in one row
+    quiet = av.AudioFrame.from_ndarray(np.zeros((data.shape[0], samples * per_row), data.dtype),
+                                       format=like.format.name, layout=like.layout.name)
+    quiet.sample_rate = like.sample_rate
+    return quiet
+
+
 def write_video(path: str | os.PathLike[str], frames: np.ndarray, fps: float,
                 audio_from: str | os.PathLike[str] | None = None) -> None:
     """Write a whole (T, H, W, 3) uint8 clip to ``path`` (see :class:`VideoWriter`)."""
     with VideoWriter(path, fps, audio_from=audio_from) as writer:
         writer.write(frames)
+
+
+def shown_url(url: str) -> str:
+    """``url`` as it may be printed: a password in it (``rtsp://admin:secret@camera/stream``) as ``***``."""
+    scheme, sep, rest = url.partition("://")
+    netloc, slash, path = rest.partition("/")
+    user, at, host = netloc.rpartition("@")
+    if not (sep and at and ":" in user):
+        return url
+    return f"{scheme}://{user.partition(':')[0]}:***@{host}{slash}{path}"
 
 
 def stream_container(name: str | os.PathLike[str]) -> _Container | None:

@@ -106,23 +106,24 @@ def _run_live(args: argparse.Namespace, size: tuple[int, int] | None, model: _Mo
     either way (exit 0), and said with the frames dropped to stay live."""
     from tqdm import tqdm
 
-    from rtrdit.codecs.video import VideoError, stream_container
+    from rtrdit.codecs.video import VideoError, shown_url, stream_container
     from rtrdit.stream.live import TIMEOUT, LiveError, plan_live, render_live
     from rtrdit.stream.session import StylizerError
     from rtrdit.stream.spool import local_reference
 
     if args.listen and not is_live(args.input):
         raise CLIError(f"--listen takes a live stream's URL to wait at as the input "
-                       f"(rtmp://0.0.0.0:1935/live/stream, tcp://0.0.0.0:9000, ...), got {args.input}")
+                       f"(rtmp://0.0.0.0:1935/live/stream, tcp://0.0.0.0:9000, ...), got {shown_url(args.input)}")
     for flag, given in (("--start", args.start), ("--compare", args.compare), ("--skip-existing", args.skip_existing)):
         if given:
             raise CLIError(f"{flag} is for files; a live stream runs from when it is opened (--duration stops it)")
     bar: Any = None
+    source, output = shown_url(args.input), shown_url(str(args.output))  # as printed: no password
 
     def opened(facts: Any) -> None:
         nonlocal bar
         sound = ", with sound" if facts.audio is not None else ""
-        print(f"receiving {facts.width}x{facts.height} at {facts.fps:g} fps{sound}: stylizing to {args.output} "
+        print(f"receiving {facts.width}x{facts.height} at {facts.fps:g} fps{sound}: stylizing to {output} "
               "(Ctrl-C ends it)", file=sys.stderr)
         bar = tqdm(unit="frame", desc="stylize", dynamic_ncols=True)
 
@@ -136,7 +137,7 @@ def _run_live(args: argparse.Namespace, size: tuple[int, int] | None, model: _Mo
             changes = plan_live(args.input, args.output, args.prompt, ref, args.schedule, args.duration, args.listen)
             stylizer = model()
             how = "waiting for a sender at" if args.listen else "connecting to"
-            print(f"{how} {args.input} (Ctrl-C to stop)", file=sys.stderr)
+            print(f"{how} {source} (Ctrl-C to stop)", file=sys.stderr)
             try:
                 result = render_live(stylizer, args.input, args.output, changes, listen=args.listen,
                                      timeout=args.timeout or TIMEOUT, duration=args.duration, seed=args.seed,
@@ -154,7 +155,7 @@ def _run_live(args: argparse.Namespace, size: tuple[int, int] | None, model: _Mo
     late = f"; {dropped} dropped to keep up with the stream" if dropped else ""
     noun = "frame" if result.frames == 1 else "frames"
     where = "sent" if str(args.output) == STDOUT or stream_container(args.output) is not None else "wrote"
-    print(f"{stopped}{where} {args.output} ({result.frames} {noun}, {result.fps:.1f} fps{late})",
+    print(f"{stopped}{where} {output} ({result.frames} {noun}, {result.fps:.1f} fps{late})",
           file=sys.stderr if str(args.output) == STDOUT else sys.stdout)
     return 0
 

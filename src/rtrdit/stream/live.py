@@ -66,17 +66,18 @@ def plan_live(source: str, output: str | os.PathLike[str], prompt: str | None = 
     """Check a live render before the model loads or the stream is opened: the URL, the output (a video
     file in a folder that exists, ``-``, or a stream URL), the duration and the styles, which it returns
     sorted. Raises VideoError or StylizerError in one line."""
-    from rtrdit.codecs.video import IMAGE_SUFFIXES, STDOUT, VideoError, output_format, stream_container
+    from rtrdit.codecs.video import IMAGE_SUFFIXES, STDOUT, VideoError, output_format, shown_url, stream_container
     from rtrdit.stream.render import check_span, check_writable, style_changes
 
+    shown = shown_url(source)
     if not is_live(source):
-        raise VideoError(f"{source}: not a live stream's URL ({', '.join(s + '://' for s in LIVE_SCHEMES)}, "
+        raise VideoError(f"{shown}: not a live stream's URL ({', '.join(s + '://' for s in LIVE_SCHEMES)}, "
                          "or an http(s) .m3u8 playlist)")
     scheme = source.partition("://")[0].lower()
     if scheme == "srt":
-        raise VideoError(f"{source}: this FFmpeg build has no SRT; send the stream as RTMP or MPEG-TS over UDP")
+        raise VideoError(f"{shown}: this FFmpeg build has no SRT; send the stream as RTMP or MPEG-TS over UDP")
     if listen and scheme not in LISTEN_SCHEMES:
-        raise VideoError(f"{source}: a sender can connect to rtrdit over {', '.join(LISTEN_SCHEMES)}; "
+        raise VideoError(f"{shown}: a sender can connect to rtrdit over {', '.join(LISTEN_SCHEMES)}; "
                          f"{scheme} is pulled from its server or camera (leave out --listen)")
     name = str(output)
     if name != STDOUT and stream_container(name) is None:
@@ -97,6 +98,8 @@ class LiveAudio:
 
     def __init__(self, stream: Any, url: str) -> None:
         self.stream, self.url = stream, url
+        self.offset: float | None = None  # seconds added to its times to put them on the video's (`_Clock`)
+        self.clockless = False  # the video is timed by its frame rate until the stream gives a clock: wait
         self._packets: deque[Any] = deque()
         self._lock = threading.Lock()
 
@@ -117,10 +120,19 @@ class LiveAudio:
         return _Arrived(self)
 
     def take(self) -> list[Any]:
-        """The packets kept so far, and no longer kept."""
+        """The packets kept so far, on the video's clock, and no longer kept (none while the video has no clock:
+        they wait for it)."""
         with self._lock:
+            if self.clockless and self.offset is None:
+                return []
             packets = list(self._packets)
             self._packets.clear()
+        for packet in packets:
+            if self.offset:
+                shift = round(self.offset / packet.time_base)
+                packet.pts += shift
+                if packet.dts is not None:
+                    packet.dts += shift
         return packets
 
 
@@ -147,6 +159,58 @@ class _Arrived:
         return self._ready.popleft()
 
 
+class _Clock:
+    """Times for a live stream's frames, increasing, on the stream's own clock where it gives one. Frames that
+    come without a time (an RTSP stream's, until its first RTCP sender report) wait, up to ``hold`` of them,
+    and are timed back from the first frame that has one; a stream that gives none for so long is timed by its
+    frame rate from 0, and its later times are moved (``offset``) to go on from there."""
+
+    def __init__(self, fps: float, hold: int) -> None:
+        self.fps, self.hold = fps, max(1, hold)
+        self.offset: float | None = None  # seconds added to the stream's times; None until it has given one
+        self._waiting: list[Any] = []
+        self._last: float | None = None
+
+    @property
+    def counting(self) -> bool:
+        """Whether frames are being timed by the frame rate, the stream having given no time yet."""
+        return self._last is not None and self.offset is None
+
+    def add(self, t: float | None, item: Any) -> list[tuple[float, Any]]:
+        """``item`` with the stream's time ``t`` (None: none) -> the items now timed, in order."""
+        step = 1 / self.fps
+        if self.offset is None and t is not None:
+            if self._last is None:  # the first time: the frames before it are counted back from it
+                self.offset = 0.0
+                timed = [(t - step * (len(self._waiting) - i), w) for i, w in enumerate(self._waiting)]
+                self._waiting.clear()
+                self._last = t
+                return [*timed, (t, item)]
+            self.offset = self._last + step - t  # counted so far: go on from the last count
+        if t is None:
+            if self._last is None:
+                self._waiting.append(item)
+                if len(self._waiting) < self.hold:
+                    return []
+                timed = [(step * i, w) for i, w in enumerate(self._waiting)]  # no clock: count from 0
+                self._waiting.clear()
+                self._last = timed[-1][0]
+                return timed
+            t = self._last + step
+        else:
+            t += self.offset or 0.0
+        if self._last is not None and t <= self._last:
+            t = self._last + 1e-3  # a stream's clock that stalls or steps back: kept in order
+        self._last = t
+        return [(t, item)]
+
+    def flush(self) -> list[tuple[float, Any]]:
+        """The frames still waiting for a time at the end of a stream that never gave one: counted from 0."""
+        timed = [(i / self.fps, w) for i, w in enumerate(self._waiting)]
+        self._waiting.clear()
+        return timed
+
+
 @dataclass
 class LiveFacts:
     """What a live stream turned out to be, once open."""
@@ -165,7 +229,10 @@ class LiveInput:
 
     def __init__(self, url: str, size: Callable[[int, int], tuple[int, int]], *, listen: bool = False,
                  timeout: float = TIMEOUT) -> None:
+        from rtrdit.codecs.video import shown_url
+
         self.url, self.listen, self.timeout = url, listen, float(timeout)
+        self.shown = shown_url(url)  # for messages: without a password
         self._size = size
         self._frames: deque[tuple[float, np.ndarray]] = deque()
         self._cond = threading.Condition()
@@ -184,7 +251,7 @@ class LiveInput:
             while self._facts is None and self._error is None and not self._ended:
                 self._cond.wait(0.2)
         if self._facts is None:
-            raise LiveError(self._error or f"{self.url}: the stream ended before its first frame")
+            raise LiveError(self._error or f"{self.shown}: the stream ended before its first frame")
         return self._facts
 
     def take(self, most: int, wait: float = 0.25) -> list[tuple[float, np.ndarray]] | None:
@@ -228,21 +295,21 @@ class LiveInput:
             container = av.open(self.url, options=_options(self.url, self.listen),
                                 timeout=(None if self.listen else self.timeout, self.timeout))
         except Exception as exc:  # noqa: BLE001 - any failure to open is the user's one line
-            return self._fail(f"{self.url}: cannot open the stream ({_describe(exc)})")
+            return self._fail(f"{self.shown}: cannot open the stream ({_describe(exc)})")
         try:
             videos = [s for s in container.streams.video if s.codec_context.width]
             if not videos:
-                return self._fail(f"{self.url}: the stream has no video")
+                return self._fail(f"{self.shown}: the stream has no video")
             video = videos[0]
             video.thread_type = "AUTO"
             track = audio_stream(container)
-            audio = LiveAudio(track, self.url) if track is not None else None
+            audio = LiveAudio(track, self.shown) if track is not None else None
             fps = _rate(video) or 30.0
             aspect = _pixel_aspect(video)
             keep = max(BATCH, round(LAG * fps))
             streams = [video] if audio is None else [video, track]
+            clock = _Clock(fps, keep)
             facts: LiveFacts | None = None
-            last: float | None = None
             wall = 0.0  # our clock's time at the first frame
             ended = False
             packets = container.demux(streams)
@@ -260,21 +327,21 @@ class LiveInput:
                         audio.put(packet)
                     continue
                 ended = packet is None or packet.size == 0
-                for frame in video.decode(None if ended else packet):  # at the end: the frames the decoder holds
-                    t = _time(frame, video, (last or 0.0) + 1 / fps)
+                decoded = [(_time(frame, video), frame) for frame in video.decode(None if ended else packet)]
+                timed = [item for t, frame in decoded for item in clock.add(t, frame)]  # at the end: all it holds
+                if audio is not None:
+                    audio.offset, audio.clockless = clock.offset, clock.counting
+                for t, frame in timed + (clock.flush() if ended else []):
                     if facts is None:  # the first frame: the stream's facts, for the caller waiting in open()
                         rgb = _to_rgb(frame, None, "stretch", aspect)
                         shown = (rgb.shape[1], rgb.shape[0])
                         facts = LiveFacts(*shown, fps, audio, t, self._size(*shown))
                         wall = time.monotonic()
-                    if last is not None and t <= last:
-                        t = last + 1e-3  # a stream's clock that stalls or steps back: kept in order
-                    last = t
                     self._queue(t - facts.origin, _to_rgb(frame, facts.size, "stretch", aspect), keep,
                                 wall + t - facts.origin, facts)
         except Exception as exc:  # noqa: BLE001 - a stream cut off mid-way has ended (a sender that vanished)
             if self._facts is None:
-                return self._fail(f"{self.url}: cannot read the stream ({_describe(exc)})")
+                return self._fail(f"{self.shown}: cannot read the stream ({_describe(exc)})")
         finally:
             with self._cond:
                 self._ended = True
@@ -304,13 +371,13 @@ class LiveInput:
             self._cond.notify_all()
 
 
-def _time(frame: Any, stream: Any, default: float) -> float:
+def _time(frame: Any, stream: Any) -> float | None:
     """A decoded frame's time in seconds: its own, its pts on the stream's clock (frames the decoder gives back
-    at the end come without a time base), or ``default``."""
+    at the end come without a time base), or None."""
     t = frame.time
     if t is not None and math.isfinite(t):
         return float(t)
-    return float(frame.pts * stream.time_base) if frame.pts is not None and stream.time_base else default
+    return float(frame.pts * stream.time_base) if frame.pts is not None and stream.time_base else None
 
 
 @contextmanager
