@@ -322,6 +322,7 @@ def test_cli_writes_a_file_until_the_stream_ends(talk: Path, tiny_stylizer_dir: 
     (["{clip}", "--listen", "-o", "{tmp}/o.mp4"], "--listen takes a live stream's URL"),
     (["srt://127.0.0.1:9000", "-o", "{tmp}/o.mp4"], "this FFmpeg build has no SRT"),
     (["rtsp://127.0.0.1:9/cam", "--listen", "-o", "{tmp}/o.mp4"], "rtsp is pulled from its server or camera"),
+    (["rtsp://admin:s3cret@127.0.0.1:9/cam", "-o", "{tmp}/o.mp4"], "rtsp://admin:***@127.0.0.1:9/cam: cannot open"),
     (["rtmp://127.0.0.1:9/live/x", "-o", "{tmp}/o.png"], "a live stream is written as a video"),
     (["rtmp://127.0.0.1:9/live/x", "-o", "{tmp}/nowhere/o.mp4"], "output folder does not exist"),
     (["rtmp://127.0.0.1:9/live/x", "--start", "5", "-o", "{tmp}/o.mp4"], "--start is for files"),
@@ -334,7 +335,7 @@ def test_cli_bad_live_input(args: list[str], message: str, talk: Path, tiny_styl
                            "--model", tiny_stylizer_dir], capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
-    assert message in lines[-1] and "Traceback" not in proc.stderr
+    assert message in lines[-1] and "Traceback" not in proc.stderr and "s3cret" not in proc.stderr + proc.stdout
     assert sorted(os.listdir(tmp_path)) == []
 
 
