@@ -161,6 +161,51 @@ def test_a_reference_at_a_url_is_downloaded(tiny_stylizer, tiny_stylizer_dir, cl
     assert sorted(p.name for p in out.iterdir()) == ["api.mp4", "disk.mp4", "url.mp4"]
 
 
+def test_a_url_behind_a_login_and_a_schedule_of_urls(tiny_stylizer_dir, clip_file, tmp_path, capsys) -> None:
+    """A video at ``https://user:password@host/...`` is fetched with that login (HTTP Basic), the password never
+    printed; a schedule's references may be URLs too, downloaded once: the same video as from files on disk."""
+    import base64
+    import json
+
+    from PIL import Image
+
+    site, out = tmp_path / "site", tmp_path / "out"
+    site.mkdir()
+    out.mkdir()
+    (site / "clip.mp4").write_bytes(Path(clip_file).read_bytes())
+    Image.fromarray(np.full((20, 30, 3), (200, 30, 90), np.uint8)).save(site / "style.png")
+    asked: list[str] = []
+
+    class Login(_Quiet):
+        def do_GET(self) -> None:
+            asked.append(self.headers.get("Authorization", ""))
+            if self.headers.get("Authorization") != "Basic " + base64.b64encode(b"ann:p@ss word").decode():
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", 'Basic realm="clips"')
+                self.end_headers()
+                return
+            super().do_GET()
+
+    args = ["--model", tiny_stylizer_dir]
+    with serving(site, functools.partial(Login, directory=str(site))) as url:
+        login = url.replace("http://", "http://ann:p%40ss%20word@")
+        plan = [{"time": 0, "prompt": "ink wash painting"}, {"time": 0.2, "reference": f"{login}/style.png"}]
+        (tmp_path / "urls.json").write_text(json.dumps(plan))
+        assert main(["stylize", f"{login}/clip.mp4", "-o", str(out / "url.mp4"), "--schedule",
+                     str(tmp_path / "urls.json"), *args]) == 0
+        assert main(["stylize", f"{url.replace('http://', 'http://ann:wrong@')}/clip.mp4", "-o",
+                     str(out / "x.mp4"), "--prompt", "x", *args]) == 2
+        err = capsys.readouterr().err
+        assert "ann:***@127.0.0.1" in err and "cannot download it (HTTP 401" in err and "wrong" not in err
+    assert len(asked) == 3 and all(asked)  # the video, the schedule's reference and the refused video
+    plan[1]["reference"] = str(site / "style.png")
+    (tmp_path / "files.json").write_text(json.dumps(plan))
+    assert main(["stylize", clip_file, "-o", str(out / "disk.mp4"), "--schedule", str(tmp_path / "files.json"),
+                 *args]) == 0
+    assert np.abs(read_frames(out / "url.mp4").astype(int) - read_frames(out / "disk.mp4").astype(int)).max() <= 2
+    assert sorted(p.name for p in out.iterdir()) == ["disk.mp4", "url.mp4"]
+
+
 def test_the_output_streams_to_standard_output(tiny_stylizer_dir, clip_file, tmp_path) -> None:
     """`-o -` sends Matroska to standard output as it is made (`| mpv -` plays it while it renders): the same
     frames and audio as a file, the messages on stderr; a video piped in too; --compare needs a file."""

@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     from rtrdit.codecs.video import VideoError
     from rtrdit.stream.render import refuse_stream_output
     from rtrdit.stream.session import StylizerError
-    from rtrdit.stream.spool import local_input, local_reference
+    from rtrdit.stream.spool import describe, local_input, local_reference
 
     size = parse_size(args.size)
     device = device_arg(args.device)
@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
             if folder:
                 return _run_folder(args, size, model)
             with local_input(args.input, args.output, bar) as source:
-                return _plan_and_render(args, source, Path(args.output), args.input, size, model)
+                return _plan_and_render(args, source, Path(args.output), describe(args.input), size, model)
     except (VideoError, StylizerError) as exc:
         bar.close()  # before the error line, not after it
         raise CLIError(str(exc)) from None

@@ -1,5 +1,6 @@
 """Timed style changes for a file (paper, Fig. 8): a JSON list of
-``{"time": seconds, "prompt": "...", "reference": "path"}`` entries (prompt, reference, or both)."""
+``{"time": seconds, "prompt": "...", "reference": "path"}`` entries (prompt, reference, or both); a reference
+is a path relative to the file, or an http(s) URL."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from rtrdit.stream.session import StylizerError, load_reference_image
+from rtrdit.stream.spool import URL_SCHEMES, local_reference
 
 
 @dataclass(frozen=True)
@@ -24,8 +26,8 @@ class StyleChange:
 
 
 def load_schedule(path: str | os.PathLike[str]) -> list[StyleChange]:
-    """Read and check a schedule file; references are resolved relative to it and opened
-    once here so a bad image fails before any frame is processed."""
+    """Read and check a schedule file; references are resolved relative to it (those at a URL downloaded)
+    and opened once here so a bad image fails before any frame is processed."""
     p = Path(path)
     try:
         raw = json.loads(p.read_text())
@@ -55,7 +57,10 @@ def load_schedule(path: str | os.PathLike[str]) -> list[StyleChange]:
             raise StylizerError(f"{where}: prompt must be a non-empty string")
         if ref is not None and (not isinstance(ref, str) or not ref.strip()):
             raise StylizerError(f"{where}: reference must be an image path (a non-empty string), got {ref!r}")
-        if ref is not None:
+        if ref is not None and ref.lower().startswith(URL_SCHEMES):  # downloaded once, kept as the image
+            with local_reference(ref) as local:
+                ref = load_reference_image(local)
+        elif ref is not None:
             ref_path = Path(ref) if Path(ref).is_absolute() else p.parent / ref
             load_reference_image(ref_path)
             ref = str(ref_path)

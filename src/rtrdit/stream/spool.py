@@ -27,8 +27,10 @@ def is_spooled(source: object) -> bool:
 
 
 def describe(source: str) -> str:
-    """How messages name an input: 'standard input' for ``-``, else the URL."""
-    return "standard input" if source == STDIN else source
+    """How messages name an input: 'standard input' for ``-``, else the URL (a password in it as ``***``)."""
+    from rtrdit.codecs.video import shown_url
+
+    return "standard input" if source == STDIN else shown_url(source)
 
 
 @contextmanager
@@ -105,7 +107,8 @@ def _download(url: str, to: Path, progress: Callable[[int, int | None], None] | 
 
     from rtrdit.codecs.video import VideoError
 
-    request = urllib.request.Request(url, headers={"User-Agent": "rtrdit"})
+    request = _request(url)
+    url = describe(url)
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
             kind = response.headers.get_content_type()
@@ -123,6 +126,23 @@ def _download(url: str, to: Path, progress: Callable[[int, int | None], None] | 
         raise VideoError(f"{url}: cannot download it (no answer in {TIMEOUT:g} s)") from None
     except http.client.HTTPException as exc:  # the connection broke mid-answer
         raise VideoError(f"{url}: cannot download it ({type(exc).__name__})") from None
+
+
+def _request(url: str) -> Any:
+    """A GET of ``url``; a ``user:password@`` in it (which urllib does not take) is sent as HTTP Basic login."""
+    import base64
+    import urllib.parse
+    import urllib.request
+
+    parts = urllib.parse.urlsplit(url)
+    headers = {"User-Agent": "rtrdit"}
+    if parts.username is not None:
+        login = f"{urllib.parse.unquote(parts.username)}:{urllib.parse.unquote(parts.password or '')}"
+        headers["Authorization"] = "Basic " + base64.b64encode(login.encode()).decode()
+        host = parts.hostname or ""
+        host = f"[{host}]" if ":" in host else host  # an IPv6 address
+        url = urllib.parse.urlunsplit(parts._replace(netloc=host + (f":{parts.port}" if parts.port else "")))
+    return urllib.request.Request(url, headers=headers)
 
 
 def _copy(stream: IO[bytes], to: Path, total: int | None, progress: Callable[[int, int | None], None] | None,
