@@ -18,6 +18,7 @@ from video_clips import (
     frame_value,
     make_clip,
     make_interlaced_clip,
+    pattern,
     write_dpx_still,
 )
 
@@ -506,6 +507,45 @@ def test_writer_rejects_bad_arguments(clip: Path, tmp_path: Path) -> None:
     assert sorted(os.listdir(tmp_path)) == ["clip.mp4"]
 
 
+def test_animated_webp_is_written_and_read_with_each_frames_time(tmp_path: Path) -> None:
+    """A video to .webp is an animated WebP (libwebp through FFmpeg) that loops as a GIF does, each frame at its
+    own time; read back (Pillow decodes it: FFmpeg cannot) with those frames and times, its nominal rate 12 fps,
+    transparency on white, and no temporary copy left behind."""
+    import tempfile
+
+    from PIL import Image
+
+    times = [i / 12 + (0.25 if i >= 6 else 0.0) for i in range(10)]  # a pause after the sixth frame
+    frames = np.stack([pattern(i, 50, 30) for i in range(10)])  # odd sizes too
+    with VideoWriter(tmp_path / "a.webp", 12) as w:
+        w.write(frames, times)
+    with Image.open(tmp_path / "a.webp") as im:
+        assert (im.format, im.n_frames, im.info["loop"]) == ("WEBP", 10, 0)
+    before = set(os.listdir(tempfile.gettempdir()))
+    got = list(iter_timed_frames(tmp_path / "a.webp"))
+    info = probe(tmp_path / "a.webp")
+    assert (info.codec, info.fps, info.frames, info.width, info.height) == ("webp", 12.0, 10, 50, 30)
+    assert np.allclose([t for t, _ in got], times, atol=1e-3)
+    assert min(psnr(f, g) for (_, f), g in zip(got, frames, strict=True)) > 30
+    clear = [Image.new("RGBA", (8, 6), (0, 0, 255, 255 * (i % 2))) for i in range(4)]  # every other frame clear
+    clear[0].save(tmp_path / "clear.webp", save_all=True, append_images=clear[1:], duration=50, lossless=True)
+    see = read_frames(tmp_path / "clear.webp")
+    assert see.shape == (4, 6, 8, 3) and (see[0] == 255).all() and (see[1] == (0, 0, 255)).all()
+    assert set(os.listdir(tempfile.gettempdir())) == before
+
+
+def test_cli_video_info_reads_an_animated_webp(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`rtrdit video info` on an animated WebP; an output .webp of one frame stays a photo (`output_format`)."""
+    from PIL import Image
+
+    frames = [Image.new("RGB", (16, 12), (20 * i, 60, 90)) for i in range(5)]
+    frames[0].save(tmp_path / "s.webp", save_all=True, append_images=frames[1:], duration=40)
+    assert main(["video", "info", str(tmp_path / "s.webp"), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert (info["codec"], info["frames"], info["fps"], info["duration"]) == ("webp", 5, 25.0, 0.2)
+    assert video.output_format(tmp_path / "x.webp", 1) == "image" and video.output_format(tmp_path / "x.webp", 5) == "video"
+
+
 # --------------------------------------------------------------------------- bad input
 
 
@@ -520,12 +560,14 @@ def _bad_files(tmp_path: Path, clip: Path) -> dict[str, tuple[Path, str]]:
         "a folder": (tmp_path, "not a regular file"),
         "music with cover art": (tmp_path / "song.m4a", "no video stream"),
         "unknown codec": (tmp_path / "raw.mkv", "the video is in a codec FFmpeg cannot decode"),
-        "animated WebP": (tmp_path / "sticker.webp", "an animated WebP, which FFmpeg cannot decode"),
+        "damaged animated WebP": (tmp_path / "sticker.webp", "not a readable animated WebP"),
     }
     from PIL import Image
 
     stickers = [Image.new("RGB", (32, 24), (40 * i, 90, 30)) for i in range(3)]
-    stickers[0].save(files["animated WebP"][0], save_all=True, append_images=stickers[1:], duration=100)
+    stickers[0].save(files["damaged animated WebP"][0], save_all=True, append_images=stickers[1:], duration=100)
+    sticker = files["damaged animated WebP"][0].read_bytes()
+    files["damaged animated WebP"][0].write_bytes(sticker[: len(sticker) - 40])  # its last frame cut short
     mkv = make_clip(tmp_path / "h264.mkv", frames=2, fmt="matroska").read_bytes()
     files["unknown codec"][0].write_bytes(mkv.replace(b"V_MPEG4/ISO/AVC", b"V_QQQQQ/ISO/AVC"))  # an id FFmpeg lacks
     files["zero-byte"][0].write_bytes(b"")

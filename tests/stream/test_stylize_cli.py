@@ -89,6 +89,29 @@ def test_a_photo_is_stylized_into_an_image(suffix, tiny_stylizer, tiny_stylizer_
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["photo.png", out.name, f"styled_compare{suffix}"])
 
 
+def test_an_animated_webp_is_stylized_into_one(tiny_stylizer, tiny_stylizer_dir, clip, tmp_path, capsys) -> None:
+    """A sticker (animated WebP, which FFmpeg cannot decode) in, an animated WebP out: every frame at its time,
+    as the session stylizes them; --compare gives the side by side as one too. A video with sound to .webp:
+    said once that the sound is left out."""
+    frames = [Image.fromarray(f) for f in clip[:8]]
+    frames[0].save(tmp_path / "sticker.webp", save_all=True, append_images=frames[1:], duration=125, lossless=True)
+    out = tmp_path / "styled.webp"
+    assert main(["stylize", str(tmp_path / "sticker.webp"), "-o", str(out), "--prompt", "ink wash painting",
+                 "--model", tiny_stylizer_dir, "--compare"]) == 0
+    sess = tiny_stylizer.session(prompt="ink wash painting")
+    expected = np.concatenate([sess.push(clip[:8]), sess.flush()])
+    with VideoWriter(tmp_path / "same.webp", 8) as w:  # the expected frames through the same encoder
+        w.write(expected)
+    got, same = read_frames(out), read_frames(tmp_path / "same.webp")
+    assert got.shape == expected.shape and psnr(got.astype(int), same.astype(int)) > 40
+    assert np.allclose([t for t, _ in iter_timed_frames(out)], np.arange(8) * 0.125, atol=1e-3)
+    assert probe(tmp_path / "styled_compare.webp").width == 2 * clip.shape[2]
+    capsys.readouterr()
+    assert main(["stylize", str(make_clip(tmp_path / "talk.mp4", frames=6, audio="aac")), "-o",
+                 str(tmp_path / "talk.webp"), "--prompt", "x", "--model", tiny_stylizer_dir]) == 0
+    assert "an animated WebP has no sound: " in capsys.readouterr().err and probe(tmp_path / "talk.webp").frames == 6
+
+
 def test_a_phone_photo_is_stylized_upright(tiny_stylizer_dir, tmp_path) -> None:
     """A JPEG whose EXIF turns it (here mirrored and turned: orientation 5) comes out as a viewer shows it."""
     from PIL import ImageOps
@@ -131,7 +154,7 @@ def test_an_image_output_of_a_video_is_refused(tiny_stylizer_dir, clip_file, tmp
     assert main(["stylize", clip_file, "-o", str(tmp_path / "a.png"), "--prompt", "x", "--model", tiny_stylizer_dir]) == 2
     err = capsys.readouterr().err.strip()
     assert err == ("rtrdit stylize: error: an image output (.png) takes a photo, and the input has 23 frames: "
-                   "write a video (.mp4, .m4v, .mov, .mkv, .webm, .gif)")
+                   "write a video (.mp4, .m4v, .mov, .mkv, .webm, .gif, .webp)")
     assert not any(tmp_path.iterdir())
 
 

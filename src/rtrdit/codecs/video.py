@@ -11,9 +11,10 @@ import itertools
 import math
 import os
 import sys
+import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
@@ -53,9 +54,11 @@ class _Container:
     audio: str
     audio_copy: frozenset[str]
     audio_rate: int | None = None  # the audio encoder's fixed sample rate (Opus: 48 kHz), else the source's
+    clock: int | None = None  # ticks a second of a format that times every frame on a clock of its own
 
 
 _MP4 = _Container("mp4", "libx264", "aac", frozenset(_MP4_AUDIO_COPY))
+GIF_CLOCK = 100  # a GIF times its frames in hundredths of a second
 CONTAINERS = {  # by output file suffix; any other suffix is written as MP4
     ".mp4": _MP4,
     ".m4v": _MP4,
@@ -63,9 +66,13 @@ CONTAINERS = {  # by output file suffix; any other suffix is written as MP4
     ".mov": replace(_MP4, muxer="mov", audio_copy=(_MP4.audio_copy - {"opus", "flac"}) | {"pcm_s16le"}),
     ".mkv": replace(_MP4, muxer="matroska", audio_copy=_MP4.audio_copy | {"vorbis", "pcm_s16le"}),
     ".webm": _Container("webm", "libvpx-vp9", "libopus", frozenset({"opus", "vorbis"}), audio_rate=48000),
-    ".gif": _Container("gif", "gif", "", frozenset()),  # no sound; 256 colours a frame, each frame its own (`_palette`)
+    # no sound; 256 colours a frame, each frame its own (`_palette`); timed in hundredths of a second
+    ".gif": _Container("gif", "gif", "", frozenset(), clock=GIF_CLOCK),
+    # animated WebP (a photo to .webp is a still image, `output_format`): no sound, all colours, in milliseconds
+    ".webp": _Container("webp", "libwebp_anim", "", frozenset(), clock=1000),
 }
-GIF_CLOCK = 100  # a GIF times its frames in hundredths of a second
+# libwebp at quality 90 and its second fastest method: 4.6 ms a 256x256 frame here, 0.1 dB under its slowest (4)
+WEBP_OPTIONS = {"quality": "90", "compression_level": "2"}
 # a live stream sent to a server or a listener as it is made (`rtrdit stylize LIVE -o URL`), by the URL's scheme;
 # its sound comes from a live input, whose audio is always re-encoded (`VideoWriter`), so none is copied
 _TS = _Container("mpegts", "libx264", "aac", frozenset())
@@ -130,12 +137,18 @@ def _open_input(path: str | os.PathLike[str]) -> tuple[Any, Any]:
     if p.stat().st_size == 0:
         raise VideoError(f"{p}: empty file (0 bytes)")
     av = _av()
+    webp = _animated_webp(p)
+    source = _webp_as_video(p) if webp else p  # FFmpeg decodes still WebP only: Pillow decodes an animated one
     try:
-        container = av.open(str(p), mode="r")
+        container = av.open(str(source), mode="r")
     except av.FFmpegError as exc:
         raise VideoError(f"{p}: not a readable video ({_describe(exc)})") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise VideoError(f"{p}: cannot open ({_describe(exc)})") from None
+    finally:
+        if webp:  # removed now: the open container reads on until it closes
+            with suppress(OSError):
+                os.unlink(source)
     # Cover art in music files is a one-picture "video" stream: skip it.
     pic = av.stream.Disposition.attached_pic
     videos = [s for s in container.streams.video if not (s.disposition & pic)]
@@ -150,20 +163,75 @@ def _open_input(path: str | os.PathLike[str]) -> tuple[Any, Any]:
     ctx = stream.codec_context
     if not ctx.width or not ctx.height:
         container.close()
-        if ctx.name == "webp":  # FFmpeg decodes still WebP only
-            raise VideoError(f"{p}: an animated WebP, which FFmpeg cannot decode; make it a GIF or MP4 first")
         raise VideoError(f"{p}: video stream has no frame size (corrupt or unsupported)")
     if ctx.width * ctx.height > MAX_PIXELS:
         container.close()
         raise VideoError(
             f"{p}: frames of {ctx.width}x{ctx.height} are too large (limit {MAX_PIXELS} pixels)"
         )
-    end = _indexed_end(container)
+    end = 0 if webp else _indexed_end(container)
     if end > p.stat().st_size:
         container.close()
         raise VideoError(f"{p}: truncated file (its index points {end - p.stat().st_size} bytes past the end)")
     stream.thread_type = "AUTO"
     return container, stream
+
+
+def _animated_webp(p: Path) -> bool:
+    """Whether ``p`` is an animated WebP: a RIFF WEBP file whose VP8X header has the animation flag."""
+    try:
+        with open(p, "rb") as f:
+            head = f.read(21)
+    except OSError:
+        return False
+    return len(head) == 21 and head[:4] == b"RIFF" and head[8:16] == b"WEBPVP8X" and bool(head[20] & 0x02)
+
+
+def _webp_as_video(p: Path) -> Path:
+    """An animated WebP decoded by Pillow, a frame at a time, into a temporary lossless (FFV1, RGB) Matroska
+    file with each frame at its own time (WebP keeps milliseconds a frame); transparency on white, as the
+    references are. Its path; the caller removes it. VideoError for a WebP Pillow cannot read."""
+    from PIL import Image
+
+    av = _av()
+    fd, name = tempfile.mkstemp(prefix="rtrdit-webp-", suffix=".mkv")
+    os.close(fd)
+    try:
+        with Image.open(p) as im, av.open(name, "w", format="matroska") as out:
+            if im.width * im.height > MAX_PIXELS:
+                raise VideoError(f"{p}: frames of {im.width}x{im.height} are too large (limit {MAX_PIXELS} pixels)")
+            first = _webp_duration(im, 0) or 40  # its nominal rate, a whole number where the ms allow it
+            whole = max(1, round(1000 / first))
+            rate = whole if abs(1000 / whole - first) < 1 else 1000 / first  # 83 ms: 12 fps, not 12.05
+            stream = out.add_stream("ffv1", rate=_fps_fraction(rate))
+            stream.width, stream.height, stream.pix_fmt = im.width, im.height, "bgr0"
+            stream.codec_context.time_base = stream.time_base = Fraction(1, 1000)
+            at = 0
+            for k in range(im.n_frames):
+                shown = _webp_duration(im, k)
+                rgba = im.convert("RGBA")
+                white = Image.new("RGBA", im.size, (255, 255, 255, 255))
+                frame = av.VideoFrame.from_image(Image.alpha_composite(white, rgba).convert("RGB")).reformat(format="bgr0")
+                frame.pts, frame.time_base = at, Fraction(1, 1000)
+                at += max(1, shown)
+                out.mux(stream.encode(frame))
+            out.mux(stream.encode(None))
+    except (OSError, EOFError, ValueError) as exc:  # Pillow's damaged-file errors; VideoError is a ValueError
+        os.unlink(name)
+        if isinstance(exc, VideoError):
+            raise
+        raise VideoError(f"{p}: not a readable animated WebP ({_describe(exc)})") from None
+    except BaseException:
+        os.unlink(name)
+        raise
+    return Path(name)
+
+
+def _webp_duration(im: Any, k: int) -> int:
+    """Milliseconds frame ``k`` of an animated WebP is shown (Pillow says it once the frame is loaded)."""
+    im.seek(k)
+    im.load()
+    return int(im.info.get("duration") or 0)
 
 
 def _indexed_end(container: Any) -> int:
@@ -230,6 +298,8 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
     try:
         ctx = stream.codec_context
         codec = ctx.codec.canonical_name if ctx.codec is not None else str(ctx.name)
+        if _animated_webp(p):
+            codec = "webp"  # read through a lossless copy (`_webp_as_video`)
         has_audio = audio_stream(container) is not None
         unreadable_audio = sum(not _decodable(s) for s in container.streams.audio)
         fps = _rate(stream)
@@ -729,7 +799,8 @@ class VideoWriter:
         try:
             av = _av()
             target = str(self._tmp) if self._tmp is not None else self.url or sys.stdout.buffer
-            self._container = av.open(target, mode="w", format=self.container.muxer)
+            options = {"loop": "0"} if self.container.muxer == "webp" else {}  # plays on in a loop, as a GIF does
+            self._container = av.open(target, mode="w", format=self.container.muxer, options=options)
         except Exception as exc:  # noqa: BLE001 - any failure to open the output: remove the temp file, one error
             self._discard()
             raise VideoError(f"{self.name}: cannot create output ({_describe(exc)})") from None
@@ -761,6 +832,13 @@ class VideoWriter:
             stream.width, stream.height, stream.pix_fmt = width, height, "pal8"
             stream.codec_context.time_base = stream.time_base = Fraction(1, GIF_CLOCK)
             self._stream, self._palette = stream, _palette(width, height)
+            return
+        if self.container.video == "libwebp_anim":  # RGB, which libwebp turns to its YUV itself, at any size
+            stream = self._container.add_stream("libwebp_anim", rate=self.rate)
+            stream.width, stream.height, stream.pix_fmt = width, height, "bgra"
+            stream.codec_context.time_base = stream.time_base = Fraction(1, self.container.clock)
+            stream.options = dict(WEBP_OPTIONS)
+            self._stream = stream
             return
         self._pad = (width % 2, height % 2)
         stream = self._container.add_stream(self.container.video, rate=self.rate)
@@ -853,10 +931,12 @@ class VideoWriter:
                 if px or py:
                     img = np.pad(img, ((0, py), (0, px), (0, 0)), mode="edge")
                 frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")
-                if self._palette is None:
+                if self._stream.pix_fmt == "yuv420p":
                     frame = frame.reformat(format="yuv420p", dst_colorspace=self._matrix, dst_color_range="MPEG")
-                if times is not None or self._palette is not None:  # on a clock: the source's times, a GIF's
-                    clock = GIF_CLOCK if self._palette is not None else TIME_BASE
+                elif self._stream.pix_fmt == "bgra":
+                    frame = frame.reformat(format="bgra")
+                if times is not None or self.container.clock:  # on a clock: the source's times, a GIF's, a WebP's
+                    clock = self.container.clock or TIME_BASE
                     at = float(times[i]) if times is not None else self.frames_written / self.fps
                     frame.pts = self._last_pts = max(round(at * clock), self._last_pts + 1)
                     frame.time_base = Fraction(1, clock)
@@ -1089,6 +1169,8 @@ def output_format(path: str | os.PathLike[str], frames: int) -> str:
     (``CONTAINERS``, ``IMAGE_SUFFIXES``: a still image takes one frame); ``VideoError`` otherwise, so a
     name like out.avi or out.flv is refused rather than filled with MP4 data."""
     suffix = Path(path).suffix.lower()
+    if suffix in IMAGE_SUFFIXES and frames == 1:
+        return "image"
     if suffix in CONTAINERS or str(path) == STDOUT or stream_container(path) is not None:
         return "video"
     if suffix in IMAGE_SUFFIXES:

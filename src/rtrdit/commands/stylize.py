@@ -38,7 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                                  "(rtmp://, rtsp://, udp://, tcp://, an http(s) .m3u8 playlist) is stylized as it "
                                  "arrives, until it ends or Ctrl-C")
     p.add_argument("-o", "--output", required=True,
-                   help="output video: .mp4, .m4v, .mov or .mkv (H.264), .webm (VP9) or .gif (no sound); for a photo "
+                   help="output video: .mp4, .m4v, .mov or .mkv (H.264), .webm (VP9), .gif or .webp (animated, no sound); for a photo "
                         "also .png, .jpg or .webp; written when complete; - streams Matroska to standard output as "
                         "it is made (| mpv -); from a live stream also a URL to send it on to (rtmp://, udp://, ...)")
     p.add_argument("--prompt", help="text style, e.g. 'ink wash painting'")
@@ -272,8 +272,9 @@ def _plan_and_render(args: argparse.Namespace, source: Path, output: Path, label
     if plan.info.unreadable_audio and not plan.info.has_audio:
         print(f"rtrdit stylize: note: {label}'s audio is in a codec FFmpeg cannot decode: the output "
               "has no sound", file=sys.stderr)
-    if plan.info.has_audio and plan.output.suffix.lower() == ".gif":
-        print(f"rtrdit stylize: note: a GIF has no sound: {label}'s audio is left out", file=sys.stderr)
+    kind = {".gif": "a GIF", ".webp": "an animated WebP"}.get(plan.output.suffix.lower())
+    if plan.info.has_audio and kind is not None and not plan.image:
+        print(f"rtrdit stylize: note: {kind} has no sound: {label}'s audio is left out", file=sys.stderr)
     if plan.info.hdr:
         print(f"rtrdit stylize: note: {label} is HDR ({plan.info.hdr}): it is read tone-mapped to SDR "
               "and the output is SDR", file=sys.stderr)

@@ -66,7 +66,15 @@ def plan_live(source: str, output: str | os.PathLike[str], prompt: str | None = 
     """Check a live render before the model loads or the stream is opened: the URL, the output (a video
     file in a folder that exists, ``-``, or a stream URL), the duration and the styles, which it returns
     sorted. Raises VideoError or StylizerError in one line."""
-    from rtrdit.codecs.video import IMAGE_SUFFIXES, STDOUT, VideoError, output_format, shown_url, stream_container
+    from rtrdit.codecs.video import (
+        CONTAINERS,
+        IMAGE_SUFFIXES,
+        STDOUT,
+        VideoError,
+        output_format,
+        shown_url,
+        stream_container,
+    )
     from rtrdit.stream.render import check_span, check_writable, style_changes
 
     shown = shown_url(source)
@@ -82,7 +90,7 @@ def plan_live(source: str, output: str | os.PathLike[str], prompt: str | None = 
     name = str(output)
     if name != STDOUT and stream_container(name) is None:
         out = Path(name)
-        if out.suffix.lower() in IMAGE_SUFFIXES:
+        if out.suffix.lower() in set(IMAGE_SUFFIXES) - set(CONTAINERS):  # (.webp: an animated one)
             raise VideoError(f"{name}: a live stream is written as a video, not an image")
         output_format(out, 2)
         if not out.parent.is_dir():
