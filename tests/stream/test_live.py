@@ -160,14 +160,15 @@ def test_a_camera_that_gives_no_clock_at_first_is_timed_by_its_frame_rate(tiny_s
 
 
 @contextlib.contextmanager
-def hls_site(clip: Path, folder: Path) -> Iterator[str]:
-    """``clip`` as an HLS playlist of 1 s segments (its packets as they are), served over HTTP: its URL."""
+def hls_site(clip: Path, folder: Path, live: bool = False) -> Iterator[str]:
+    """``clip`` as an HLS playlist of 1 s segments (its packets as they are), served over HTTP: its URL. A
+    finished playlist (video on demand) unless ``live``: then it has no end mark, as a broadcast's has not."""
     import av
 
     folder.mkdir()
-    with av.open(str(clip)) as src, av.open(str(folder / "index.m3u8"), "w", format="hls",
-                                            options={"hls_time": "1", "hls_list_size": "0"}) as out:
-        streams = [src.streams.video[0], src.streams.audio[0]]
+    options = {"hls_time": "1", "hls_list_size": "0", **({"hls_flags": "omit_endlist"} if live else {})}
+    with av.open(str(clip)) as src, av.open(str(folder / "index.m3u8"), "w", format="hls", options=options) as out:
+        streams = [src.streams.video[0], *src.streams.audio[:1]]
         mapping = {s: out.add_stream_from_template(s) for s in streams}
         for packet in src.demux(streams):
             if packet.dts is not None:
@@ -209,6 +210,24 @@ def test_a_burst_waits_for_the_stylizer_instead_of_filling_memory(talk: Path, tm
     assert facts.fps == 12 and held == round(LAG * 12)
     assert live.dropped == 0 and len(frames) == 36
     assert np.allclose(np.diff(frames), 1 / 12, atol=2e-3)
+
+
+def test_a_finished_playlist_is_stylized_whole_however_slow(tmp_path: Path) -> None:
+    """A video-on-demand playlist (it has its end mark) is not live: 120 frames a second into the demo model,
+    which cannot keep that pace, and still every frame is stylized, none dropped; a playlist without the mark
+    is live (its length unknown)."""
+    from rtrdit.stream.stylizer import Stylizer
+
+    fast = make_clip(tmp_path / "fast.mp4", frames=240, size=(256, 256), fps=120, gop=60)
+    with hls_site(fast, tmp_path / "vod") as url:
+        result = Stylizer.from_pretrained("demo").stylize_stream(url, tmp_path / "vod.mp4", PROMPT, timeout=5)
+    assert (result.frames, result.extra["dropped"]) == (240, 0.0)
+    assert probe(tmp_path / "vod.mp4").frames == 240
+    with hls_site(fast, tmp_path / "live", live=True) as url:
+        live = LiveInput(url, lambda w, h: (w, h), timeout=5)
+        facts = live.open()
+        live.close()
+    assert facts.duration is None
 
 
 def test_a_stream_faster_than_the_stylizer_drops_frames_and_stays_live(talk: Path, tmp_path: Path) -> None:

@@ -123,9 +123,11 @@ def _run_live(args: argparse.Namespace, size: tuple[int, int] | None, model: _Mo
     def opened(facts: Any) -> None:
         nonlocal bar
         sound = ", with sound" if facts.audio is not None else ""
-        print(f"receiving {facts.width}x{facts.height} at {facts.fps:g} fps{sound}: stylizing to {output} "
+        whole = f", a finished playlist of {facts.duration:.1f} s (every frame)" if facts.duration else ""
+        print(f"receiving {facts.width}x{facts.height} at {facts.fps:g} fps{sound}{whole}: stylizing to {output} "
               "(Ctrl-C ends it)", file=sys.stderr)
-        bar = tqdm(unit="frame", desc="stylize", dynamic_ncols=True)
+        total = round(facts.duration * facts.fps) if facts.duration else None
+        bar = tqdm(total=total, unit="frame", desc="stylize", dynamic_ncols=True)
 
     def progress(done: int, dropped: int) -> None:
         bar.update(done - bar.n)

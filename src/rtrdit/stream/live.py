@@ -229,6 +229,7 @@ class LiveFacts:
     audio: LiveAudio | None
     origin: float  # the stream clock's time (s) of its first frame: the output's time 0
     size: tuple[int, int]  # (width, height) its frames are read at: ``LiveInput``'s ``size(width, height)``
+    duration: float | None = None  # a finished (VOD) HLS playlist's seconds: all of it is stylized, none dropped
 
 
 class LiveInput:
@@ -315,6 +316,10 @@ class LiveInput:
             fps = _rate(video) or 30.0
             aspect = _pixel_aspect(video)
             keep = max(BATCH, round(LAG * fps))
+            # a playlist that has ended (#EXT-X-ENDLIST: FFmpeg knows its length) is a video on demand: nothing
+            # to stay live with, so every frame waits for the stylizer rather than being dropped
+            vod = container.format.name == "hls" and bool(container.duration)
+            duration = container.duration / 1_000_000 if vod else None  # AV_TIME_BASE
             streams = [video] if audio is None else [video, track]
             clock = _Clock(fps, keep)
             facts: LiveFacts | None = None
@@ -343,7 +348,7 @@ class LiveInput:
                     if facts is None:  # the first frame: the stream's facts, for the caller waiting in open()
                         rgb = _to_rgb(frame, None, "stretch", aspect)
                         shown = (rgb.shape[1], rgb.shape[0])
-                        facts = LiveFacts(*shown, fps, audio, t, self._size(*shown))
+                        facts = LiveFacts(*shown, fps, audio, t, self._size(*shown), duration)
                         wall = time.monotonic()
                     self._queue(t - facts.origin, _to_rgb(frame, facts.size, "stretch", aspect), keep,
                                 wall + t - facts.origin, facts)
@@ -363,8 +368,9 @@ class LiveInput:
         """Queue one frame (at ``t`` s from the first, ``due`` on our clock), holding at most ``keep``."""
         with self._cond:
             # a burst ahead of the stream's own clock (a playlist's first segments, a server's cached start)
-            # waits for room rather than being dropped: only lateness is dropped
-            while len(self._frames) >= keep and not self._stop.is_set() and time.monotonic() < due:
+            # waits for room rather than being dropped: only lateness is dropped (and nothing of a finished playlist)
+            vod = facts.duration is not None
+            while len(self._frames) >= keep and not self._stop.is_set() and (vod or time.monotonic() < due):
                 self._cond.wait(0.05)
             self._frames.append((t, rgb))
             while self._warm and len(self._frames) > keep:  # the stylizer is behind: stay live
