@@ -4,7 +4,7 @@ Makes its own clips from a shared video (`../shared/videos/dog.mp4`): the file a
 to 1920x1080 SDR, and the same 1080p frames carried as HLG HDR (as a phone records, read tone-mapped);
 stylizes each with a text style and prints frames per second of wall time, the whole file included
 (reading, the DiT, writing). Also times the x264 presets on the stylized 1080p frames, a GIF output
-(256 colours a frame), and a 5-second part from near the end of a 2-minute 1080p file (`--start`): the
+(256 colours a frame), an animated WebP output, and a 5-second part from near the end of a 2-minute 1080p file (`--start`): the
 render of the part, against decoding the file up to the part, which reading it without a seek costs.
 
     python benchmarks/stylize_file.py [--frames 60] [--json out.json]
@@ -81,6 +81,13 @@ def main() -> None:
         results["gif_512x512"] = {"fps": round(result.fps, 2), "mb_per_second_of_video": round(mb_per_s, 2),
                                   "psnr_db_vs_mp4": round(gif_db, 2)}
         print(f"GIF 512x512: {results['gif_512x512']}", flush=True)
+        plan = plan_render(clips["512x512 SDR"], d / "out.webp", prompt="ink wash painting")
+        result = render(stylizer, plan)
+        mb_per_s = (d / "out.webp").stat().st_size / 1e6 / plan.info.duration
+        webp_db = _psnr(read_frames(d / "out.webp"), read_frames(d / "sd_out.mp4"))
+        results["webp_512x512"] = {"fps": round(result.fps, 2), "mb_per_second_of_video": round(mb_per_s, 2),
+                                   "psnr_db_vs_mp4": round(webp_db, 2)}
+        print(f"animated WebP 512x512: {results['webp_512x512']}", flush=True)
         results["part_of_2min_1080p"] = _part(stylizer, d, hd)
         print(f"5 s from 1:50 of a 2-minute 1080p file: {results['part_of_2min_1080p']}", flush=True)
     if args.json:

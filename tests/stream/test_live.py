@@ -103,6 +103,28 @@ def test_is_live() -> None:
     assert not is_live("https://example.com/clip.mp4") and not is_live("clip.mp4") and not is_live("-")
 
 
+def test_the_clock_times_frames_that_come_without_a_time() -> None:
+    """`_Clock`: frames before the stream's first time are timed back from it; more than ``hold`` of them are
+    timed by the frame rate and the stream's later times go on from the last; times never step back."""
+    from rtrdit.stream.live import _Clock
+
+    clock = _Clock(fps=10, hold=5)
+    assert clock.add(None, "a") == [] and clock.add(None, "b") == [] and not clock.counting
+    assert clock.add(2.0, "c") == [(pytest.approx(1.8), "a"), (pytest.approx(1.9), "b"), (2.0, "c")]
+    assert clock.offset == 0.0 and clock.add(None, "d") == [(pytest.approx(2.1), "d")]  # a gap: one frame on
+    assert clock.add(2.15, "e") == [(pytest.approx(2.15), "e")] and clock.add(2.1, "f")[0][0] > 2.15
+
+    clock = _Clock(fps=10, hold=3)
+    assert clock.add(None, 0) == [] and clock.add(None, 1) == []
+    assert [t for t, _ in clock.add(None, 2)] == pytest.approx([0.0, 0.1, 0.2]) and clock.counting
+    assert clock.add(None, 3) == [(pytest.approx(0.3), 3)]
+    assert clock.add(50.0, 4) == [(pytest.approx(0.4), 4)] and clock.offset == pytest.approx(-49.6)
+    assert clock.add(50.1, 5) == [(pytest.approx(0.5), 5)] and not clock.counting
+
+    clock = _Clock(fps=10, hold=30)  # a stream that ends before it gives a time
+    assert clock.add(None, 0) == [] and [t for t, _ in clock.flush()] == [0.0]
+
+
 def test_rtmp_sender_is_stylized_as_the_file_is(tiny_stylizer: Any, talk: Path, tmp_path: Path) -> None:
     """An RTMP sender (OBS, a phone app) to a listening stylizer: every frame, stylized as a render of the same
     file, at its times, with its sound in sync; the render ends when the sender closes the stream."""

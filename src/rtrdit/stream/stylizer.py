@@ -171,8 +171,8 @@ class Stylizer:
         ``listen``: wait for its sender to connect to the URL) stylized as it arrives into ``output`` (a
         video file, written when it ends; ``-``; or a URL it is sent on to) until the stream ends, nothing comes
         for ``timeout`` seconds, ``duration`` seconds of it have passed, or ``stop`` is set (or Ctrl-C/SIGTERM
-        in the main thread). Frames the stylizer cannot keep up with are dropped (``extra["dropped"]``).
-        ``progress(done, dropped)``. Bad input: StylizerError, VideoError or `stream.live.LiveError`."""
+        in the main thread). Frames the stylizer cannot keep up with are dropped (``extra["dropped"]``), but
+        none of a finished playlist (video on demand). ``progress(done, dropped)``. Bad input: StylizerError, VideoError or `stream.live.LiveError`."""
         from rtrdit.stream.live import TIMEOUT, plan_live, render_live
         from rtrdit.stream.spool import local_reference
 
