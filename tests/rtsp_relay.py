@@ -29,6 +29,7 @@ class RtspRelay:
         self.ended = threading.Event()
         self.requests: list[str] = []  # "METHOD url" of every request, in order
         self.refused = 0  # requests answered 401
+        self.publishers = 0  # streams published and ended
         self._readers: list[socket.socket] = []
         self._lock = threading.Lock()
         self._server = socket.create_server(("127.0.0.1", 0))
@@ -111,7 +112,10 @@ class RtspRelay:
         except OSError:
             pass
         finally:
-            if publishing:  # the stream has ended: so has every reader's
+            if publishing:  # the stream has ended: so has every reader's; the next publisher starts afresh
+                self.announced.clear()
+                self.playing.clear()
+                self.publishers += 1
                 with self._lock:
                     for r in self._readers:
                         _hang_up(r)

@@ -39,6 +39,7 @@ def _hd(width: int, height: int) -> bool:
 TIME_BASE = 90_000  # ticks per second of a timed writer's clock (MPEG's)
 # A frame larger than this (in pixels) is refused: one RGB frame of 8192x8192 is already 200 MB.
 MAX_PIXELS = 8192 * 8192
+GAP = 0.1  # seconds missing from a re-encoded sound that are filled with silence (`VideoWriter`)
 AUDIO_PREROLL = 0.5  # seconds of audio decoded before a start sought to (`VideoWriter`'s ``audio_start``)
 # Audio codecs an MP4 can carry as they are; anything else is re-encoded to AAC.
 _MP4_AUDIO_COPY = {"aac", "mp3", "ac3", "eac3", "alac", "opus", "flac"}
@@ -734,7 +735,7 @@ class VideoWriter:
     many seconds in (the video is a part of that file from there). ``path`` ``-`` streams Matroska to
     standard output as it is written (for a player reading a pipe), with nothing to rename or remove; a URL
     (``STREAM_OUTPUTS``: rtmp://, udp://, ...) sends it to a server as it is written. ``audio_from`` may also be
-    a live input's `stream.live.LiveAudio`, re-encoded as it arrives, on ``audio_start``'s clock."""
+    a live input's `stream.live.LiveAudio`: decoded frames on the video's clock, re-encoded as they arrive."""
 
     def __init__(
         self,
@@ -861,18 +862,21 @@ class VideoWriter:
         self._stream = stream
         if (self.audio_from is None and self._live_audio is None) or not self.container.audio:
             return
-        if self._live_audio is not None:
-            self._audio_src = self._live_audio.stream
-        else:
-            try:
-                src = av.open(str(self.audio_from), mode="r")
-            except av.FFmpegError as exc:
-                raise VideoError(f"{self.audio_from}: cannot read audio ({_describe(exc)})") from None
-            track = audio_stream(src)
-            if track is None:
-                src.close()
-                return
-            self._audio_in, self._audio_src = src, track
+        if self._live_audio is not None:  # decoded frames on the video's clock (`stream.live.LiveAudio`)
+            self._transcode_audio = True
+            rate = self.container.audio_rate or self._live_audio.rate
+            self._audio_out = self._container.add_stream(self.container.audio, rate=rate)
+            self._audio_out.layout = "mono" if self._live_audio.channels == 1 else "stereo"
+            return
+        try:
+            src = av.open(str(self.audio_from), mode="r")
+        except av.FFmpegError as exc:
+            raise VideoError(f"{self.audio_from}: cannot read audio ({_describe(exc)})") from None
+        track = audio_stream(src)
+        if track is None:
+            src.close()
+            return
+        self._audio_in, self._audio_src = src, track
         if self._audio_in is not None and self.audio_start > AUDIO_PREROLL:
             # to a packet a little before it: a decoder starting cold garbles its first frames (decoded here and
             # dropped with the rest before the start, `_pump_audio`)
@@ -882,9 +886,7 @@ class VideoWriter:
             except (av.FFmpegError, OverflowError, ValueError):
                 pass  # not seekable: read from the beginning, dropping all before the start
         name = self._audio_src.codec_context.codec.canonical_name  # "mp3", not the decoder "mp3float"
-        # a live stream's audio is re-encoded: copied, its packets carry the sender's framing (AAC in MPEG-TS is
-        # ADTS, which Matroska and FLV do not take as it is, and crashed the muxer) and its timing gaps
-        if name in self.container.audio_copy and self._live_audio is None:
+        if name in self.container.audio_copy:
             self._audio_out = self._container.add_stream_from_template(self._audio_src)
         else:
             self._transcode_audio = True
@@ -998,15 +1000,20 @@ class VideoWriter:
             if at >= until:
                 self._audio_held = item
                 return
-            if self.audio_start and at < -1e-6:  # (from the file's start even AAC's priming packet, at -21 ms, is kept)
+            # (from a file's start even AAC's priming packet, at -21 ms, is kept; a live stream's sound before its
+            # first frame is not)
+            if (self.audio_start or self._live_audio is not None) and at < -1e-6:
                 item = _audio_tail(item, -at) if self._transcode_audio else None
                 if item is None:
                     continue  # all of it before the start
             if self._transcode_audio:
                 # numbered by the samples fed, from 0: the encoder then dates its packets back by its own
                 # delay (AAC's 1024 priming samples, Opus's pre-skip) and the muxer tells players to skip it;
-                # sound that starts after the picture (a live stream's, which came later) is preceded by silence
-                gap = round(at * item.sample_rate) if not self._audio_fed else 0
+                # sound that starts after the picture (a live stream's, which came later) or stops for a while
+                # (a stream that dropped) is filled with silence, so what follows stays in sync
+                gap = round(at * item.sample_rate) - self._audio_fed  # to the sample, in the output's rate...
+                if self._audio_fed and gap < GAP * item.sample_rate:
+                    gap = 0  # ...but only at the start or past a real gap (a stream that dropped), not jitter
                 packets = []
                 for frame in ([_silence(item, gap)] if gap > 0 else []) + [item]:
                     frame.pts, frame.time_base = self._audio_fed, Fraction(1, item.sample_rate)

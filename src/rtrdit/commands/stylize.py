@@ -60,6 +60,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=positive_float, default=None, metavar="SECONDS",
                    help="live input: a server must answer within this, and a stream that sends nothing for this "
                         "long has ended (default 10)")
+    p.add_argument("--reconnect", action="store_true",
+                   help="live input: when the stream drops (a camera's reboot, a sender's lost network), connect "
+                        "again (with --listen: wait for the sender again) and go on with the same output, until "
+                        "Ctrl-C or --duration")
     p.add_argument("--skip-existing", action="store_true",
                    help="leave an output that exists as it is (outputs are only ever written whole): a stopped "
                         "folder run goes on where it stopped")
@@ -78,8 +82,9 @@ def run(args: argparse.Namespace) -> int:
     model = _Model(args.model, device)
     if is_live(args.input) or args.listen:
         return _run_live(args, size, model)
-    if args.timeout is not None:
-        raise CLIError("--timeout is for a live input (rtmp://, rtsp://, udp://, ...)")
+    for flag, given in (("--timeout", args.timeout is not None), ("--reconnect", args.reconnect)):
+        if given:
+            raise CLIError(f"{flag} is for a live input (rtmp://, rtsp://, udp://, ...)")
     try:
         refuse_stream_output(args.output)
     except VideoError as exc:
@@ -142,6 +147,7 @@ def _run_live(args: argparse.Namespace, size: tuple[int, int] | None, model: _Mo
             print(f"{how} {source} (Ctrl-C to stop)", file=sys.stderr)
             try:
                 result = render_live(stylizer, args.input, args.output, changes, listen=args.listen,
+                                     reconnect=args.reconnect,
                                      timeout=args.timeout or TIMEOUT, duration=args.duration, seed=args.seed,
                                      steps=args.steps, size=size, progress=progress, on_open=opened)
             finally:
@@ -155,6 +161,8 @@ def _run_live(args: argparse.Namespace, size: tuple[int, int] | None, model: _Mo
         return 1
     dropped = int(result.extra.get("dropped", 0))
     late = f"; {dropped} dropped to keep up with the stream" if dropped else ""
+    again = int(result.extra.get("reconnects", 0))
+    late += f"; the stream came back {again} time{'s' if again > 1 else ''}" if again else ""
     noun = "frame" if result.frames == 1 else "frames"
     where = "sent" if str(args.output) == STDOUT or stream_container(args.output) is not None else "wrote"
     print(f"{stopped}{where} {output} ({result.frames} {noun}, {result.fps:.1f} fps{late})",

@@ -7,6 +7,7 @@ or at Ctrl-C or SIGTERM, and the output is finished either way."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import signal
@@ -16,6 +17,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,7 @@ LISTEN_SCHEMES = ("rtmp", "rtmps", "tcp", "udp")  # where a sender can connect t
 LAG = 1.0  # seconds of frames that may wait for the stylizer before the oldest are dropped
 TIMEOUT = 10.0  # seconds: a pulled stream must answer within it, and any stream that sends nothing for it has ended
 AUDIO_LAG = 10.0  # seconds of audio kept for the video to catch up with; older audio is dropped
+RETRY = 2.0  # seconds between attempts to connect again to a pulled stream that dropped (``reconnect``)
 
 
 def is_live(source: object) -> bool:
@@ -101,26 +104,24 @@ def plan_live(source: str, output: str | os.PathLike[str], prompt: str | None = 
 
 
 class LiveAudio:
-    """A live input's audio track for `codecs.video.VideoWriter`, which re-encodes it: ``stream`` describes
-    it, and ``frames()`` decodes what has arrived by each call."""
+    """A live input's sound for `codecs.video.VideoWriter`, which re-encodes it: decoded frames on the output's
+    clock (the reader's thread puts them), and ``frames()`` gives what has arrived by each call; ``rate`` and
+    ``channels`` are the stream's, from its first connection."""
 
-    def __init__(self, stream: Any, url: str) -> None:
-        self.stream, self.url = stream, url
-        self.offset: float | None = None  # seconds added to its times to put them on the video's (`_Clock`)
-        self.clockless = False  # the video is timed by its frame rate until the stream gives a clock: wait
-        self._packets: deque[Any] = deque()
+    def __init__(self, rate: int, channels: int, url: str) -> None:
+        self.rate, self.channels, self.url = rate, channels, url
+        self._frames: deque[Any] = deque()
         self._lock = threading.Lock()
 
     def __str__(self) -> str:
         return self.url
 
-    def put(self, packet: Any) -> None:
-        """Keep one packet (the reader's thread); at most ``AUDIO_LAG`` seconds of them wait."""
+    def put(self, frame: Any) -> None:
+        """Keep one decoded frame, its pts on the output's clock; at most ``AUDIO_LAG`` seconds of them wait."""
         with self._lock:
-            self._packets.append(packet)
-            limit = AUDIO_LAG / float(packet.time_base) if packet.time_base else None
-            while limit and len(self._packets) > 1 and self._packets[-1].pts - self._packets[0].pts > limit:
-                self._packets.popleft()
+            self._frames.append(frame)
+            while len(self._frames) > 1 and self._frames[-1].time - self._frames[0].time > AUDIO_LAG:
+                self._frames.popleft()
 
     def frames(self) -> Iterator[Any]:
         """An iterator over the audio frames that have arrived by each call: it stops when there are none
@@ -128,20 +129,11 @@ class LiveAudio:
         return _Arrived(self)
 
     def take(self) -> list[Any]:
-        """The packets kept so far, on the video's clock, and no longer kept (none while the video has no clock:
-        they wait for it)."""
+        """The frames kept so far, and no longer kept."""
         with self._lock:
-            if self.clockless and self.offset is None:
-                return []
-            packets = list(self._packets)
-            self._packets.clear()
-        for packet in packets:
-            if self.offset:
-                shift = round(self.offset / packet.time_base)
-                packet.pts += shift
-                if packet.dts is not None:
-                    packet.dts += shift
-        return packets
+            frames = list(self._frames)
+            self._frames.clear()
+        return frames
 
 
 class _Arrived:
@@ -155,15 +147,10 @@ class _Arrived:
         return self
 
     def __next__(self) -> Any:
-        while not self._ready:
-            packets = self._audio.take()
-            if not packets:
+        if not self._ready:
+            self._ready.extend(self._audio.take())
+            if not self._ready:
                 raise StopIteration
-            for packet in packets:
-                try:
-                    self._ready.extend(self._audio.stream.codec_context.decode(packet))
-                except Exception:  # noqa: BLE001, S112 - a damaged packet of a live stream is skipped
-                    continue
         return self._ready.popleft()
 
 
@@ -227,7 +214,6 @@ class LiveFacts:
     height: int
     fps: float  # its frame rate, or 30 where it does not say
     audio: LiveAudio | None
-    origin: float  # the stream clock's time (s) of its first frame: the output's time 0
     size: tuple[int, int]  # (width, height) its frames are read at: ``LiveInput``'s ``size(width, height)``
     duration: float | None = None  # a finished (VOD) HLS playlist's seconds: all of it is stylized, none dropped
 
@@ -237,10 +223,13 @@ class LiveInput:
     queue that drops its oldest frames past ``LAG`` seconds, audio packets into `LiveAudio`."""
 
     def __init__(self, url: str, size: Callable[[int, int], tuple[int, int]], *, listen: bool = False,
-                 timeout: float = TIMEOUT) -> None:
+                 timeout: float = TIMEOUT, reconnect: bool = False) -> None:
         from rtrdit.codecs.video import shown_url
 
-        self.url, self.listen, self.timeout = url, listen, float(timeout)
+        self.url, self.listen, self.timeout, self.reconnect = url, listen, float(timeout), reconnect
+        self.reconnects = 0  # connections after the first that brought frames
+        self._wall0 = 0.0  # our clock's time at the first frame: the output's time 0
+        self._last_out = -math.inf  # the output time of the last frame queued
         self.shown = shown_url(url)  # for messages: without a password
         self._size = size
         self._frames: deque[tuple[float, np.ndarray]] = deque()
@@ -283,8 +272,7 @@ class LiveInput:
             self._warm = True
 
     def close(self) -> None:
-        """Stop reading and let the stream go (the thread ends at its next packet, or at its read timeout);
-        call it when its audio is no longer used."""
+        """Stop reading and let the stream go (the thread ends at its next packet, or at its read timeout)."""
         self._stop.set()
         with self._cond:
             self._cond.notify_all()
@@ -295,77 +283,130 @@ class LiveInput:
 
     # the reading thread ---------------------------------------------------------
     def _run(self) -> None:
+        """Read the stream, and with ``reconnect`` connect again (or, listening, wait for the sender again)
+        each time it drops, until it ends for good (a finished playlist) or ``close()``."""
+        try:
+            while not self._stop.is_set():
+                final = self._connection()
+                if final or not self.reconnect or self._error is not None:
+                    break
+                self._stop.wait(0 if self.listen else RETRY)
+        finally:
+            with self._cond:
+                self._ended = True
+                self._cond.notify_all()
+
+    def _connection(self) -> bool:
+        """One connection, read to its end: whether that end is final (a finished playlist, or ``close()``).
+        A first connection that fails is the stream's error; a later one is tried again."""
         import av
 
-        from rtrdit.codecs.video import _describe, _pixel_aspect, _rate, _to_rgb, audio_stream
+        from rtrdit.codecs.video import _describe, audio_stream
 
+        first = self._facts is None
         try:
             # a listener waits for its sender as long as it takes; a pulled stream answers within the timeout
             container = av.open(self.url, options=_options(self.url, self.listen),
                                 timeout=(None if self.listen else self.timeout, self.timeout))
         except Exception as exc:  # noqa: BLE001 - any failure to open is the user's one line
-            return self._fail(f"{self.shown}: cannot open the stream ({_describe(exc)})")
+            if first:
+                self._fail(f"{self.shown}: cannot open the stream ({_describe(exc)})")
+            return False
         try:
             videos = [s for s in container.streams.video if s.codec_context.width]
             if not videos:
-                return self._fail(f"{self.shown}: the stream has no video")
-            video = videos[0]
-            video.thread_type = "AUTO"
-            track = audio_stream(container)
-            audio = LiveAudio(track, self.shown) if track is not None else None
-            fps = _rate(video) or 30.0
-            aspect = _pixel_aspect(video)
-            keep = max(BATCH, round(LAG * fps))
-            # a playlist that has ended (#EXT-X-ENDLIST: FFmpeg knows its length) is a video on demand: nothing
-            # to stay live with, so every frame waits for the stylizer rather than being dropped
-            vod = container.format.name == "hls" and bool(container.duration)
-            duration = container.duration / 1_000_000 if vod else None  # AV_TIME_BASE
-            streams = [video] if audio is None else [video, track]
-            clock = _Clock(fps, keep)
-            facts: LiveFacts | None = None
-            wall = 0.0  # our clock's time at the first frame
-            ended = False
-            packets = container.demux(streams)
-            while not ended and not self._stop.is_set():
-                try:
-                    packet = next(packets)
-                except StopIteration:
-                    packet = None
-                except Exception:  # a sender that vanished, a read timeout: the stream has ended
-                    if self._facts is None:
-                        raise
-                    packet = None
-                if packet is not None and packet.stream is not video:
-                    if packet.pts is not None and audio is not None:
-                        audio.put(packet)
-                    continue
-                ended = packet is None or packet.size == 0
-                decoded = [(_time(frame, video), frame) for frame in video.decode(None if ended else packet)]
-                timed = [item for t, frame in decoded for item in clock.add(t, frame)]  # at the end: all it holds
-                if audio is not None:
-                    audio.offset, audio.clockless = clock.offset, clock.counting
-                for t, frame in timed + (clock.flush() if ended else []):
-                    if facts is None:  # the first frame: the stream's facts, for the caller waiting in open()
-                        rgb = _to_rgb(frame, None, "stretch", aspect)
-                        shown = (rgb.shape[1], rgb.shape[0])
-                        facts = LiveFacts(*shown, fps, audio, t, self._size(*shown), duration)
-                        wall = time.monotonic()
-                    self._queue(t - facts.origin, _to_rgb(frame, facts.size, "stretch", aspect), keep,
-                                wall + t - facts.origin, facts)
+                if first:
+                    self._fail(f"{self.shown}: the stream has no video")
+                return False
+            return self._read(container, videos[0], audio_stream(container))
         except Exception as exc:  # noqa: BLE001 - a stream cut off mid-way has ended (a sender that vanished)
             if self._facts is None:
-                return self._fail(f"{self.shown}: cannot read the stream ({_describe(exc)})")
+                self._fail(f"{self.shown}: cannot read the stream ({_describe(exc)})")
+            return False
         finally:
-            with self._cond:
-                self._ended = True
-                self._cond.notify_all()
-            # the writer still muxes audio packets and reads the track's facts: the container lives until close()
-            self._stop.wait()
             container.close()
-        return None
+
+    def _read(self, container: Any, video: Any, track: Any) -> bool:
+        """`_connection`'s reading: frames on the output's clock into the queue, sound into `LiveAudio`.
+        The first connection's first frame is the output's time 0; a later connection's first frame comes
+        at our clock's time since then (the last frame before it is held over the gap, in silence)."""
+        from rtrdit.codecs.video import _pixel_aspect, _rate, _to_rgb
+
+        video.thread_type = "AUTO"
+        fps = _rate(video) or 30.0
+        aspect = _pixel_aspect(video)
+        keep = max(BATCH, round(LAG * fps))
+        # a playlist that has ended (#EXT-X-ENDLIST: FFmpeg knows its length) is a video on demand: nothing
+        # to stay live with, so every frame waits for the stylizer rather than being dropped
+        vod = container.format.name == "hls" and bool(container.duration)
+        facts = self._facts
+        audio = facts.audio if facts is not None else None
+        if facts is None and track is not None:
+            ctx = track.codec_context
+            audio = LiveAudio(ctx.sample_rate or 48000, ctx.channels or 2, self.shown)
+        if track is not None and audio is not None and facts is not None:
+            ctx = track.codec_context  # a later connection's sound must be the first's to be encoded with it
+            if (ctx.sample_rate, ctx.channels) != (audio.rate, audio.channels):
+                track = None
+        clock = _Clock(fps, keep)
+        shift: float | None = None  # seconds from this connection's clock to the output's
+        sound: list[Any] = []  # decoded audio waiting for this connection's clock
+        ended = False
+        packets = container.demux([video] if track is None else [video, track])
+        while not ended and not self._stop.is_set():
+            try:
+                packet = next(packets)
+            except StopIteration:
+                packet = None
+            except Exception:  # a sender that vanished, a read timeout: the stream has ended
+                if self._facts is None:
+                    raise
+                packet = None
+            if packet is not None and packet.stream is not video:
+                if packet.pts is not None and audio is not None:
+                    with contextlib.suppress(Exception):  # a damaged packet of a live stream is skipped
+                        sound += [f for f in packet.decode() if f.pts is not None]
+                    sound = self._sounded(sound, audio, clock, shift)
+                continue
+            ended = packet is None or packet.size == 0
+            decoded = [(_time(frame, video), frame) for frame in video.decode(None if ended else packet)]
+            timed = [item for t, frame in decoded for item in clock.add(t, frame)]  # at the end: all it holds
+            for t, frame in timed + (clock.flush() if ended else []):
+                if facts is None:  # the first frame: the stream's facts, for the caller waiting in open()
+                    rgb = _to_rgb(frame, None, "stretch", aspect)
+                    shown = (rgb.shape[1], rgb.shape[0])
+                    facts = LiveFacts(*shown, fps, audio, self._size(*shown),
+                                      container.duration / 1_000_000 if vod else None)  # AV_TIME_BASE
+                    self._wall0 = time.monotonic()
+                if shift is None:
+                    at = 0.0 if self._facts is None else max(self._last_out + 1 / facts.fps, time.monotonic() - self._wall0)
+                    shift = at - t
+                    self.reconnects += self._facts is not None
+                out = t + shift
+                self._last_out = out
+                self._queue(out, _to_rgb(frame, facts.size, "stretch", aspect), keep, self._wall0 + out, facts)
+            sound = self._sounded(sound, audio, clock, shift)
+        return vod or self._stop.is_set()
+
+    @staticmethod
+    def _sounded(sound: list[Any], audio: LiveAudio | None, clock: _Clock, shift: float | None) -> list[Any]:
+        """Put the decoded ``sound`` on the output's clock into ``audio`` once the connection's clock is known
+        (its video's first time, and where its first frame went); until then it waits, ``AUDIO_LAG`` at most.
+        Returns what still waits."""
+        if audio is None or not sound:
+            return []
+        if shift is None or clock.offset is None:
+            while len(sound) > 1 and sound[-1].time - sound[0].time > AUDIO_LAG:
+                sound.pop(0)
+            return sound
+        for frame in sound:
+            frame.pts = round((frame.time + clock.offset + shift) * frame.sample_rate)
+            frame.time_base = Fraction(1, frame.sample_rate)
+            audio.put(frame)
+        return []
 
     def _queue(self, t: float, rgb: np.ndarray, keep: int, due: float, facts: LiveFacts) -> None:
-        """Queue one frame (at ``t`` s from the first, ``due`` on our clock), holding at most ``keep``."""
+        """Queue one frame (at ``t`` s on the output's clock, ``due`` on ours), holding at most ``keep``."""
         with self._cond:
             # a burst ahead of the stream's own clock (a playlist's first segments, a server's cached start)
             # waits for room rather than being dropped: only lateness is dropped (and nothing of a finished playlist)
@@ -418,28 +459,30 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
 
 
 def render_live(stylizer: Stylizer, source: str, output: str | os.PathLike[str], schedule: list[StyleChange], *,
-                listen: bool = False, timeout: float = TIMEOUT, duration: float | None = None, seed: int = 0,
-                steps: int | None = None, size: tuple[int, int] | None = None, progress: Callable[[int, int], None] | None = None,
-                on_open: Callable[[LiveFacts], None] | None = None,
+                listen: bool = False, timeout: float = TIMEOUT, reconnect: bool = False, duration: float | None = None,
+                seed: int = 0, steps: int | None = None, size: tuple[int, int] | None = None,
+                progress: Callable[[int, int], None] | None = None, on_open: Callable[[LiveFacts], None] | None = None,
                 stop: threading.Event | None = None) -> RenderResult:
     """Stylize the live stream at ``source`` into ``output`` (a file written when the stream ends, ``-``, or a
     URL: `codecs.video.STREAM_OUTPUTS`) until it ends, ``stop`` is set, or Ctrl-C/SIGTERM (once). Every
     frame keeps its time from the stream's first frame, the schedule runs on that clock, and the stream's
-    audio is kept; ``duration`` (seconds of the stream) ends it too. ``progress(done, dropped)`` follows the
-    frames written and dropped; ``on_open`` is called with the stream's facts when its first frame has come.
-    ``extra`` holds ``dropped`` and ``stopped`` (1.0 when a signal or ``stop`` ended it). Raises LiveError
-    when the stream cannot be opened or read."""
+    audio is kept; ``duration`` (seconds of the stream) ends it too. With ``reconnect`` a stream that drops
+    is connected to again (a listener waits for its sender again) and the output goes on, the gap kept as
+    time (the last frame held, silence), until ``stop``, a signal or ``duration``. ``progress(done,
+    dropped)`` follows the frames written and dropped; ``on_open`` is called with the stream's facts when its
+    first frame has come. ``extra`` holds ``dropped``, ``reconnects`` and ``stopped`` (1.0 when a signal or
+    ``stop`` ended it). Raises LiveError when the stream cannot be opened or read."""
     stop = stop if stop is not None else threading.Event()
 
     def work_size(w: int, h: int) -> tuple[int, int]:
         return size if size is not None else processing_size(w, h, stylizer.config.area)
 
-    live = LiveInput(source, work_size, listen=listen, timeout=timeout)
+    live = LiveInput(source, work_size, listen=listen, timeout=timeout, reconnect=reconnect)
     with _stop_on_signals(stop):
         try:
             facts = _opened(live, stop)
             if facts is None:  # stopped while waiting for the stream: nothing to write
-                return RenderResult(str(output), 0, 0.0, 0.0, extra={"dropped": 0.0, "stopped": 1.0})
+                return RenderResult(str(output), 0, 0.0, 0.0, extra={"dropped": 0.0, "reconnects": 0.0, "stopped": 1.0})
             if on_open is not None:
                 on_open(facts)
             return _stream(stylizer, live, facts, output, schedule, seed, steps, progress, stop, duration)
@@ -477,7 +520,7 @@ def _stream(stylizer: Stylizer, live: LiveInput, facts: LiveFacts, output: str |
     first, pending = split_schedule(changes, half)
     sess = stylizer.session(prompt=first.prompt, reference=first.reference, seed=seed, steps=steps, size=facts.size)
     # the stream's audio on its own clock, from the first frame's time on
-    writer = VideoWriter(output, facts.fps, audio_from=facts.audio, preset=PRESET, audio_start=max(0.0, facts.origin))
+    writer = VideoWriter(output, facts.fps, audio_from=facts.audio, preset=PRESET)  # its sound on the output's clock
     encoder = _EncodeThread([writer], (facts.width, facts.height))
     waiting: deque[float] = deque()
     done = 0
@@ -522,7 +565,8 @@ def _stream(stylizer: Stylizer, live: LiveInput, facts: LiveFacts, output: str |
         raise
     secs = time.perf_counter() - t0
     return RenderResult(str(output), done, done / secs if secs > 0 else 0.0, secs,
-                        extra={"dropped": float(live.dropped), "stopped": float(stop.is_set() and not ended)})
+                        extra={"dropped": float(live.dropped), "reconnects": float(live.reconnects),
+                               "stopped": float(stop.is_set() and not ended)})
 
 
 __all__ = ["LAG", "LIVE_SCHEMES", "TIMEOUT", "LiveError", "LiveFacts", "LiveInput", "is_live", "plan_live", "render_live"]

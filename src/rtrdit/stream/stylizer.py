@@ -163,7 +163,7 @@ class Stylizer:
 
     def stylize_stream(self, source: str, output: str | os.PathLike[str], prompt: str | None = None,
                        reference: Any = None, *, schedule: Any = None, listen: bool = False,
-                       timeout: float | None = None, duration: float | None = None, seed: int = 0,
+                       timeout: float | None = None, reconnect: bool = False, duration: float | None = None, seed: int = 0,
                        steps: int | None = None, size: tuple[int, int] | None = None,
                        progress: Callable[[int, int], None] | None = None,
                        stop: threading.Event | None = None) -> RenderResult:
@@ -172,13 +172,14 @@ class Stylizer:
         video file, written when it ends; ``-``; or a URL it is sent on to) until the stream ends, nothing comes
         for ``timeout`` seconds, ``duration`` seconds of it have passed, or ``stop`` is set (or Ctrl-C/SIGTERM
         in the main thread). Frames the stylizer cannot keep up with are dropped (``extra["dropped"]``), but
-        none of a finished playlist (video on demand). ``progress(done, dropped)``. Bad input: StylizerError, VideoError or `stream.live.LiveError`."""
+        none of a finished playlist (video on demand). ``reconnect``: a stream that drops is connected to
+        again (waited for, when listening) and the output goes on across the gap. ``progress(done, dropped)``. Bad input: StylizerError, VideoError or `stream.live.LiveError`."""
         from rtrdit.stream.live import TIMEOUT, plan_live, render_live
         from rtrdit.stream.spool import local_reference
 
         with local_reference(reference) as ref:
             changes = plan_live(source, output, prompt, ref, schedule, duration, listen)
-            return render_live(self, source, output, changes, listen=listen,
+            return render_live(self, source, output, changes, listen=listen, reconnect=reconnect,
                                timeout=TIMEOUT if timeout is None else timeout, duration=duration, seed=seed,
                                steps=steps, size=size, progress=progress, stop=stop)
 
