@@ -9,6 +9,7 @@ import contextlib
 import functools
 import http.server
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -459,5 +460,9 @@ def test_cli_live_to_standard_output(talk: Path, tiny_stylizer_dir: str, tmp_pat
     assert proc.returncode == 0, proc.stderr.decode()
     (tmp_path / "piped.mkv").write_bytes(proc.stdout)
     info = probe(tmp_path / "piped.mkv")
-    assert (info.frames, info.has_audio) == (36, True)
-    assert b"sent - (36 frames" in proc.stderr
+    # frames the stylizer was more than LAG late for are dropped (a loaded machine); every other one is on stdout
+    said = re.search(rb"sent - \((\d+) frames.*?(?:; (\d+) dropped|\))", proc.stderr)
+    assert said, proc.stderr.decode()
+    sent, dropped = int(said[1]), int(said[2] or 0)
+    assert (info.frames, info.has_audio) == (sent, True)
+    assert sent + dropped == 36 and sent >= BATCH
