@@ -38,6 +38,8 @@ def make_clip(
     first: int = 0,
     audio_onset: float = 0.0,
     gop: int | None = None,
+    audio_rate: int = 48000,
+    audio_layout: str = "stereo",
 ) -> Path:
     """Encode ``frames`` pattern frames (see :func:`pattern`) into ``path`` with PyAV; ``audio`` names an
     audio codec for a 440 Hz tone as long as the video; ``times`` (seconds, on a millisecond clock) gives
@@ -45,7 +47,8 @@ def make_clip(
     ``audio_seconds`` makes the tone longer (a last frame held over the rest of the audio, as in a slideshow);
     ``sar`` stores non-square pixels (a DVD's or DV camera's 720x576 at 64:45 is shown 1024x576); ``first``
     numbers the pattern frames from there (a part of a longer clip); ``audio_onset`` starts the tone after
-    that many seconds of silence; ``gop`` sets x264's key frame interval."""
+    that many seconds of silence; ``gop`` sets x264's key frame interval; ``audio_rate`` and ``audio_layout``
+    ("mono" or "stereo") the sound's."""
     import av
 
     width, height = size
@@ -63,8 +66,8 @@ def make_clip(
                 vs.options |= {"g": str(gop), "keyint_min": str(gop)}
         astream = None
         if audio is not None:
-            astream = out.add_stream(audio, rate=48000)
-            astream.layout = "stereo"
+            astream = out.add_stream(audio, rate=audio_rate)
+            astream.layout = audio_layout
         src_fmt = {"gray": "gray", "rgba": "rgba", "yuva420p": "rgba"}.get(pix_fmt, "rgb24")
         for i in range(frames):
             img = pattern(first + i, width, height)
@@ -84,15 +87,15 @@ def make_clip(
         if astream is not None:
             seconds = frames / float(rate) if times is None else times[-1] + 1 / float(rate)
             seconds = audio_seconds if audio_seconds is not None else seconds
-            n, chunk = int(seconds * 48000), 960
-            t = np.arange(n) / 48000
+            n, chunk = int(seconds * audio_rate), 960
+            t = np.arange(n) / audio_rate
             tone = (0.3 * np.sin(2 * np.pi * 440 * t) * (t >= audio_onset)).astype(np.float32)
             for k in range(0, n, chunk):
-                part = np.ascontiguousarray(np.stack([tone[k:k + chunk]] * 2))
-                af = av.AudioFrame.from_ndarray(part, format="fltp", layout="stereo")
-                af.sample_rate = 48000
+                part = np.ascontiguousarray(np.stack([tone[k:k + chunk]] * (1 if audio_layout == "mono" else 2)))
+                af = av.AudioFrame.from_ndarray(part, format="fltp", layout=audio_layout)
+                af.sample_rate = audio_rate
                 af.pts = k
-                af.time_base = Fraction(1, 48000)
+                af.time_base = Fraction(1, audio_rate)
                 for packet in astream.encode(af):
                     out.mux(packet)
             for packet in astream.encode(None):

@@ -182,11 +182,15 @@ def test_a_camera_that_gives_no_clock_at_first_is_timed_by_its_frame_rate(tiny_s
     assert abs(audio_onset(tmp_path / "cam.mp4") - 2.0) < 0.05
 
 
-def test_a_camera_that_drops_is_connected_to_again_and_the_output_goes_on(tiny_stylizer: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("sound", [(48000, "stereo"), (22050, "mono")])
+def test_a_camera_that_drops_is_connected_to_again_and_the_output_goes_on(sound: tuple[int, str], tiny_stylizer: Any,
+                                                                         tmp_path: Path) -> None:
     """``reconnect``: a camera whose stream drops (a reboot, a Wi-Fi blip) and comes back is connected to again;
-    one output holds both streams' frames, the gap kept as time, the sound of the second in sync with it."""
+    one output holds both streams' frames, the gap kept as time, the sound of the second in sync with it, also
+    when it comes back with another sample rate and channel count (an app's settings changed)."""
     quiet = make_clip(tmp_path / "a.mp4", frames=24, size=(48, 40), fps=12, audio="aac", audio_onset=9.0, gop=12)
-    tone = make_clip(tmp_path / "b.mp4", frames=24, size=(48, 40), fps=12, audio="aac", audio_onset=1.0, gop=12)
+    tone = make_clip(tmp_path / "b.mp4", frames=24, size=(48, 40), fps=12, audio="aac", audio_onset=1.0, gop=12,
+                     audio_rate=sound[0], audio_layout=sound[1])
     stop = threading.Event()
     box: dict[str, Any] = {}
 

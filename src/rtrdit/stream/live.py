@@ -106,10 +106,12 @@ def plan_live(source: str, output: str | os.PathLike[str], prompt: str | None = 
 class LiveAudio:
     """A live input's sound for `codecs.video.VideoWriter`, which re-encodes it: decoded frames on the output's
     clock (the reader's thread puts them), and ``frames()`` gives what has arrived by each call; ``rate`` and
-    ``channels`` are the stream's, from its first connection."""
+    ``channels`` are the stream's, from its first connection, and ``form`` its decoded frames' (sample format,
+    layout), from the first one put: a later connection's sound is resampled to them."""
 
     def __init__(self, rate: int, channels: int, url: str) -> None:
         self.rate, self.channels, self.url = rate, channels, url
+        self.form: tuple[str, str] | None = None
         self._frames: deque[Any] = deque()
         self._lock = threading.Lock()
 
@@ -119,6 +121,7 @@ class LiveAudio:
     def put(self, frame: Any) -> None:
         """Keep one decoded frame, its pts on the output's clock; at most ``AUDIO_LAG`` seconds of them wait."""
         with self._lock:
+            self.form = self.form or (frame.format.name, frame.layout.name)
             self._frames.append(frame)
             while len(self._frames) > 1 and self._frames[-1].time - self._frames[0].time > AUDIO_LAG:
                 self._frames.popleft()
@@ -330,6 +333,8 @@ class LiveInput:
         """`_connection`'s reading: frames on the output's clock into the queue, sound into `LiveAudio`.
         The first connection's first frame is the output's time 0; a later connection's first frame comes
         at our clock's time since then (the last frame before it is held over the gap, in silence)."""
+        import av
+
         from rtrdit.codecs.video import _pixel_aspect, _rate, _to_rgb
 
         video.thread_type = "AUTO"
@@ -344,10 +349,12 @@ class LiveInput:
         if facts is None and track is not None:
             ctx = track.codec_context
             audio = LiveAudio(ctx.sample_rate or 48000, ctx.channels or 2, self.shown)
+        resampler = None
         if track is not None and audio is not None and facts is not None:
-            ctx = track.codec_context  # a later connection's sound must be the first's to be encoded with it
+            ctx = track.codec_context  # a later connection's sound is made the first's, to be encoded with it
             if (ctx.sample_rate, ctx.channels) != (audio.rate, audio.channels):
-                track = None
+                sample, layout = audio.form or ("fltp", "mono" if audio.channels == 1 else "stereo")
+                resampler = av.AudioResampler(format=sample, layout=layout, rate=audio.rate)
         clock = _Clock(fps, keep)
         shift: float | None = None  # seconds from this connection's clock to the output's
         sound: list[Any] = []  # decoded audio waiting for this connection's clock
@@ -365,7 +372,9 @@ class LiveInput:
             if packet is not None and packet.stream is not video:
                 if packet.pts is not None and audio is not None:
                     with contextlib.suppress(Exception):  # a damaged packet of a live stream is skipped
-                        sound += [f for f in packet.decode() if f.pts is not None]
+                        got = packet.decode()
+                        got = [r for f in got for r in resampler.resample(f)] if resampler is not None else got
+                        sound += [f for f in got if f.pts is not None]
                     sound = self._sounded(sound, audio, clock, shift)
                 continue
             ended = packet is None or packet.size == 0
