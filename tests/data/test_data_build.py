@@ -265,3 +265,23 @@ def test_photos_in_formats_pillow_lacks_are_animated(tmp_path: Path) -> None:
     clips = list(image_clips(write_dpx_still(tmp_path / "p.dpx", rgb), (32, 32), 5, 2, seed=0))
     assert len(clips) == 2 and clips[0].shape == (5, 32, 32, 3)
     assert abs(float(clips[0][..., 0].mean()) - 100) < 60 and clips[0][..., 1].max() <= 60  # the photo's two halves
+
+
+def test_animated_gif_and_webp_are_videos_and_still_ones_photos(tmp_path: Path) -> None:
+    """A folder with animated and still GIF and WebP files: the animated ones are cut into clips of their own
+    frames (as videos), the still ones become camera moves (as photos)."""
+    from PIL import Image
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    moving = [Image.fromarray(np.roll(rng.integers(0, 256, (72, 96, 3), np.uint8), 4 * k, axis=1)) for k in range(12)]
+    for name in ("wanim.webp", "ganim.gif"):
+        moving[0].save(folder / name, save_all=True, append_images=moving[1:], duration=80, loop=0, lossless=True)
+    for name in ("wstill.webp", "gstill.gif"):
+        moving[0].save(folder / name)
+    out = tmp_path / "ds"
+    assert main(["data", "build", str(folder), "-o", str(out), "--size", "64x64", "--frames", "5",
+                 "--clips-per-video", "1", "--clips-per-image", "1", "--no-rv2v", "--val-fraction", "0"]) == 0
+    sources = sorted(Path(r["source"]).name for r in _rows(out / "manifest.jsonl"))
+    assert sources == ["ganim-f00000.mp4", "img-gstill-m00.mp4", "img-wstill-m00.mp4", "wanim-f00000.mp4"]

@@ -21,6 +21,7 @@ from rtrdit.files import atomic_path
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".avif", ".tif", ".tiff", ".bmp")
+ANIMATED_EXTENSIONS = (".gif", ".webp")  # a video when animated, a photo when not (`find_inputs`)
 # Folders inside installed packages that ship sample photographs (looked up without importing them).
 # Only scikit-learn's two photos (china.jpg, flower.jpg): it is a pinned core dependency, so the demo data,
 # `rtrdit demo` and the benchmarks see the same images whatever optional extras are installed.
@@ -81,19 +82,38 @@ class _Clip:
 
 def find_inputs(paths: Sequence[Path]) -> tuple[list[Path], list[Path]]:
     """``(videos, photos)`` named directly or found (non-recursively, sorted) in the given folders; a
-    named file is a photo when its suffix is an image one, otherwise it is read as a video."""
+    named file is a photo when its suffix is an image one, otherwise it is read as a video. A GIF or a
+    WebP is a video when it is animated (more than one frame), a photo otherwise."""
     videos: list[Path] = []
     photos: list[Path] = []
     for p in paths:
         if p.is_dir():
-            files = sorted(q for q in p.iterdir() if q.is_file())
-            videos.extend(q for q in files if q.suffix.lower() in VIDEO_EXTENSIONS)
-            photos.extend(q for q in files if q.suffix.lower() in IMAGE_EXTENSIONS)
+            files = sorted(q for q in p.iterdir() if q.is_file() and not q.name.startswith("."))
+            for q in files:
+                kind = _kind(q)
+                if kind == "video" and q.suffix.lower() in (*VIDEO_EXTENSIONS, *ANIMATED_EXTENSIONS):
+                    videos.append(q)
+                elif kind == "photo" and q.suffix.lower() in (*IMAGE_EXTENSIONS, *ANIMATED_EXTENSIONS):
+                    photos.append(q)
         elif p.is_file():
-            (photos if p.suffix.lower() in IMAGE_EXTENSIONS else videos).append(p)
+            (photos if _kind(p) == "photo" else videos).append(p)
         else:
             raise FileNotFoundError(f"{p}: no such file or folder")
     return videos, photos
+
+
+def _kind(path: Path) -> str:
+    """"video" or "photo", by the suffix; a GIF or WebP by its frame count (Pillow reads only the header)."""
+    suffix = path.suffix.lower()
+    if suffix in ANIMATED_EXTENSIONS:
+        from PIL import Image
+
+        try:
+            with Image.open(path) as im:
+                return "video" if getattr(im, "n_frames", 1) > 1 else "photo"
+        except (OSError, ValueError):
+            return "photo"  # unreadable: the photo reader says so in one line, and the build goes on
+    return "photo" if suffix in IMAGE_EXTENSIONS else "video"
 
 
 def package_images() -> list[Path]:
