@@ -30,6 +30,7 @@ from rtrdit.stream.live import LAG, LiveError, LiveInput, is_live
 from rtrdit.stream.render import BATCH
 
 PROMPT = "ink wash painting"
+SURE = 60.0  # `lag` for tests that compare every frame: a loaded machine's slow stylizer must not drop any
 
 
 def free_port() -> int:
@@ -131,7 +132,7 @@ def test_rtmp_sender_is_stylized_as_the_file_is(tiny_stylizer: Any, talk: Path, 
     file, at its times, with its sound in sync; the render ends when the sender closes the stream."""
     url = f"rtmp://127.0.0.1:{free_port()}/live/stream"
     pushing = sender(talk, url, "flv")
-    live = tiny_stylizer.stylize_stream(url, tmp_path / "live.mp4", PROMPT, listen=True, timeout=5)
+    live = tiny_stylizer.stylize_stream(url, tmp_path / "live.mp4", PROMPT, listen=True, timeout=5, lag=SURE)
     pushing.join()
     tiny_stylizer.stylize_file(talk, tmp_path / "file.mp4", PROMPT)
     assert (live.frames, live.extra["dropped"], live.extra["stopped"]) == (36, 0.0, 0.0)
@@ -153,7 +154,7 @@ def test_an_ip_camera_is_pulled_over_rtsp_and_stylized_as_the_file_is(tiny_styli
     with RtspRelay(credentials=("admin", "s3cret")) as camera:
         url = camera.url(user="admin", password="s3cret")
         sending = publisher(str(talk), url)
-        result = tiny_stylizer.stylize_stream(url, tmp_path / "cam.mp4", PROMPT, timeout=5)
+        result = tiny_stylizer.stylize_stream(url, tmp_path / "cam.mp4", PROMPT, timeout=5, lag=SURE)
         assert sending.wait(30) == 0
     assert camera.refused >= 1 and any(r.startswith("PLAY ") for r in camera.requests)  # it logged in to play
     tiny_stylizer.stylize_file(talk, tmp_path / "file.mp4", PROMPT)
@@ -162,6 +163,44 @@ def test_an_ip_camera_is_pulled_over_rtsp_and_stylized_as_the_file_is(tiny_styli
     assert min(psnr(x, y) for x, y in zip(a, b, strict=True)) == 99.0  # RTP's 90 kHz clock: identical
     assert abs(audio_onset(tmp_path / "cam.mp4") - 1.0) < 0.03
     assert shown_url(url) == f"rtsp://admin:***@127.0.0.1:{camera.port}/live/cam"
+
+
+def test_compare_of_a_live_stream_is_the_file_renders(tiny_stylizer: Any, talk: Path, tmp_path: Path) -> None:
+    """``compare``: a live stream's side-by-side video (source | stylized) is the one a render of the same file
+    makes, frame for frame, and its contact sheet shows the source above the output, spread over the stream."""
+    from PIL import Image
+
+    with RtspRelay() as camera:
+        sending = publisher(str(talk), camera.url())
+        live = tiny_stylizer.stylize_stream(camera.url(), tmp_path / "cam.mp4", PROMPT, timeout=5, lag=SURE, compare=True)
+        assert sending.wait(30) == 0
+    whole = tiny_stylizer.stylize_file(talk, tmp_path / "file.mp4", PROMPT, compare=True)
+    assert (live.compare, live.contact_sheet) == (str(tmp_path / "cam_compare.mp4"), str(tmp_path / "cam_sheet.png"))
+    a, b = read_frames(tmp_path / "cam_compare.mp4"), read_frames(whole.compare)
+    assert a.shape == b.shape == (36, 40, 96, 3)
+    assert min(psnr(x, y) for x, y in zip(a, b, strict=True)) == 99.0
+    assert min(psnr(x, y) for x, y in zip(a[:, :, :48], read_frames(talk), strict=True)) > 35  # the source on the left
+    sheet = np.asarray(Image.open(live.contact_sheet).convert("RGB")).astype(int)
+    top, bottom = sheet[: sheet.shape[0] // 2], sheet[sheet.shape[0] // 2:]
+    cols = np.array_split(np.arange(sheet.shape[1]), 6)
+    greys = [top[20:, c].mean() for c in cols]  # each pattern frame a flatter grey, its white corner aside
+    assert len(set(np.round(greys))) == 6 and np.abs(top - bottom).mean() > 5  # six moments; styled below
+
+
+def test_sheet_picks_spread_over_a_stream_of_any_length() -> None:
+    """`SheetPicks` holds at most 2n+1 frame pairs however long the stream, and picks n spread from its start
+    to near its end."""
+    from rtrdit.stream.render import SheetPicks
+
+    for length in (3, 36, 1000, 12345):
+        picks = SheetPicks(6)
+        for i in range(length):
+            picks.add(np.full((1,), i), np.full((1,), -i))
+            assert len(picks._kept) <= 13
+        sources, styled = picks.rows()
+        seen = [int(f[0]) for f in sources]
+        assert seen == [-int(f[0]) for f in styled] and seen == sorted(set(seen)) and seen[0] == 0
+        assert len(seen) == min(6, length) and seen[-1] >= length - 1 - picks.stride
 
 
 def test_a_camera_that_gives_no_clock_at_first_is_timed_by_its_frame_rate(tiny_stylizer: Any, tmp_path: Path) -> None:
@@ -173,7 +212,7 @@ def test_a_camera_that_gives_no_clock_at_first_is_timed_by_its_frame_rate(tiny_s
     clip = make_clip(tmp_path / "late.mp4", frames=48, size=(48, 40), fps=12, audio="aac", audio_onset=2.0, gop=12)
     with RtspRelay(rtcp_after=1.5) as camera:
         sending = publisher(str(clip), camera.url())
-        result = tiny_stylizer.stylize_stream(camera.url(), tmp_path / "cam.mp4", PROMPT, timeout=5)
+        result = tiny_stylizer.stylize_stream(camera.url(), tmp_path / "cam.mp4", PROMPT, timeout=5, lag=SURE)
         assert sending.wait(30) == 0
     assert (result.frames, result.extra["dropped"]) == (48, 0.0)
     with av.open(str(tmp_path / "cam.mp4")) as c:
@@ -195,7 +234,7 @@ def test_a_camera_that_drops_is_connected_to_again_and_the_output_goes_on(sound:
     box: dict[str, Any] = {}
 
     def render(url: str) -> None:
-        box["result"] = tiny_stylizer.stylize_stream(url, tmp_path / "cam.mp4", PROMPT, timeout=5, reconnect=True,
+        box["result"] = tiny_stylizer.stylize_stream(url, tmp_path / "cam.mp4", PROMPT, timeout=5, reconnect=True, lag=SURE,
                                                      stop=stop)
 
     with RtspRelay() as camera:
@@ -245,7 +284,7 @@ def hls_site(clip: Path, folder: Path, live: bool = False) -> Iterator[str]:
 
 def test_hls_playlist_is_pulled_and_stylized_as_the_file_is(tiny_stylizer: Any, talk: Path, tmp_path: Path) -> None:
     with hls_site(talk, tmp_path / "site") as url:
-        result = tiny_stylizer.stylize_stream(url, tmp_path / "hls.mp4", PROMPT, timeout=5)
+        result = tiny_stylizer.stylize_stream(url, tmp_path / "hls.mp4", PROMPT, timeout=5, lag=SURE)
     tiny_stylizer.stylize_file(talk, tmp_path / "file.mp4", PROMPT)
     assert (result.frames, result.extra["dropped"]) == (36, 0.0)
     a, b = read_frames(tmp_path / "hls.mp4"), read_frames(tmp_path / "file.mp4")
@@ -254,11 +293,12 @@ def test_hls_playlist_is_pulled_and_stylized_as_the_file_is(tiny_stylizer: Any, 
     assert abs(audio_onset(tmp_path / "hls.mp4") - 1.0) < 0.03
 
 
-def test_a_burst_waits_for_the_stylizer_instead_of_filling_memory(talk: Path, tmp_path: Path) -> None:
-    """A playlist's segments arrive all at once, ahead of the stream's clock: the reader holds at most ``LAG``
+@pytest.mark.parametrize("lag", [LAG, 2.0])
+def test_a_burst_waits_for_the_stylizer_instead_of_filling_memory(lag: float, talk: Path, tmp_path: Path) -> None:
+    """A playlist's segments arrive all at once, ahead of the stream's clock: the reader holds at most ``lag``
     seconds of frames and waits for room (rather than queueing all, or dropping frames it is not late for)."""
     with hls_site(talk, tmp_path / "site") as url:
-        live = LiveInput(url, lambda w, h: (w, h), timeout=5)
+        live = LiveInput(url, lambda w, h: (w, h), timeout=5, lag=lag)
         facts = live.open()
         live.warm()  # a stylizer past its first chunk: late frames would now be dropped
         time.sleep(0.6)  # nothing taken meanwhile: all 3 s of it could have come in, 0.6 s of it is due
@@ -267,7 +307,7 @@ def test_a_burst_waits_for_the_stylizer_instead_of_filling_memory(talk: Path, tm
         while (got := live.take(BATCH)) is not None:
             frames += [t for t, _ in got]
         live.close()
-    assert facts.fps == 12 and held == round(LAG * 12)
+    assert facts.fps == 12 and held == round(lag * 12)
     assert live.dropped == 0 and len(frames) == 36
     assert np.allclose(np.diff(frames), 1 / 12, atol=2e-3)
 
@@ -389,11 +429,14 @@ def test_cli_writes_a_file_until_the_stream_ends(talk: Path, tiny_stylizer_dir: 
     sender(talk, url, "mpegts")
     proc = subprocess.run([sys.executable, "-m", "rtrdit.cli", "stylize", url + "?listen", "--listen",
                            "-o", str(tmp_path / "rec.mkv"), "--prompt", PROMPT, "--model", tiny_stylizer_dir,
-                           "--timeout", "5", "--duration", "2"], capture_output=True, text=True, timeout=120,
-                          check=False)
+                           "--lag", "60", "--timeout", "5", "--duration", "2", "--compare"], capture_output=True, text=True,
+                          timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr
     assert "wrote" in proc.stdout and "(24 frames" in proc.stdout  # 2 s of 12 fps: --duration
+    assert f"wrote {tmp_path / 'rec_compare.mkv'}" in proc.stdout and f"wrote {tmp_path / 'rec_sheet.png'}" in proc.stdout
     assert probe(tmp_path / "rec.mkv").frames == 24 and not [p for p in os.listdir(tmp_path) if p.startswith(".")]
+    side = probe(tmp_path / "rec_compare.mkv")
+    assert (side.frames, side.width, side.height) == (24, 96, 40)
 
 
 def test_cli_listens_again_for_a_sender_that_comes_back(talk: Path, tiny_stylizer_dir: str, tmp_path: Path) -> None:
@@ -401,7 +444,7 @@ def test_cli_listens_again_for_a_sender_that_comes_back(talk: Path, tiny_stylize
     one output holds both; Ctrl-C ends it (exit 0), the comeback said."""
     url = f"tcp://127.0.0.1:{free_port()}"
     proc = stylize(url + "?listen", "--listen", "--reconnect", "-o", str(tmp_path / "rec.mkv"), "--prompt", PROMPT,
-                   "--model", tiny_stylizer_dir, "--timeout", "2")
+                   "--model", tiny_stylizer_dir, "--lag", "60", "--timeout", "2")
     try:
         assert proc.stderr is not None
         lines_until(proc.stderr, "waiting for a sender")
@@ -428,7 +471,9 @@ def test_cli_listens_again_for_a_sender_that_comes_back(talk: Path, tiny_stylize
     (["rtmp://127.0.0.1:9/live/x", "-o", "{tmp}/o.png"], "a live stream is written as a video"),
     (["rtmp://127.0.0.1:9/live/x", "-o", "{tmp}/nowhere/o.mp4"], "output folder does not exist"),
     (["rtmp://127.0.0.1:9/live/x", "--start", "5", "-o", "{tmp}/o.mp4"], "--start is for files"),
+    (["rtmp://127.0.0.1:9/live/x", "--compare", "-o", "udp://127.0.0.1:9"], "--compare writes files beside"),
     (["{clip}", "--reconnect", "-o", "{tmp}/o.mp4"], "--reconnect is for a live input"),
+    (["{clip}", "--lag", "5", "-o", "{tmp}/o.mp4"], "--lag is for a live input"),
     (["{clip}", "-o", "rtmp://127.0.0.1:9/live/x"], "a stream is sent to a server from a live input"),
 ])
 def test_cli_bad_live_input(args: list[str], message: str, talk: Path, tiny_stylizer_dir: str,
@@ -470,3 +515,12 @@ def test_cli_live_to_standard_output(talk: Path, tiny_stylizer_dir: str, tmp_pat
     sent, dropped = int(said[1]), int(said[2] or 0)
     assert (info.frames, info.has_audio) == (sent, True)
     assert sent + dropped == 36 and sent >= BATCH
+
+
+def test_a_lag_that_is_no_positive_number_of_seconds_is_refused(tmp_path: Path) -> None:
+    from rtrdit.codecs.video import VideoError
+    from rtrdit.stream.live import plan_live
+
+    for lag in (0, -1.0, float("nan"), "1"):
+        with pytest.raises(VideoError, match="the lag must be a number of seconds > 0"):
+            plan_live("rtmp://127.0.0.1:9/live/x", tmp_path / "o.mp4", PROMPT, lag=lag)  # type: ignore[arg-type]

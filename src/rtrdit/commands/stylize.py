@@ -64,6 +64,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="live input: when the stream drops (a camera's reboot, a sender's lost network), connect "
                         "again (with --listen: wait for the sender again) and go on with the same output, until "
                         "Ctrl-C or --duration")
+    p.add_argument("--lag", type=positive_float, default=None, metavar="SECONDS",
+                   help="live input: seconds of frames that may wait for a stylizer that falls behind before the "
+                        "oldest are dropped (default 1; more keeps every frame of a slow patch, at the cost of "
+                        "delay and memory)")
     p.add_argument("--skip-existing", action="store_true",
                    help="leave an output that exists as it is (outputs are only ever written whole): a stopped "
                         "folder run goes on where it stopped")
@@ -82,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
     model = _Model(args.model, device)
     if is_live(args.input) or args.listen:
         return _run_live(args, size, model)
-    for flag, given in (("--timeout", args.timeout is not None), ("--reconnect", args.reconnect)):
+    for flag, given in (("--timeout", args.timeout is not None), ("--reconnect", args.reconnect),
+                        ("--lag", args.lag is not None)):
         if given:
             raise CLIError(f"{flag} is for a live input (rtmp://, rtsp://, udp://, ...)")
     try:
@@ -112,14 +117,14 @@ def _run_live(args: argparse.Namespace, size: tuple[int, int] | None, model: _Mo
     from tqdm import tqdm
 
     from rtrdit.codecs.video import VideoError, shown_url, stream_container
-    from rtrdit.stream.live import TIMEOUT, LiveError, plan_live, render_live
+    from rtrdit.stream.live import LAG, TIMEOUT, LiveError, plan_live, render_live
     from rtrdit.stream.session import StylizerError
     from rtrdit.stream.spool import local_reference
 
     if args.listen and not is_live(args.input):
         raise CLIError(f"--listen takes a live stream's URL to wait at as the input "
                        f"(rtmp://0.0.0.0:1935/live/stream, tcp://0.0.0.0:9000, ...), got {shown_url(args.input)}")
-    for flag, given in (("--start", args.start), ("--compare", args.compare), ("--skip-existing", args.skip_existing)):
+    for flag, given in (("--start", args.start), ("--skip-existing", args.skip_existing)):
         if given:
             raise CLIError(f"{flag} is for files; a live stream runs from when it is opened (--duration stops it)")
     bar: Any = None
@@ -141,7 +146,9 @@ def _run_live(args: argparse.Namespace, size: tuple[int, int] | None, model: _Mo
 
     try:
         with local_reference(args.ref) as ref:
-            changes = plan_live(args.input, args.output, args.prompt, ref, args.schedule, args.duration, args.listen)
+            lag = args.lag or LAG
+            changes = plan_live(args.input, args.output, args.prompt, ref, args.schedule, args.duration, args.listen,
+                                args.compare, lag)
             stylizer = model()
             how = "waiting for a sender at" if args.listen else "connecting to"
             print(f"{how} {source} (Ctrl-C to stop)", file=sys.stderr)
@@ -149,7 +156,8 @@ def _run_live(args: argparse.Namespace, size: tuple[int, int] | None, model: _Mo
                 result = render_live(stylizer, args.input, args.output, changes, listen=args.listen,
                                      reconnect=args.reconnect,
                                      timeout=args.timeout or TIMEOUT, duration=args.duration, seed=args.seed,
-                                     steps=args.steps, size=size, progress=progress, on_open=opened)
+                                     steps=args.steps, size=size, compare=args.compare, lag=lag, progress=progress,
+                                     on_open=opened)
             finally:
                 if bar is not None:
                     bar.close()
@@ -167,6 +175,9 @@ def _run_live(args: argparse.Namespace, size: tuple[int, int] | None, model: _Mo
     where = "sent" if str(args.output) == STDOUT or stream_container(args.output) is not None else "wrote"
     print(f"{stopped}{where} {output} ({result.frames} {noun}, {result.fps:.1f} fps{late})",
           file=sys.stderr if str(args.output) == STDOUT else sys.stdout)
+    for extra in (result.compare, result.contact_sheet):
+        if extra:
+            print(f"wrote {extra}")
     return 0
 
 

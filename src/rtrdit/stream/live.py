@@ -1,6 +1,6 @@
 """Live inputs: a network stream (an IP camera's RTSP, OBS's or a phone app's RTMP, MPEG-TS over UDP or TCP,
 an HLS playlist) stylized as it arrives, to a file, to standard output or on to a server. It is read on a
-thread of its own, so the stream never waits for the stylizer; when the stylizer falls more than ``LAG``
+thread of its own, so the stream never waits for the stylizer; when the stylizer falls more than ``lag`` (`LAG`)
 seconds behind, the oldest frames are dropped (and counted), so the output stays live; the stream's audio
 goes along with its own times. It ends when the stream does, when nothing arrives for ``timeout`` seconds,
 or at Ctrl-C or SIGTERM, and the output is finished either way."""
@@ -23,9 +23,19 @@ from typing import Any
 
 import numpy as np
 
-from rtrdit.stream.render import BATCH, PRESET, RenderResult, StyledFeed, _EncodeThread, split_schedule
+from rtrdit.stream.render import (
+    BATCH,
+    PRESET,
+    RenderResult,
+    SheetPicks,
+    StyledFeed,
+    _EncodeThread,
+    compare_paths,
+    contact_sheet,
+    split_schedule,
+)
 from rtrdit.stream.schedule import StyleChange
-from rtrdit.stream.session import processing_size
+from rtrdit.stream.session import processing_size, resize_frames
 from rtrdit.stream.stylizer import Stylizer
 
 LIVE_SCHEMES = ("rtmp", "rtmps", "rtsp", "rtsps", "udp", "tcp", "rtp", "srt")
@@ -65,10 +75,11 @@ class LiveError(ValueError):
 
 def plan_live(source: str, output: str | os.PathLike[str], prompt: str | None = None, reference: Any = None,
               schedule: str | os.PathLike[str] | list[StyleChange] | None = None,
-              duration: float | None = None, listen: bool = False) -> list[StyleChange]:
+              duration: float | None = None, listen: bool = False, compare: bool = False,
+              lag: float = LAG) -> list[StyleChange]:
     """Check a live render before the model loads or the stream is opened: the URL, the output (a video
-    file in a folder that exists, ``-``, or a stream URL), the duration and the styles, which it returns
-    sorted. Raises VideoError or StylizerError in one line."""
+    file in a folder that exists, ``-``, or a stream URL; a file for ``compare``), the duration, the lag and
+    the styles, which it returns sorted. Raises VideoError or StylizerError in one line."""
     from rtrdit.codecs.video import (
         CONTAINERS,
         IMAGE_SUFFIXES,
@@ -78,7 +89,7 @@ def plan_live(source: str, output: str | os.PathLike[str], prompt: str | None = 
         shown_url,
         stream_container,
     )
-    from rtrdit.stream.render import check_span, check_writable, style_changes
+    from rtrdit.stream.render import _refuse_overwrite, check_span, check_writable, compare_paths, style_changes
 
     shown = shown_url(source)
     if not is_live(source):
@@ -91,6 +102,8 @@ def plan_live(source: str, output: str | os.PathLike[str], prompt: str | None = 
         raise VideoError(f"{shown}: a sender can connect to rtrdit over {', '.join(LISTEN_SCHEMES)}; "
                          f"{scheme} is pulled from its server or camera (leave out --listen)")
     name = str(output)
+    if compare and (name == STDOUT or stream_container(name) is not None):
+        raise VideoError(f"--compare writes files beside the output: give an output file, not {shown_url(name)}")
     if name != STDOUT and stream_container(name) is None:
         out = Path(name)
         if out.suffix.lower() in set(IMAGE_SUFFIXES) - set(CONTAINERS):  # (.webp: an animated one)
@@ -100,7 +113,14 @@ def plan_live(source: str, output: str | os.PathLike[str], prompt: str | None = 
             raise VideoError(f"output folder does not exist: {out.parent}")
         check_writable(out)
     check_span(0.0, duration)
-    return style_changes(prompt, reference, schedule)
+    if not (isinstance(lag, (int, float)) and not isinstance(lag, bool) and math.isfinite(lag) and lag > 0):
+        raise VideoError(f"the lag must be a number of seconds > 0, got {lag!r}")
+    changes = style_changes(prompt, reference, schedule)
+    if compare:
+        inputs = {Path(schedule): "the schedule"} if isinstance(schedule, (str, os.PathLike)) else {}
+        inputs |= {Path(c.reference): "a reference image" for c in changes if isinstance(c.reference, (str, os.PathLike))}
+        _refuse_overwrite([Path(name), *compare_paths(name)], inputs)
+    return changes
 
 
 class LiveAudio:
@@ -223,13 +243,14 @@ class LiveFacts:
 
 class LiveInput:
     """A live stream read on a thread: video frames decoded to RGB (at ``size(width, height)``) into a short
-    queue that drops its oldest frames past ``LAG`` seconds, audio packets into `LiveAudio`."""
+    queue that drops its oldest frames past ``lag`` seconds (`LAG`), audio packets into `LiveAudio`."""
 
     def __init__(self, url: str, size: Callable[[int, int], tuple[int, int]], *, listen: bool = False,
-                 timeout: float = TIMEOUT, reconnect: bool = False) -> None:
+                 timeout: float = TIMEOUT, reconnect: bool = False, lag: float = LAG) -> None:
         from rtrdit.codecs.video import shown_url
 
         self.url, self.listen, self.timeout, self.reconnect = url, listen, float(timeout), reconnect
+        self.lag = float(lag)
         self.reconnects = 0  # connections after the first that brought frames
         self._wall0 = 0.0  # our clock's time at the first frame: the output's time 0
         self._last_out = -math.inf  # the output time of the last frame queued
@@ -340,7 +361,7 @@ class LiveInput:
         video.thread_type = "AUTO"
         fps = _rate(video) or 30.0
         aspect = _pixel_aspect(video)
-        keep = max(BATCH, round(LAG * fps))
+        keep = max(BATCH, round(self.lag * fps))
         # a playlist that has ended (#EXT-X-ENDLIST: FFmpeg knows its length) is a video on demand: nothing
         # to stay live with, so every frame waits for the stylizer rather than being dropped
         vod = container.format.name == "hls" and bool(container.duration)
@@ -469,7 +490,8 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
 
 def render_live(stylizer: Stylizer, source: str, output: str | os.PathLike[str], schedule: list[StyleChange], *,
                 listen: bool = False, timeout: float = TIMEOUT, reconnect: bool = False, duration: float | None = None,
-                seed: int = 0, steps: int | None = None, size: tuple[int, int] | None = None,
+                seed: int = 0, steps: int | None = None, size: tuple[int, int] | None = None, compare: bool = False,
+                lag: float = LAG,
                 progress: Callable[[int, int], None] | None = None, on_open: Callable[[LiveFacts], None] | None = None,
                 stop: threading.Event | None = None) -> RenderResult:
     """Stylize the live stream at ``source`` into ``output`` (a file written when the stream ends, ``-``, or a
@@ -477,7 +499,10 @@ def render_live(stylizer: Stylizer, source: str, output: str | os.PathLike[str],
     frame keeps its time from the stream's first frame, the schedule runs on that clock, and the stream's
     audio is kept; ``duration`` (seconds of the stream) ends it too. With ``reconnect`` a stream that drops
     is connected to again (a listener waits for its sender again) and the output goes on, the gap kept as
-    time (the last frame held, silence), until ``stop``, a signal or ``duration``. ``progress(done,
+    time (the last frame held, silence), until ``stop``, a signal or ``duration``. ``compare`` (an output
+    file) also writes OUTPUT_compare (source | stylized) and OUTPUT_sheet.png (`render.compare_paths`),
+    the sheet's frames spread over however long the stream ran. ``lag``: seconds of frames that may wait for
+    the stylizer before the oldest are dropped (more: fewer drops, more delay and memory). ``progress(done,
     dropped)`` follows the frames written and dropped; ``on_open`` is called with the stream's facts when its
     first frame has come. ``extra`` holds ``dropped``, ``reconnects`` and ``stopped`` (1.0 when a signal or
     ``stop`` ended it). Raises LiveError when the stream cannot be opened or read."""
@@ -486,7 +511,9 @@ def render_live(stylizer: Stylizer, source: str, output: str | os.PathLike[str],
     def work_size(w: int, h: int) -> tuple[int, int]:
         return size if size is not None else processing_size(w, h, stylizer.config.area)
 
-    live = LiveInput(source, work_size, listen=listen, timeout=timeout, reconnect=reconnect)
+    # frames are read at the DiT's size, or for --compare (which shows the source as it is) at their own
+    live = LiveInput(source, (lambda w, h: (w, h)) if compare else work_size, listen=listen, timeout=timeout,
+                     reconnect=reconnect, lag=lag)
     with _stop_on_signals(stop):
         try:
             facts = _opened(live, stop)
@@ -494,7 +521,9 @@ def render_live(stylizer: Stylizer, source: str, output: str | os.PathLike[str],
                 return RenderResult(str(output), 0, 0.0, 0.0, extra={"dropped": 0.0, "reconnects": 0.0, "stopped": 1.0})
             if on_open is not None:
                 on_open(facts)
-            return _stream(stylizer, live, facts, output, schedule, seed, steps, progress, stop, duration)
+            work = work_size(facts.width, facts.height)
+            return _stream(stylizer, live, facts, work, output, schedule, seed, steps, progress, stop, duration,
+                           compare)
         finally:
             live.close()
 
@@ -518,20 +547,24 @@ def _opened(live: LiveInput, stop: threading.Event) -> LiveFacts | None:
     return box.get("facts")
 
 
-def _stream(stylizer: Stylizer, live: LiveInput, facts: LiveFacts, output: str | os.PathLike[str],
-            changes: list[StyleChange], seed: int, steps: int | None,
+def _stream(stylizer: Stylizer, live: LiveInput, facts: LiveFacts, work: tuple[int, int],
+            output: str | os.PathLike[str], changes: list[StyleChange], seed: int, steps: int | None,
             progress: Callable[[int, int], None] | None, stop: threading.Event,
-            duration: float | None) -> RenderResult:
-    """The stylizing loop of `render_live`, once the stream is open."""
+            duration: float | None, compare: bool) -> RenderResult:
+    """The stylizing loop of `render_live`, once the stream is open: frames stylized at ``work`` (w, h)."""
     from rtrdit.codecs.video import VideoWriter
 
     half = 0.5 / facts.fps
     first, pending = split_schedule(changes, half)
-    sess = stylizer.session(prompt=first.prompt, reference=first.reference, seed=seed, steps=steps, size=facts.size)
+    sess = stylizer.session(prompt=first.prompt, reference=first.reference, seed=seed, steps=steps, size=work)
     # the stream's audio on its own clock, from the first frame's time on
-    writer = VideoWriter(output, facts.fps, audio_from=facts.audio, preset=PRESET)  # its sound on the output's clock
-    encoder = _EncodeThread([writer], (facts.width, facts.height))
-    waiting: deque[float] = deque()
+    writers = [VideoWriter(output, facts.fps, audio_from=facts.audio, preset=PRESET)]  # its sound on the output's clock
+    compare_path, sheet_path = compare_paths(output) if compare else (None, None)
+    if compare_path is not None:
+        writers.append(VideoWriter(compare_path, facts.fps, preset=PRESET))
+    sheet = SheetPicks()
+    encoder = _EncodeThread(writers, (facts.width, facts.height))
+    waiting: deque[tuple[float, np.ndarray | None]] = deque()  # (time, source frame for --compare)
     done = 0
     ended = False  # the stream ended, or the duration did
     t0 = time.perf_counter()
@@ -539,7 +572,10 @@ def _stream(stylizer: Stylizer, live: LiveInput, facts: LiveFacts, output: str |
     def emit(stylized: np.ndarray) -> None:
         nonlocal done
         for frame in stylized:
-            encoder.put(frame, waiting.popleft(), None)
+            t, src = waiting.popleft()
+            encoder.put(frame, t, src)
+            if src is not None:
+                sheet.add(src, frame)
             done += 1
         if progress is not None:
             progress(done, live.dropped)
@@ -555,8 +591,8 @@ def _stream(stylizer: Stylizer, live: LiveInput, facts: LiveFacts, output: str |
                 if duration is not None and t >= duration - half:  # past the duration asked for: the end
                     ended = True
                     break
-                waiting.append(t)
-                feed.add(t, frame)
+                waiting.append((t, frame if compare else None))
+                feed.add(t, resize_frames(frame[None], work)[0] if compare else frame)
             feed.push()  # what has come, without waiting for a whole batch
             if done:
                 live.warm()
@@ -565,15 +601,22 @@ def _stream(stylizer: Stylizer, live: LiveInput, facts: LiveFacts, output: str |
         emit(sess.flush())
         encoder.finish()
         if done:
-            writer.close()
+            for w in writers:
+                w.close()
+            if sheet_path is not None:
+                contact_sheet(sheet.rows(), sheet_path)
         else:  # stopped before a frame was stylized: nothing to keep
-            writer.abort()
+            for w in writers:
+                w.abort()
+            compare_path = sheet_path = None
     except BaseException:
         encoder.stop()
-        writer.abort()
+        for w in writers:
+            w.abort()
         raise
     secs = time.perf_counter() - t0
     return RenderResult(str(output), done, done / secs if secs > 0 else 0.0, secs,
+                        str(compare_path) if compare_path else None, str(sheet_path) if sheet_path else None,
                         extra={"dropped": float(live.dropped), "reconnects": float(live.reconnects),
                                "stopped": float(stop.is_set() and not ended)})
 

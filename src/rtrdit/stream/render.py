@@ -222,6 +222,31 @@ def compare_paths(output: str | os.PathLike[str]) -> tuple[Path, Path]:
     return out.with_name(f"{out.stem}_compare{out.suffix or '.mp4'}"), out.with_name(f"{out.stem}_sheet.png")
 
 
+class SheetPicks:
+    """Frames for a contact sheet from a stream of unknown length (a live one): every ``stride``-th (source,
+    stylized) pair is kept, and when more than ``2 * n`` are, every other one goes and the stride doubles, so
+    at most ``2 * n + 1`` pairs are held however long it runs; ``rows()`` gives ``n`` of them, evenly spread."""
+
+    def __init__(self, n: int = 6) -> None:
+        self.n, self.stride, self.count = n, 1, 0
+        self._kept: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def add(self, source: np.ndarray, stylized: np.ndarray) -> None:
+        """The next frame pair of the stream."""
+        if self.count % self.stride == 0:
+            self._kept.append((source, stylized))
+            if len(self._kept) > 2 * self.n:
+                self._kept, self.stride = self._kept[::2], self.stride * 2
+        self.count += 1
+
+    def rows(self) -> list[list[np.ndarray]]:
+        """[sources, stylized] of up to ``n`` pairs evenly spread over what was kept (for `contact_sheet`)."""
+        if not self._kept:
+            return []
+        picks = sorted(set(np.linspace(0, len(self._kept) - 1, self.n).round().astype(int).tolist()))
+        return [[self._kept[i][0] for i in picks], [self._kept[i][1] for i in picks]]
+
+
 def contact_sheet(rows: list[list[np.ndarray]], path: str | os.PathLike[str], width: int = 1024) -> None:
     """Write a PNG grid (one row per list, e.g. source / stylized), atomically."""
     from PIL import Image
