@@ -293,6 +293,28 @@ def test_hls_playlist_is_pulled_and_stylized_as_the_file_is(tiny_stylizer: Any, 
     assert abs(audio_onset(tmp_path / "hls.mp4") - 1.0) < 0.03
 
 
+def test_a_finished_playlist_starts_where_asked_as_a_file_part_does(tiny_stylizer: Any, talk: Path,
+                                                                  tmp_path: Path) -> None:
+    """``start`` into a finished playlist (video on demand): the frames and sound a file render of the same
+    part gives, a schedule on the playlist's clock; a playlist still live, or a start past the end, is refused."""
+    from rtrdit.stream.schedule import StyleChange
+
+    plan = [StyleChange(0.0, PROMPT), StyleChange(2.0, "neon glow edges")]
+    with hls_site(talk, tmp_path / "site") as url:
+        part = tiny_stylizer.stylize_stream(url, tmp_path / "hls.mp4", schedule=plan, timeout=5, lag=SURE, start=0.5)
+        with pytest.raises(LiveError, match=r"the start \(9 s\) is not before the playlist's end \(3.00 s\)"):
+            tiny_stylizer.stylize_stream(url, tmp_path / "late.mp4", PROMPT, timeout=5, start=9)
+    tiny_stylizer.stylize_file(talk, tmp_path / "file.mp4", schedule=plan, start=0.5)
+    assert (part.frames, part.extra["dropped"]) == (30, 0.0)
+    a, b = read_frames(tmp_path / "hls.mp4"), read_frames(tmp_path / "file.mp4")
+    same = [psnr(x, y) for x, y in zip(a, b, strict=True)]
+    assert len(a) == 30 and min(same) == 99.0, [(i, p) for i, p in enumerate(same) if p < 99]
+    assert abs(audio_onset(tmp_path / "hls.mp4") - 0.5) < 0.03  # the tone at 1 s of the playlist
+    with hls_site(talk, tmp_path / "live", live=True) as url, pytest.raises(LiveError, match="a finished playlist"):
+        tiny_stylizer.stylize_stream(url, tmp_path / "o.mp4", PROMPT, timeout=5, start=1)
+    assert not [p for p in os.listdir(tmp_path) if p.startswith((".", "late", "o."))]
+
+
 @pytest.mark.parametrize("lag", [LAG, 2.0])
 def test_a_burst_waits_for_the_stylizer_instead_of_filling_memory(lag: float, talk: Path, tmp_path: Path) -> None:
     """A playlist's segments arrive all at once, ahead of the stream's clock: the reader holds at most ``lag``
@@ -470,7 +492,7 @@ def test_cli_listens_again_for_a_sender_that_comes_back(talk: Path, tiny_stylize
     (["rtsp://admin:s3cret@127.0.0.1:9/cam", "-o", "{tmp}/o.mp4"], "rtsp://admin:***@127.0.0.1:9/cam: cannot open"),
     (["rtmp://127.0.0.1:9/live/x", "-o", "{tmp}/o.png"], "a live stream is written as a video"),
     (["rtmp://127.0.0.1:9/live/x", "-o", "{tmp}/nowhere/o.mp4"], "output folder does not exist"),
-    (["rtmp://127.0.0.1:9/live/x", "--start", "5", "-o", "{tmp}/o.mp4"], "--start is for files"),
+    (["rtmp://127.0.0.1:9/live/x", "--skip-existing", "-o", "{tmp}/o.mp4"], "--skip-existing is for files"),
     (["rtmp://127.0.0.1:9/live/x", "--compare", "-o", "udp://127.0.0.1:9"], "--compare writes files beside"),
     (["{clip}", "--reconnect", "-o", "{tmp}/o.mp4"], "--reconnect is for a live input"),
     (["{clip}", "--lag", "5", "-o", "{tmp}/o.mp4"], "--lag is for a live input"),

@@ -124,9 +124,8 @@ def _run_live(args: argparse.Namespace, size: tuple[int, int] | None, model: _Mo
     if args.listen and not is_live(args.input):
         raise CLIError(f"--listen takes a live stream's URL to wait at as the input "
                        f"(rtmp://0.0.0.0:1935/live/stream, tcp://0.0.0.0:9000, ...), got {shown_url(args.input)}")
-    for flag, given in (("--start", args.start), ("--skip-existing", args.skip_existing)):
-        if given:
-            raise CLIError(f"{flag} is for files; a live stream runs from when it is opened (--duration stops it)")
+    if args.skip_existing:
+        raise CLIError("--skip-existing is for files and folders; a live stream is written as it comes")
     bar: Any = None
     source, output = shown_url(args.input), shown_url(str(args.output))  # as printed: no password
 
@@ -148,7 +147,7 @@ def _run_live(args: argparse.Namespace, size: tuple[int, int] | None, model: _Mo
         with local_reference(args.ref) as ref:
             lag = args.lag or LAG
             changes = plan_live(args.input, args.output, args.prompt, ref, args.schedule, args.duration, args.listen,
-                                args.compare, lag)
+                                args.compare, lag, args.start)
             stylizer = model()
             how = "waiting for a sender at" if args.listen else "connecting to"
             print(f"{how} {source} (Ctrl-C to stop)", file=sys.stderr)
@@ -156,7 +155,8 @@ def _run_live(args: argparse.Namespace, size: tuple[int, int] | None, model: _Mo
                 result = render_live(stylizer, args.input, args.output, changes, listen=args.listen,
                                      reconnect=args.reconnect,
                                      timeout=args.timeout or TIMEOUT, duration=args.duration, seed=args.seed,
-                                     steps=args.steps, size=size, compare=args.compare, lag=lag, progress=progress,
+                                     steps=args.steps, size=size, compare=args.compare, lag=lag, start=args.start,
+                                     progress=progress,
                                      on_open=opened)
             finally:
                 if bar is not None:

@@ -76,10 +76,10 @@ class LiveError(ValueError):
 def plan_live(source: str, output: str | os.PathLike[str], prompt: str | None = None, reference: Any = None,
               schedule: str | os.PathLike[str] | list[StyleChange] | None = None,
               duration: float | None = None, listen: bool = False, compare: bool = False,
-              lag: float = LAG) -> list[StyleChange]:
+              lag: float = LAG, start: float = 0.0) -> list[StyleChange]:
     """Check a live render before the model loads or the stream is opened: the URL, the output (a video
-    file in a folder that exists, ``-``, or a stream URL; a file for ``compare``), the duration, the lag and
-    the styles, which it returns sorted. Raises VideoError or StylizerError in one line."""
+    file in a folder that exists, ``-``, or a stream URL; a file for ``compare``), the start, duration and
+    lag, and the styles (one in force at ``start``), which it returns sorted. Raises VideoError or StylizerError in one line."""
     from rtrdit.codecs.video import (
         CONTAINERS,
         IMAGE_SUFFIXES,
@@ -112,10 +112,10 @@ def plan_live(source: str, output: str | os.PathLike[str], prompt: str | None = 
         if not out.parent.is_dir():
             raise VideoError(f"output folder does not exist: {out.parent}")
         check_writable(out)
-    check_span(0.0, duration)
+    check_span(start, duration)
     if not (isinstance(lag, (int, float)) and not isinstance(lag, bool) and math.isfinite(lag) and lag > 0):
         raise VideoError(f"the lag must be a number of seconds > 0, got {lag!r}")
-    changes = style_changes(prompt, reference, schedule)
+    changes = style_changes(prompt, reference, schedule, start)
     if compare:
         inputs = {Path(schedule): "the schedule"} if isinstance(schedule, (str, os.PathLike)) else {}
         inputs |= {Path(c.reference): "a reference image" for c in changes if isinstance(c.reference, (str, os.PathLike))}
@@ -238,7 +238,7 @@ class LiveFacts:
     fps: float  # its frame rate, or 30 where it does not say
     audio: LiveAudio | None
     size: tuple[int, int]  # (width, height) its frames are read at: ``LiveInput``'s ``size(width, height)``
-    duration: float | None = None  # a finished (VOD) HLS playlist's seconds: all of it is stylized, none dropped
+    duration: float | None = None  # a finished (VOD) HLS playlist's seconds from the start on: all stylized, none dropped
 
 
 class LiveInput:
@@ -246,11 +246,12 @@ class LiveInput:
     queue that drops its oldest frames past ``lag`` seconds (`LAG`), audio packets into `LiveAudio`."""
 
     def __init__(self, url: str, size: Callable[[int, int], tuple[int, int]], *, listen: bool = False,
-                 timeout: float = TIMEOUT, reconnect: bool = False, lag: float = LAG) -> None:
+                 timeout: float = TIMEOUT, reconnect: bool = False, lag: float = LAG, start: float = 0.0) -> None:
         from rtrdit.codecs.video import shown_url
 
         self.url, self.listen, self.timeout, self.reconnect = url, listen, float(timeout), reconnect
         self.lag = float(lag)
+        self.start = float(start)  # seconds into a finished playlist to begin at (its frame there is time 0)
         self.reconnects = 0  # connections after the first that brought frames
         self._wall0 = 0.0  # our clock's time at the first frame: the output's time 0
         self._last_out = -math.inf  # the output time of the last frame queued
@@ -342,6 +343,16 @@ class LiveInput:
                 if first:
                     self._fail(f"{self.shown}: the stream has no video")
                 return False
+            if first and self.start:
+                if not _finished(container):
+                    self._fail(f"{self.shown}: a start is for a finished playlist (video on demand); a live stream "
+                               "runs from when it is opened")
+                    return False
+                end = container.duration / 1_000_000  # AV_TIME_BASE
+                if self.start >= end:
+                    self._fail(f"{self.shown}: the start ({self.start:g} s) is not before the playlist's end ({end:.2f} s)")
+                    return False
+                container.seek(int((container.start_time or 0) + self.start * 1_000_000))  # to the key frame before
             return self._read(container, videos[0], audio_stream(container))
         except Exception as exc:  # noqa: BLE001 - a stream cut off mid-way has ended (a sender that vanished)
             if self._facts is None:
@@ -364,7 +375,9 @@ class LiveInput:
         keep = max(BATCH, round(self.lag * fps))
         # a playlist that has ended (#EXT-X-ENDLIST: FFmpeg knows its length) is a video on demand: nothing
         # to stay live with, so every frame waits for the stylizer rather than being dropped
-        vod = container.format.name == "hls" and bool(container.duration)
+        vod = _finished(container)
+        # a start into a finished playlist: the frames before it (from the key frame sought to) are skipped
+        skip = (container.start_time or 0) / 1_000_000 + self.start - 0.5 / fps if self._facts is None and self.start else -math.inf
         facts = self._facts
         audio = facts.audio if facts is not None else None
         if facts is None and track is not None:
@@ -402,11 +415,13 @@ class LiveInput:
             decoded = [(_time(frame, video), frame) for frame in video.decode(None if ended else packet)]
             timed = [item for t, frame in decoded for item in clock.add(t, frame)]  # at the end: all it holds
             for t, frame in timed + (clock.flush() if ended else []):
+                if t < skip:
+                    continue
                 if facts is None:  # the first frame: the stream's facts, for the caller waiting in open()
                     rgb = _to_rgb(frame, None, "stretch", aspect)
                     shown = (rgb.shape[1], rgb.shape[0])
                     facts = LiveFacts(*shown, fps, audio, self._size(*shown),
-                                      container.duration / 1_000_000 if vod else None)  # AV_TIME_BASE
+                                      container.duration / 1_000_000 - self.start if vod else None)  # AV_TIME_BASE
                     self._wall0 = time.monotonic()
                 if shift is None:
                     at = 0.0 if self._facts is None else max(self._last_out + 1 / facts.fps, time.monotonic() - self._wall0)
@@ -456,6 +471,12 @@ class LiveInput:
             self._cond.notify_all()
 
 
+def _finished(container: Any) -> bool:
+    """Whether an open stream is a finished HLS playlist (#EXT-X-ENDLIST: FFmpeg knows its length), a video on
+    demand rather than a live stream."""
+    return container.format.name == "hls" and bool(container.duration)
+
+
 def _time(frame: Any, stream: Any) -> float | None:
     """A decoded frame's time in seconds: its own, its pts on the stream's clock (frames the decoder gives back
     at the end come without a time base), or None."""
@@ -491,7 +512,7 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
 def render_live(stylizer: Stylizer, source: str, output: str | os.PathLike[str], schedule: list[StyleChange], *,
                 listen: bool = False, timeout: float = TIMEOUT, reconnect: bool = False, duration: float | None = None,
                 seed: int = 0, steps: int | None = None, size: tuple[int, int] | None = None, compare: bool = False,
-                lag: float = LAG,
+                lag: float = LAG, start: float = 0.0,
                 progress: Callable[[int, int], None] | None = None, on_open: Callable[[LiveFacts], None] | None = None,
                 stop: threading.Event | None = None) -> RenderResult:
     """Stylize the live stream at ``source`` into ``output`` (a file written when the stream ends, ``-``, or a
@@ -502,7 +523,9 @@ def render_live(stylizer: Stylizer, source: str, output: str | os.PathLike[str],
     time (the last frame held, silence), until ``stop``, a signal or ``duration``. ``compare`` (an output
     file) also writes OUTPUT_compare (source | stylized) and OUTPUT_sheet.png (`render.compare_paths`),
     the sheet's frames spread over however long the stream ran. ``lag``: seconds of frames that may wait for
-    the stylizer before the oldest are dropped (more: fewer drops, more delay and memory). ``progress(done,
+    the stylizer before the oldest are dropped (more: fewer drops, more delay and memory). ``start``: seconds
+    into a finished playlist (video on demand) to begin at, the schedule on the playlist's clock as for a
+    file's part (a live stream: LiveError). ``progress(done,
     dropped)`` follows the frames written and dropped; ``on_open`` is called with the stream's facts when its
     first frame has come. ``extra`` holds ``dropped``, ``reconnects`` and ``stopped`` (1.0 when a signal or
     ``stop`` ended it). Raises LiveError when the stream cannot be opened or read."""
@@ -513,7 +536,7 @@ def render_live(stylizer: Stylizer, source: str, output: str | os.PathLike[str],
 
     # frames are read at the DiT's size, or for --compare (which shows the source as it is) at their own
     live = LiveInput(source, (lambda w, h: (w, h)) if compare else work_size, listen=listen, timeout=timeout,
-                     reconnect=reconnect, lag=lag)
+                     reconnect=reconnect, lag=lag, start=start)
     with _stop_on_signals(stop):
         try:
             facts = _opened(live, stop)
@@ -523,7 +546,7 @@ def render_live(stylizer: Stylizer, source: str, output: str | os.PathLike[str],
                 on_open(facts)
             work = work_size(facts.width, facts.height)
             return _stream(stylizer, live, facts, work, output, schedule, seed, steps, progress, stop, duration,
-                           compare)
+                           compare, start)
         finally:
             live.close()
 
@@ -550,12 +573,12 @@ def _opened(live: LiveInput, stop: threading.Event) -> LiveFacts | None:
 def _stream(stylizer: Stylizer, live: LiveInput, facts: LiveFacts, work: tuple[int, int],
             output: str | os.PathLike[str], changes: list[StyleChange], seed: int, steps: int | None,
             progress: Callable[[int, int], None] | None, stop: threading.Event,
-            duration: float | None, compare: bool) -> RenderResult:
+            duration: float | None, compare: bool, start: float) -> RenderResult:
     """The stylizing loop of `render_live`, once the stream is open: frames stylized at ``work`` (w, h)."""
     from rtrdit.codecs.video import VideoWriter
 
     half = 0.5 / facts.fps
-    first, pending = split_schedule(changes, half)
+    first, pending = split_schedule(changes, start + half)  # the schedule runs on the playlist's clock
     sess = stylizer.session(prompt=first.prompt, reference=first.reference, seed=seed, steps=steps, size=work)
     # the stream's audio on its own clock, from the first frame's time on
     writers = [VideoWriter(output, facts.fps, audio_from=facts.audio, preset=PRESET)]  # its sound on the output's clock
@@ -592,7 +615,7 @@ def _stream(stylizer: Stylizer, live: LiveInput, facts: LiveFacts, work: tuple[i
                     ended = True
                     break
                 waiting.append((t, frame if compare else None))
-                feed.add(t, resize_frames(frame[None], work)[0] if compare else frame)
+                feed.add(start + t, resize_frames(frame[None], work)[0] if compare else frame)
             feed.push()  # what has come, without waiting for a whole batch
             if done:
                 live.warm()

@@ -165,14 +165,15 @@ class Stylizer:
                        reference: Any = None, *, schedule: Any = None, listen: bool = False,
                        timeout: float | None = None, reconnect: bool = False, duration: float | None = None, seed: int = 0,
                        steps: int | None = None, size: tuple[int, int] | None = None, compare: bool = False,
-                       lag: float | None = None, progress: Callable[[int, int], None] | None = None,
+                       lag: float | None = None, start: float = 0.0, progress: Callable[[int, int], None] | None = None,
                        stop: threading.Event | None = None) -> RenderResult:
         """`rtrdit stylize URL` from Python: a live stream (rtmp://, rtsp://, udp://, tcp://, an .m3u8 playlist;
         ``listen``: wait for its sender to connect to the URL) stylized as it arrives into ``output`` (a
         video file, written when it ends; ``-``; or a URL it is sent on to) until the stream ends, nothing comes
         for ``timeout`` seconds, ``duration`` seconds of it have passed, or ``stop`` is set (or Ctrl-C/SIGTERM
         in the main thread). Frames the stylizer is more than ``lag`` seconds (default `stream.live.LAG`) late
-        for are dropped (``extra["dropped"]``), but none of a finished playlist (video on demand). ``reconnect``: a stream that drops is connected to
+        for are dropped (``extra["dropped"]``), but none of a finished playlist (video on demand), which may
+        also begin at ``start`` seconds. ``reconnect``: a stream that drops is connected to
         again (waited for, when listening) and the output goes on across the gap. ``compare`` (an output file)
         adds the side-by-side video and the contact sheet. ``progress(done, dropped)``. Bad input: StylizerError, VideoError or `stream.live.LiveError`."""
         from rtrdit.stream.live import LAG, TIMEOUT, plan_live, render_live
@@ -180,10 +181,11 @@ class Stylizer:
 
         with local_reference(reference) as ref:
             lag = LAG if lag is None else lag
-            changes = plan_live(source, output, prompt, ref, schedule, duration, listen, compare, lag)
+            changes = plan_live(source, output, prompt, ref, schedule, duration, listen, compare, lag, start)
             return render_live(self, source, output, changes, listen=listen, reconnect=reconnect,
                                timeout=TIMEOUT if timeout is None else timeout, duration=duration, seed=seed,
-                               steps=steps, size=size, compare=compare, lag=lag, progress=progress, stop=stop)
+                               steps=steps, size=size, compare=compare, lag=lag, start=start,
+                               progress=progress, stop=stop)
 
     def timesteps(self, steps: int | None = None) -> list[float]:
         """The denoising times per chunk: the model's distilled ones, or a shifted grid of ``steps``."""
