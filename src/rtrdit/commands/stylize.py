@@ -156,8 +156,7 @@ def _run_live(args: argparse.Namespace, size: tuple[int, int] | None, model: _Mo
                                      reconnect=args.reconnect,
                                      timeout=args.timeout or TIMEOUT, duration=args.duration, seed=args.seed,
                                      steps=args.steps, size=size, compare=args.compare, lag=lag, start=args.start,
-                                     progress=progress,
-                                     on_open=opened)
+                                     progress=progress, on_open=opened)
             finally:
                 if bar is not None:
                     bar.close()

@@ -79,7 +79,8 @@ def plan_live(source: str, output: str | os.PathLike[str], prompt: str | None = 
               lag: float = LAG, start: float = 0.0) -> list[StyleChange]:
     """Check a live render before the model loads or the stream is opened: the URL, the output (a video
     file in a folder that exists, ``-``, or a stream URL; a file for ``compare``), the start, duration and
-    lag, and the styles (one in force at ``start``), which it returns sorted. Raises VideoError or StylizerError in one line."""
+    lag, and the styles (one in force at ``start``), which it returns sorted. Raises VideoError or
+    StylizerError in one line."""
     from rtrdit.codecs.video import (
         CONTAINERS,
         IMAGE_SUFFIXES,
@@ -377,7 +378,9 @@ class LiveInput:
         # to stay live with, so every frame waits for the stylizer rather than being dropped
         vod = _finished(container)
         # a start into a finished playlist: the frames before it (from the key frame sought to) are skipped
-        skip = (container.start_time or 0) / 1_000_000 + self.start - 0.5 / fps if self._facts is None and self.start else -math.inf
+        skip = -math.inf
+        if self._facts is None and self.start:
+            skip = (container.start_time or 0) / 1_000_000 + self.start - 0.5 / fps
         facts = self._facts
         audio = facts.audio if facts is not None else None
         if facts is None and track is not None:
