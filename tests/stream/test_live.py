@@ -282,6 +282,67 @@ def hls_site(clip: Path, folder: Path, live: bool = False) -> Iterator[str]:
         server.shutdown()
 
 
+@contextlib.contextmanager
+def mjpeg_camera(frames: int, fps: float) -> Iterator[str]:
+    """An IP camera's (or a phone camera app's) motion JPEG over HTTP (``multipart/x-mixed-replace``): each
+    request gets ``frames`` pattern frames, in real time, then the connection ends. Its URL."""
+    import io
+
+    from PIL import Image
+    from video_clips import pattern
+
+    class Camera(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+            self.end_headers()
+            t0 = time.monotonic()
+            for i in range(frames):
+                jpeg = io.BytesIO()
+                Image.fromarray(pattern(i, 48, 40)).save(jpeg, "JPEG", quality=95)
+                head = f"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: {jpeg.tell()}\r\n\r\n"
+                with contextlib.suppress(OSError):  # the viewer went
+                    self.wfile.write(head.encode() + jpeg.getvalue() + b"\r\n")
+                    self.wfile.flush()
+                time.sleep(max(0.0, t0 + (i + 1) / fps - time.monotonic()))
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Camera)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/video"
+    finally:
+        server.shutdown()
+
+
+def test_a_motion_jpeg_camera_at_an_http_url_is_stylized_as_it_comes(tiny_stylizer: Any, tiny_stylizer_dir: str,
+                                                                     tmp_path: Path) -> None:
+    """`rtrdit stylize http://phone:8080/video`: a URL that answers with a camera's never-ending motion JPEG is
+    not downloaded (it would never end) but stylized as a live stream, each frame at the time it came; from
+    Python, stylize_file says to use stylize_stream, which takes it."""
+    from rtrdit.codecs.video import VideoError
+
+    with mjpeg_camera(36, 12) as url:
+        proc = subprocess.run([sys.executable, "-m", "rtrdit.cli", "stylize", url, "-o", str(tmp_path / "cam.mp4"),
+                               "--prompt", PROMPT, "--model", tiny_stylizer_dir, "--lag", "60", "--timeout", "5"],
+                              capture_output=True, text=True, timeout=120, check=False)
+        with pytest.raises(VideoError, match="a live stream \\(motion JPEG\\), not a file"):
+            tiny_stylizer.stylize_file(url, tmp_path / "file.mp4", PROMPT)
+        result = tiny_stylizer.stylize_stream(url, tmp_path / "api.mp4", PROMPT, timeout=5, lag=SURE)
+    assert proc.returncode == 0, proc.stderr
+    assert "receiving 48x40" in proc.stderr and "wrote" in proc.stdout
+    import av
+
+    for name in ("cam.mp4", "api.mp4"):
+        with av.open(str(tmp_path / name)) as c:
+            times = [float(f.time) for f in c.decode(video=0)]
+        # as they came: 1/12 s apart (the first few, read together while FFmpeg probes the stream, at once)
+        assert len(times) == 36 and abs(np.median(np.diff(times)) - 1 / 12) < 0.01 and 2.5 < times[-1] < 3.1, times
+    assert result.frames == 36 and sorted(os.listdir(tmp_path)) == ["api.mp4", "cam.mp4"]  # no copy left
+
+
 def test_hls_playlist_is_pulled_and_stylized_as_the_file_is(tiny_stylizer: Any, talk: Path, tmp_path: Path) -> None:
     with hls_site(talk, tmp_path / "site") as url:
         result = tiny_stylizer.stylize_stream(url, tmp_path / "hls.mp4", PROMPT, timeout=5, lag=SURE)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from rtrdit.cli import CLIError, clock_time, device_arg, positive_float, positive_int
 from rtrdit.codecs.video import STDOUT
 from rtrdit.stream.live import is_live
-from rtrdit.stream.spool import STDIN
+from rtrdit.stream.spool import STDIN, URL_SCHEMES
 
 if TYPE_CHECKING:  # pragma: no cover
     from rtrdit.stream.render import RenderPlan
@@ -77,19 +77,20 @@ def run(args: argparse.Namespace) -> int:
     from rtrdit.codecs.video import VideoError
     from rtrdit.stream.render import refuse_stream_output
     from rtrdit.stream.session import StylizerError
-    from rtrdit.stream.spool import describe, local_input, local_reference
+    from rtrdit.stream.spool import LiveContent, describe, local_input, local_reference
 
     size = parse_size(args.size)
     device = device_arg(args.device)
     if args.prompt is None and args.ref is None and args.schedule is None:
         raise CLIError("give --prompt, --ref or --schedule")
     model = _Model(args.model, device)
-    if is_live(args.input) or args.listen:
+    live_flags = [flag for flag, given in (("--timeout", args.timeout is not None), ("--reconnect", args.reconnect),
+                                           ("--lag", args.lag is not None)) if given]
+    # an http(s) URL is a file unless it turns out to be a camera's motion JPEG (`LiveContent`) or a live flag says so
+    if is_live(args.input) or args.listen or (live_flags and args.input.lower().startswith(URL_SCHEMES)):
         return _run_live(args, size, model)
-    for flag, given in (("--timeout", args.timeout is not None), ("--reconnect", args.reconnect),
-                        ("--lag", args.lag is not None)):
-        if given:
-            raise CLIError(f"{flag} is for a live input (rtmp://, rtsp://, udp://, ...)")
+    if live_flags:
+        raise CLIError(f"{live_flags[0]} is for a live input (rtmp://, rtsp://, udp://, ...)")
     try:
         refuse_stream_output(args.output)
     except VideoError as exc:
@@ -99,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"rtrdit stylize: note: {args.output} exists: skipped (--skip-existing)", file=sys.stderr)
         return 0
     bar = _ByteBar(args.input)
+    given_ref = args.ref
     try:
         with local_reference(args.ref) as ref:  # a reference at a URL: downloaded once
             args.ref = ref
@@ -106,6 +108,10 @@ def run(args: argparse.Namespace) -> int:
                 return _run_folder(args, size, model)
             with local_input(args.input, args.output, bar) as source:
                 return _plan_and_render(args, source, Path(args.output), describe(args.input), size, model)
+    except LiveContent:  # the URL is a camera's never-ending motion JPEG: stylized as it comes
+        bar.close()
+        args.ref = given_ref
+        return _run_live(args, size, model)
     except (VideoError, StylizerError) as exc:
         bar.close()  # before the error line, not after it
         raise CLIError(str(exc)) from None

@@ -93,7 +93,7 @@ def plan_live(source: str, output: str | os.PathLike[str], prompt: str | None = 
     from rtrdit.stream.render import _refuse_overwrite, check_span, check_writable, compare_paths, style_changes
 
     shown = shown_url(source)
-    if not is_live(source):
+    if not (is_live(source) or source.lower().startswith(("http://", "https://"))):  # http(s): read as it comes
         raise VideoError(f"{shown}: not a live stream's URL ({', '.join(s + '://' for s in LIVE_SCHEMES)}, "
                          "or an http(s) .m3u8 playlist)")
     scheme = source.partition("://")[0].lower()
@@ -371,7 +371,8 @@ class LiveInput:
         from rtrdit.codecs.video import _pixel_aspect, _rate, _to_rgb
 
         video.thread_type = "AUTO"
-        fps = _rate(video) or 30.0
+        arrival = container.format.name == "mpjpeg"  # an IP camera's or phone app's http motion JPEG:
+        fps = 30.0 if arrival else _rate(video) or 30.0  # its frames come as they are taken, its rate nominal
         aspect = _pixel_aspect(video)
         keep = max(BATCH, round(self.lag * fps))
         # a playlist that has ended (#EXT-X-ENDLIST: FFmpeg knows its length) is a video on demand: nothing
@@ -416,6 +417,8 @@ class LiveInput:
                 continue
             ended = packet is None or packet.size == 0
             decoded = [(_time(frame, video), frame) for frame in video.decode(None if ended else packet)]
+            if arrival:  # motion JPEG has no clock (FFmpeg counts 25 fps): a frame's time is when it came
+                decoded = [(time.monotonic(), frame) for _, frame in decoded]
             timed = [item for t, frame in decoded for item in clock.add(t, frame)]  # at the end: all it holds
             for t, frame in timed + (clock.flush() if ended else []):
                 if t < skip:

@@ -1,7 +1,8 @@
 """Inputs that are not files yet: a video piped to standard input (``-``) or at an http(s) URL is
 copied to a hidden file beside the output, read from there as any file is (a render probes it, seeks
 in it and reads its audio separately), and removed when the render ends, however it ends; a reference
-image at a URL is downloaded to a temporary folder the same way."""
+image at a URL is downloaded to a temporary folder the same way. A URL that answers with a never-ending
+motion JPEG stream (an IP camera's, a phone camera app's) is not copied: `LiveContent` says so."""
 
 from __future__ import annotations
 
@@ -13,12 +14,18 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from rtrdit.codecs.video import VideoError
 from rtrdit.files import WriteError, temp_beside
 
 STDIN = "-"
 URL_SCHEMES = ("http://", "https://")
 CHUNK = 1 << 20
 TIMEOUT = 30.0  # seconds a download may wait for its server before it is given up
+
+
+class LiveContent(VideoError):
+    """An http(s) URL that turned out to be a live stream (motion JPEG: ``multipart/x-mixed-replace``), which
+    is stylized as it comes (`stream.live`), not downloaded."""
 
 
 def is_spooled(source: object) -> bool:
@@ -115,6 +122,9 @@ def _download(url: str, to: Path, progress: Callable[[int, int | None], None] | 
             if kind in ("text/html", "application/xhtml+xml"):  # a video site's page, pasted from a browser
                 raise VideoError(f"{url}: a web page ({kind}), not the file itself: give the file's own address, "
                                  "or fetch it first with a tool made for that site")
+            if kind == "multipart/x-mixed-replace":  # a camera's motion JPEG: it never ends
+                raise LiveContent(f"{url}: a live stream (motion JPEG), not a file: stylize it as a stream "
+                                  "(rtrdit stylize URL, Stylizer.stylize_stream)")
             length = response.headers.get("Content-Length")
             _copy(response, to, int(length) if length and length.isdigit() else None, progress, url)
     except urllib.error.HTTPError as exc:
@@ -162,4 +172,4 @@ def _copy(stream: IO[bytes], to: Path, total: int | None, progress: Callable[[in
         raise VideoError(f"{describe(source)}: the download stopped after {done} of {total} bytes")
 
 
-__all__ = ["STDIN", "describe", "is_spooled", "local_input", "local_reference"]
+__all__ = ["STDIN", "LiveContent", "describe", "is_spooled", "local_input", "local_reference"]
