@@ -152,7 +152,8 @@ class Stylizer:
         (a JSON file or a list of ``StyleChange``) switches style at its times; ``compare`` adds the
         side-by-side output and, for a video, the contact sheet; ``start``/``duration`` (seconds) stylize
         that part of a video only. ``source`` may be "-" (standard input) or an http(s) URL, copied beside
-        ``output`` first; ``reference`` an http(s) URL too. Bad input: StylizerError or VideoError."""
+        ``output`` first (a URL that is a camera's motion JPEG: `stream.spool.LiveContent`, a VideoError, says to
+        use `stylize_stream`); ``reference`` an http(s) URL too. Bad input: StylizerError or VideoError."""
         from rtrdit.stream.render import plan_render, render
         from rtrdit.stream.spool import local_input, local_reference
 
@@ -167,7 +168,8 @@ class Stylizer:
                        steps: int | None = None, size: tuple[int, int] | None = None, compare: bool = False,
                        lag: float | None = None, start: float = 0.0, progress: Callable[[int, int], None] | None = None,
                        stop: threading.Event | None = None) -> RenderResult:
-        """`rtrdit stylize URL` from Python: a live stream (rtmp://, rtsp://, udp://, tcp://, an .m3u8 playlist;
+        """`rtrdit stylize URL` from Python: a live stream (rtmp://, rtsp://, udp://, tcp://, an .m3u8 playlist, any
+        http(s) URL read as it comes: a camera's motion JPEG;
         ``listen``: wait for its sender to connect to the URL) stylized as it arrives into ``output`` (a
         video file, written when it ends; ``-``; or a URL it is sent on to) until the stream ends, nothing comes
         for ``timeout`` seconds, ``duration`` seconds of it have passed, or ``stop`` is set (or Ctrl-C/SIGTERM
