@@ -6,7 +6,6 @@ or Ctrl-C comes; bad URLs in one line."""
 from __future__ import annotations
 
 import contextlib
-import functools
 import http.server
 import os
 import re
@@ -24,6 +23,7 @@ import numpy as np
 import pytest
 from rtsp_relay import RtspRelay, publisher
 from video_clips import audio_onset, make_clip
+from web_server import serving
 
 from rtrdit.codecs.video import probe, read_frames, shown_url
 from rtrdit.stream.live import LAG, LiveError, LiveInput, is_live
@@ -272,14 +272,8 @@ def hls_site(clip: Path, folder: Path, live: bool = False) -> Iterator[str]:
             if packet.dts is not None:
                 packet.stream = mapping[packet.stream]
                 out.mux(packet)
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
-    handler.log_message = lambda *a: None  # type: ignore[attr-defined]
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/index.m3u8"
-    finally:
-        server.shutdown()
+    with serving(folder) as url:
+        yield url + "/index.m3u8"
 
 
 @contextlib.contextmanager
@@ -309,12 +303,8 @@ def mjpeg_camera(frames: int, fps: float) -> Iterator[str]:
                     self.wfile.flush()
                 time.sleep(max(0.0, t0 + (i + 1) / fps - time.monotonic()))
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Camera)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/video"
-    finally:
-        server.shutdown()
+    with serving(None, Camera) as url:
+        yield url + "/video"
 
 
 def test_a_motion_jpeg_camera_at_an_http_url_is_stylized_as_it_comes(tiny_stylizer: Any, tiny_stylizer_dir: str,

@@ -3,20 +3,18 @@ stylized as the file itself is, the copy gone afterwards whatever happened; bad 
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import http.server
 import os
 import pty
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 from video_clips import audio_duration
+from web_server import Quiet, serving
 
 from rtrdit.cli import main
 from rtrdit.codecs.video import probe, read_frames
@@ -29,25 +27,6 @@ def stylize(*args: str, stdin: object = subprocess.DEVNULL) -> subprocess.Comple
 
 def leftovers(folder: Path) -> list[str]:
     return [p.name for p in folder.iterdir() if p.name.startswith(".")]
-
-
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args: object) -> None:  # no request log on stderr, where the command's error goes
-        pass
-
-
-@contextlib.contextmanager
-def serving(folder: Path, handler: type[http.server.BaseHTTPRequestHandler] | None = None) -> Iterator[str]:
-    """An HTTP server on a free local port serving ``folder`` (or answering with ``handler``)."""
-    cls = handler or functools.partial(_Quiet, directory=str(folder))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), cls)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_a_piped_video_is_stylized_as_the_file_is(tiny_stylizer_dir, clip_file, tmp_path) -> None:
@@ -176,7 +155,7 @@ def test_a_url_behind_a_login_and_a_schedule_of_urls(tiny_stylizer_dir, clip_fil
     Image.fromarray(np.full((20, 30, 3), (200, 30, 90), np.uint8)).save(site / "style.png")
     asked: list[str] = []
 
-    class Login(_Quiet):
+    class Login(Quiet):
         def do_GET(self) -> None:
             asked.append(self.headers.get("Authorization", ""))
             if self.headers.get("Authorization") != "Basic " + base64.b64encode(b"ann:p@ss word").decode():

@@ -90,7 +90,7 @@ def plan_live(source: str, output: str | os.PathLike[str], prompt: str | None = 
         shown_url,
         stream_container,
     )
-    from rtrdit.stream.render import _refuse_overwrite, check_span, check_writable, compare_paths, style_changes
+    from rtrdit.stream.render import check_span, check_writable, compare_paths, refuse_overwriting_styles, style_changes
 
     shown = shown_url(source)
     if not (is_live(source) or source.lower().startswith(("http://", "https://"))):  # http(s): read as it comes
@@ -118,9 +118,7 @@ def plan_live(source: str, output: str | os.PathLike[str], prompt: str | None = 
         raise VideoError(f"the lag must be a number of seconds > 0, got {lag!r}")
     changes = style_changes(prompt, reference, schedule, start)
     if compare:
-        inputs = {Path(schedule): "the schedule"} if isinstance(schedule, (str, os.PathLike)) else {}
-        inputs |= {Path(c.reference): "a reference image" for c in changes if isinstance(c.reference, (str, os.PathLike))}
-        _refuse_overwrite([Path(name), *compare_paths(name)], inputs)
+        refuse_overwriting_styles([Path(name), *compare_paths(name)], schedule, changes)
     return changes
 
 

@@ -124,9 +124,7 @@ def plan_render(source: str | os.PathLike[str], output: str | os.PathLike[str], 
         raise VideoError(f"the duration ({duration:g} s) is shorter than one frame of {src} "
                          f"({1 / info.fps:.3f} s at {info.fps:g} fps)")
     changes = style_changes(prompt, reference, schedule, start)
-    inputs = {Path(schedule): "the schedule"} if isinstance(schedule, (str, os.PathLike)) else {}
-    inputs |= {Path(c.reference): "a reference image" for c in changes if isinstance(c.reference, (str, os.PathLike))}
-    _refuse_overwrite(outputs, inputs)
+    refuse_overwriting_styles(outputs, schedule, changes)
     return RenderPlan(src, out, info, image, changes, compare, float(start),
                       None if duration is None else float(duration))
 
@@ -202,6 +200,13 @@ def _refuse_overwrite(outputs: list[Path], inputs: dict[Path, str]) -> None:
         for source, what in inputs.items():
             if same_file(path, source):
                 raise VideoError(f"the output {path} is {what}; write it elsewhere")
+
+
+def refuse_overwriting_styles(outputs: list[Path], schedule: object, changes: list[StyleChange]) -> None:
+    """VideoError when an output would replace the schedule file or a reference image the styles read."""
+    inputs = {Path(schedule): "the schedule"} if isinstance(schedule, (str, os.PathLike)) else {}
+    inputs |= {Path(c.reference): "a reference image" for c in changes if isinstance(c.reference, (str, os.PathLike))}
+    _refuse_overwrite(outputs, inputs)
 
 
 def render(stylizer: Stylizer, plan: RenderPlan, *, seed: int = 0, steps: int | None = None,
