@@ -28,7 +28,7 @@ from rtrdit.files import WriteError, temp_beside
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("rtrdit.commands.demo", "stylize a generated sample clip (the quick-start job)"),
     "stylize": ("rtrdit.commands.stylize", "stylize a video file with a text prompt or a reference image"),
-    "serve": ("rtrdit.commands.serve", "serve live stylization to a browser or phone (WebRTC / WebSocket)"),
+    "serve": ("rtrdit.commands.serve", "serve live stylization to a browser or phone, or from OBS over WHIP"),
     "bench": ("rtrdit.commands.bench", "measure streaming fps, latency and memory"),
     "eval": ("rtrdit.commands.eval", "evaluate stylized videos with the paper's metrics"),
     "video": ("rtrdit.commands.video", "inspect video files"),

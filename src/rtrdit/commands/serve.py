@@ -1,4 +1,5 @@
-"""`rtrdit serve`: live stylization for a browser or phone over WebRTC, or WebSocket where WebRTC fails.
+"""`rtrdit serve`: live stylization for a browser or phone over WebRTC, or WebSocket where WebRTC fails;
+encoders such as OBS publish over WHIP (/whip/NAME) and anyone watches at /watch/NAME (WHEP).
 
     rtrdit serve                                  # http://127.0.0.1:8000, the demo model
     rtrdit serve --model DIR --max-sessions 4
@@ -148,6 +149,9 @@ def run(args: argparse.Namespace) -> int:
             query = f"?token={args.token}" if args.token else ""
             for address in lan_addresses():
                 print(f"rtrdit serve: on the LAN: {scheme}://{address}:{port}/{query}", file=sys.stderr, flush=True)
+        token_note = " with the --token as Bearer token" if args.token else ""
+        print(f"rtrdit serve: WHIP encoders (OBS) publish to {scheme}://{host}:{port}/whip/NAME{token_note}; "
+              f"watch at {scheme}://{host}:{port}/watch/NAME", file=sys.stderr, flush=True)
         if fingerprint:
             print(f"rtrdit serve: self-signed certificate, SHA-256 {fingerprint}", file=sys.stderr, flush=True)
         try:

@@ -1,5 +1,6 @@
 """The live stylization server: FastAPI with /health, the /ws WebSocket path, WebRTC
-signalling (/offer, aiortc) and the static browser client.
+signalling (/offer, aiortc), WHIP ingest and WHEP playback (`rtrdit.serve.whip`) and the static
+browser client.
 
 WebSocket protocol (kept stable for other clients): the client sends text messages
 ``{"type": "style", "prompt": "..."}`` / ``{"type": "style", "reference": "<base64 image>"}`` /
@@ -15,9 +16,6 @@ on a data channel and the video on the media tracks.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import collections
 import contextlib
 import json
 import secrets
@@ -31,96 +29,18 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from rtrdit.errors import first_line
+from rtrdit.serve import whip
+from rtrdit.serve.messages import error_message, handle_text
+from rtrdit.serve.outbox import DropOldest
 from rtrdit.serve.scheduler import (
-    Limits,
-    LiveSession,
     Output,
     Scheduler,
     ServeError,
-    decode_reference,
+    ServerFull,
     encode_jpeg,
 )
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-OUT_QUEUE = 4  # stylized frames waiting for a slow client; older ones are dropped
-
-
-class _DropOldest:
-    """An outgoing queue holding at most `size` frames: a new frame drops the oldest one (latest
-    frame wins); messages (stats, errors) are never dropped."""
-
-    def __init__(self, size: int) -> None:
-        self.items: collections.deque[Any] = collections.deque()
-        self.size = size
-        self.frames = 0
-        self.dropped = 0
-        self._ready = asyncio.Event()
-
-    @staticmethod
-    def _is_frame(item: Any) -> bool:
-        return isinstance(item, (Output, tuple))
-
-    def put(self, item: Any) -> None:
-        if self._is_frame(item):
-            if self.frames >= self.size:
-                for i, old in enumerate(self.items):
-                    if self._is_frame(old):
-                        del self.items[i]
-                        self.frames -= 1
-                        self.dropped += 1
-                        break
-            self.frames += 1
-        self.items.append(item)
-        self._ready.set()
-
-    async def get(self) -> Any:
-        while not self.items:
-            self._ready.clear()
-            await self._ready.wait()
-        item = self.items.popleft()
-        if self._is_frame(item):
-            self.frames -= 1
-        return item
-
-
-def _error(message: str) -> dict[str, str]:
-    return {"type": "error", "message": message}
-
-
-def handle_text(session: LiveSession, text: str, limits: Limits) -> None:
-    """Apply one client text message (style or control) to a session; ServeError if it is bad."""
-    if len(text) > limits.max_text_bytes:
-        raise ServeError(f"message is too large ({len(text)} bytes, at most {limits.max_text_bytes})")
-    try:
-        msg = json.loads(text)
-    except json.JSONDecodeError:
-        raise ServeError("a text message must be a JSON object") from None
-    if not isinstance(msg, dict):
-        raise ServeError("a text message must be a JSON object")
-    kind = msg.get("type")
-    if kind == "style":
-        unknown = set(msg) - {"type", "prompt", "reference"}
-        if unknown:
-            raise ServeError(f"unknown style field(s): {', '.join(sorted(unknown))}")
-        prompt, ref = msg.get("prompt"), msg.get("reference")
-        if prompt is not None and not isinstance(prompt, str):
-            raise ServeError("prompt must be a string")
-        reference = None
-        if ref is not None:
-            if not isinstance(ref, str):
-                raise ServeError("reference must be a base64 image string")
-            if ref.startswith("data:"):  # a data URL from a browser's FileReader
-                ref = ref.partition(",")[2]
-            try:
-                data = base64.b64decode(ref, validate=True)
-            except (binascii.Error, ValueError):
-                raise ServeError("reference is not valid base64") from None
-            reference = decode_reference(data, limits)
-        session.set_style(prompt=prompt, reference=reference)
-    elif kind == "control":
-        session.control(msg)
-    else:
-        raise ServeError(f"unknown message type {kind!r} (style, control)")
 
 
 def create_app(scheduler: Scheduler, token: str | None = None, static_dir: Path = STATIC_DIR) -> FastAPI:
@@ -180,11 +100,11 @@ def create_app(scheduler: Scheduler, token: str | None = None, static_dir: Path 
     async def ws_endpoint(ws: WebSocket) -> None:
         await ws.accept()
         if not authorized(bearer(ws.headers, ws.query_params)):
-            await ws.send_json(_error("missing or wrong token"))
+            await ws.send_json(error_message("missing or wrong token"))
             await ws.close(code=1008)
             return
         loop = asyncio.get_running_loop()
-        out = _DropOldest(OUT_QUEUE)
+        out = DropOldest()
 
         def emit(item: Any) -> None:  # worker thread
             if isinstance(item, Output):
@@ -194,13 +114,13 @@ def create_app(scheduler: Scheduler, token: str | None = None, static_dir: Path 
         try:
             session = scheduler.open(emit)
         except ServeError as exc:
-            await ws.send_json(_error(str(exc)))
+            await ws.send_json(error_message(str(exc)))
             await ws.close(code=1013)
             return
 
         async def close_idle() -> None:
             with contextlib.suppress(Exception):
-                await ws.send_json(_error(f"closed after {scheduler.idle_timeout:g} s without frames or messages"))
+                await ws.send_json(error_message(f"closed after {scheduler.idle_timeout:g} s without frames or messages"))
             await ws.close(code=1001)
 
         closers[session.id] = close_idle
@@ -235,9 +155,9 @@ def create_app(scheduler: Scheduler, token: str | None = None, static_dir: Path 
                     elif msg.get("text") is not None:
                         handle_text(session, msg["text"], limits)
                 except ServeError as exc:
-                    await ws.send_json(_error(str(exc)))
+                    await ws.send_json(error_message(str(exc)))
                 except Exception as exc:  # noqa: BLE001 - the stylizer's own one-line errors (prompt, reference)
-                    await ws.send_json(_error(first_line(exc)))
+                    await ws.send_json(error_message(first_line(exc)))
         except Exception:  # noqa: BLE001, S110 - WebSocketDisconnect, or the socket vanished while we answered it
             pass
         finally:
@@ -263,9 +183,14 @@ def create_app(scheduler: Scheduler, token: str | None = None, static_dir: Path 
         try:
             answer = await _webrtc_answer(scheduler, sdp, params, closers, peers)
         except ServeError as exc:
-            return JSONResponse({"error": str(exc)}, status_code=503 if "full" in str(exc) else 400)
+            return JSONResponse({"error": str(exc)}, status_code=503 if isinstance(exc, ServerFull) else 400)
         return JSONResponse(answer)
 
+    # ---------------------------------------------------------- WHIP / WHEP
+    streams = whip.Streams(scheduler, closers, peers)
+    app.state.streams = streams
+    whip.add_routes(app, streams, lambda request: authorized(bearer(request.headers, request.query_params)),
+                    static_dir / "watch.html")
     return app
 
 
@@ -273,33 +198,13 @@ async def _webrtc_answer(scheduler: Scheduler, sdp: str, params: dict[str, Any],
                          closers: dict[int, Callable[[], Awaitable[None]]], peers: set[Any]) -> dict[str, str]:
     """Answer a browser's offer: its camera track feeds a session, the session's frames go back
     on a video track, style/control/stats travel on the data channel."""
-    import av
-    from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
-    from aiortc.mediastreams import MediaStreamError
+    from aiortc import RTCPeerConnection
+
+    from rtrdit.serve import webrtc
 
     loop = asyncio.get_running_loop()
     limits = scheduler.limits
-
-    class StylizedTrack(MediaStreamTrack):
-        kind = "video"
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.queue = _DropOldest(OUT_QUEUE)
-
-        async def recv(self) -> Any:
-            output: Output = await self.queue.get()
-            frame = av.VideoFrame.from_ndarray(output.frame, format="rgb24")
-            frame.pts, frame.time_base = output.pts
-            now = time.monotonic()
-            session.stats.sent += 1
-            session.stats.out_times.append(now)
-            session.stats.last_latency_ms = (now - output.received) * 1000
-            send_text(session.stats_message(output.index))
-            return frame
-
     channel: list[Any] = []
-    out_track = StylizedTrack()
 
     def send_text(msg: dict[str, Any]) -> None:
         if channel and channel[0].readyState == "open":
@@ -316,6 +221,7 @@ async def _webrtc_answer(scheduler: Scheduler, sdp: str, params: dict[str, Any],
         loop.call_soon_threadsafe(deliver, item)
 
     session = scheduler.open(emit)
+    out_track = webrtc.StylizedTrack(session, on_sent=send_text)
     if isinstance(params.get("prompt"), str) and params["prompt"].strip():
         try:
             session.set_style(prompt=params["prompt"])
@@ -336,17 +242,6 @@ async def _webrtc_answer(scheduler: Scheduler, sdp: str, params: dict[str, Any],
 
     closers[session.id] = shutdown
 
-    async def consume(track: Any) -> None:
-        try:
-            while True:
-                frame = await track.recv()
-                try:
-                    session.submit(frame, pts=(frame.pts, frame.time_base))
-                except ServeError as exc:
-                    send_text(_error(str(exc)))
-        except MediaStreamError:
-            pass
-
     @pc.on("datachannel")
     def on_datachannel(ch: Any) -> None:
         channel[:] = [ch]
@@ -354,18 +249,18 @@ async def _webrtc_answer(scheduler: Scheduler, sdp: str, params: dict[str, Any],
         @ch.on("message")
         def on_message(message: Any) -> None:
             if not isinstance(message, str):
-                send_text(_error("data channel messages must be JSON text"))
+                send_text(error_message("data channel messages must be JSON text"))
                 return
             try:
                 handle_text(session, message, limits)
             except Exception as exc:  # noqa: BLE001 - any bad message gets an error reply, never a dead session
-                send_text(_error(first_line(exc)))
+                send_text(error_message(first_line(exc)))
 
     @pc.on("track")
     def on_track(track: Any) -> None:
         if track.kind == "video":
             pc.addTrack(out_track)
-            tasks.append(asyncio.ensure_future(consume(track)))
+            tasks.append(asyncio.ensure_future(webrtc.feed(track, session, lambda m: send_text(error_message(m)))))
 
     @pc.on("connectionstatechange")
     async def on_state() -> None:
@@ -373,13 +268,11 @@ async def _webrtc_answer(scheduler: Scheduler, sdp: str, params: dict[str, Any],
             await shutdown()
 
     try:
-        await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
-        answer = await pc.createAnswer()
-        await pc.setLocalDescription(answer)
-    except Exception as exc:  # noqa: BLE001 - any failure to answer the offer: release the peer connection, one error
+        sdp = await webrtc.answer(pc, sdp)
+    except ServeError:
         await shutdown()
-        raise ServeError(f"cannot answer the WebRTC offer: {first_line(exc)}") from None
-    return {"sdp": pc.localDescription.sdp, "type": pc.localDescription.type}
+        raise
+    return {"sdp": sdp, "type": "answer"}
 
 
-__all__ = ["STATIC_DIR", "create_app", "handle_text"]
+__all__ = ["STATIC_DIR", "create_app"]

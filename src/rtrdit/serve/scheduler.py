@@ -31,6 +31,10 @@ class ServeError(ValueError):
     """A client's request cannot be served (bad message, limits, server full): one line."""
 
 
+class ServerFull(ServeError):
+    """Every session slot is taken: the client may try again later (HTTP 503, WebSocket 1013)."""
+
+
 @dataclass(frozen=True)
 class Limits:
     """Bounds on client input: frames, reference uploads, text messages, sessions."""
@@ -412,7 +416,7 @@ class Scheduler:
         """A new session on the least loaded worker; ServeError when the server is full."""
         with self._lock:
             if len(self.sessions) >= self.max_sessions:
-                raise ServeError(f"the server is full ({self.max_sessions} sessions); try again later")
+                raise ServerFull(f"the server is full ({self.max_sessions} sessions); try again later")
             worker = min(self.workers, key=lambda w: len(w.sessions))
             self._next_id += 1
             session = LiveSession(self._next_id, worker, emit, prompt or "Turn the video into an oil painting",
@@ -437,5 +441,5 @@ class Scheduler:
         return [s for s in self.sessions if now - s.last_activity > self.idle_timeout]
 
 
-__all__ = ["Limits", "LiveSession", "Output", "Scheduler", "ServeError", "Worker", "decode_jpeg",
+__all__ = ["Limits", "LiveSession", "Output", "Scheduler", "ServeError", "ServerFull", "Worker", "decode_jpeg",
            "decode_reference", "encode_jpeg"]

@@ -1,0 +1,114 @@
+"""A WHIP publisher and a WHEP viewer made of aiortc peer connections and httpx, as an encoder
+(OBS) and a player would use the server: SDP offer in a POST, answer and Location back, DELETE."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fractions
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import numpy as np
+from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError
+
+SDP = {"Content-Type": "application/sdp"}
+
+
+class FramesTrack(MediaStreamTrack):
+    """A camera that plays uint8 RGB frames (T, H, W, 3) at `fps`, then ends (or loops)."""
+
+    kind = "video"
+
+    def __init__(self, frames: np.ndarray, fps: float = 12.0, loop: bool = False) -> None:
+        super().__init__()
+        self.frames, self.fps, self.loop = frames, fps, loop
+        self.sent = 0
+        self._start: float | None = None
+
+    async def recv(self) -> Any:
+        import av
+
+        if self.sent >= len(self.frames) and not self.loop:
+            self.stop()
+            raise MediaStreamError
+        now = asyncio.get_running_loop().time()
+        if self._start is None:
+            self._start = now
+        await asyncio.sleep(max(0.0, self._start + self.sent / self.fps - now))
+        frame = av.VideoFrame.from_ndarray(self.frames[self.sent % len(self.frames)], format="rgb24")
+        frame.pts, frame.time_base = round(self.sent * 90000 / self.fps), fractions.Fraction(1, 90000)
+        self.sent += 1
+        return frame
+
+
+@dataclass
+class Peer:
+    """One side's connection and the resource URL the server gave it."""
+
+    pc: RTCPeerConnection
+    location: str
+    frames: list[np.ndarray] = field(default_factory=list)  # received video (viewers)
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+    async def close(self, client: httpx.AsyncClient, headers: dict[str, str] | None = None) -> int:
+        """DELETE the resource and close the connection; returns the DELETE's status."""
+        status = (await client.delete(self.location, headers=headers)).status_code
+        for t in self.tasks:
+            t.cancel()
+        await self.pc.close()
+        return status
+
+
+async def _offer(pc: RTCPeerConnection, client: httpx.AsyncClient, url: str,
+                 headers: dict[str, str] | None) -> httpx.Response:
+    await pc.setLocalDescription(await pc.createOffer())
+    return await client.post(url, content=pc.localDescription.sdp, headers={**SDP, **(headers or {})})
+
+
+async def publish(client: httpx.AsyncClient, url: str, track: MediaStreamTrack,
+                  headers: dict[str, str] | None = None) -> Peer:
+    """Publish `track` (send-only, as OBS does) to a WHIP endpoint; AssertionError unless 201."""
+    pc = RTCPeerConnection()
+    pc.addTransceiver(track, direction="sendonly")
+    r = await _offer(pc, client, url, headers)
+    if r.status_code != 201:
+        await pc.close()
+        raise AssertionError(f"WHIP POST {url}: {r.status_code} {r.text}")
+    assert r.headers["content-type"].startswith("application/sdp")
+    await pc.setRemoteDescription(RTCSessionDescription(sdp=r.text, type="answer"))
+    return Peer(pc, str(httpx.URL(url).join(r.headers["location"])))
+
+
+async def view(client: httpx.AsyncClient, url: str, headers: dict[str, str] | None = None) -> Peer:
+    """Watch a WHEP endpoint (receive-only); the frames it gets collect in `Peer.frames`."""
+    pc = RTCPeerConnection()
+    pc.addTransceiver("video", direction="recvonly")
+    peer = Peer(pc, "")
+
+    async def collect(track: Any) -> None:
+        with contextlib.suppress(MediaStreamError):
+            while True:
+                peer.frames.append((await track.recv()).to_ndarray(format="rgb24"))
+
+    @pc.on("track")
+    def on_track(track: Any) -> None:
+        peer.tasks.append(asyncio.ensure_future(collect(track)))
+
+    r = await _offer(pc, client, url, headers)
+    if r.status_code != 201:
+        await pc.close()
+        raise AssertionError(f"WHEP POST {url}: {r.status_code} {r.text}")
+    await pc.setRemoteDescription(RTCSessionDescription(sdp=r.text, type="answer"))
+    peer.location = str(httpx.URL(url).join(r.headers["location"]))
+    return peer
+
+
+async def wait_for(predicate: Any, timeout: float = 30.0, what: str = "condition") -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
