@@ -1,6 +1,7 @@
 """The real thing: `rtrdit serve` in a subprocess and Debian's headless Chromium with a fake camera
 fed from a real clip connect over WebRTC; the page receives stylized frames, switches to a preset
-prompt and to a reference image, records the stylized stream, and leaves a screenshot."""
+prompt and to a reference image, records the stylized stream, and leaves a screenshot; the /watch page
+plays a WHIP publisher's stylized stream over WHEP and restyles it."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -190,3 +192,91 @@ def test_self_signed_https_gives_a_phone_on_the_lan_the_camera(tiny_model_dir: P
                 assert page.evaluate("window.rtr.errors") == []
             finally:
                 browser.close()
+
+
+@contextlib.contextmanager
+def whip_publisher(url: str, frames: Any) -> Iterator[None]:
+    """An aiortc WHIP publisher (what OBS does) playing `frames` in a loop from a thread of its own
+    (the Playwright test drives the browser synchronously); DELETEs its stream when the block ends."""
+    import asyncio
+
+    from whip_client import FramesTrack, publish
+
+    ready, stop, failed = threading.Event(), threading.Event(), []
+
+    async def run() -> None:
+        async with httpx.AsyncClient(timeout=30) as client:
+            pub = await publish(client, url, FramesTrack(frames, loop=True))
+            ready.set()
+            while not stop.is_set():
+                await asyncio.sleep(0.05)
+            await pub.close(client)
+
+    def main() -> None:
+        try:
+            asyncio.run(run())
+        except Exception as exc:  # noqa: BLE001 - reported by the test thread
+            failed.append(exc)
+            ready.set()
+
+    thread = threading.Thread(target=main, daemon=True)
+    thread.start()
+    assert ready.wait(60) and not failed, f"the WHIP publisher failed: {failed}"
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(30)
+
+
+@pytest.mark.slow
+def test_chromium_watches_a_whip_stream_over_whep_and_restyles_it(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """`rtrdit serve` prints where an encoder publishes; a WHIP publisher streams a real clip, the
+    /watch page plays the stylized stream over WHEP, changes its prompt and its reference, and
+    says the stream ended when the publisher leaves."""
+    from PIL import Image
+    from playwright.sync_api import sync_playwright
+
+    from rtrdit.codecs.video import read_frames
+
+    reference = tmp_path / "reference.png"
+    Image.fromarray(read_frames(SHARED_VIDEOS / "music.mp4", size=(128, 128), count=1)[0]).save(reference)
+    clip = read_frames(SHARED_VIDEOS / "dog.mp4", size=(160, 120), count=24)
+    with running_server(tiny_model_dir) as (url, printed):
+        assert any(f"publish to {url}/whip/NAME" in line and f"watch at {url}/watch/NAME" in line for line in printed)
+
+        def stream() -> dict[str, Any]:
+            (info,) = httpx.get(url + "/streams", timeout=5).json()["streams"]
+            return info
+
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, timeout=60_000, args=CHROMIUM_FLAGS)
+            try:
+                page = browser.new_context(**PHONE).new_page()
+                page.set_default_timeout(40_000)
+                with whip_publisher(url + "/whip/studio?prompt=ink%20wash", clip):
+                    page.goto(url + "/watch/studio")
+                    page.wait_for_function("window.rtr.connected && window.rtr.framesReceived > 10")
+                    assert stream()["viewers"] == 1 and stream()["style"]["prompt"] == "ink wash"
+                    page.wait_for_function("document.getElementById('prompt').value === 'ink wash'")
+
+                    page.fill("#prompt", "neon glow")
+                    page.click("#apply")
+                    deadline = time.monotonic() + 20
+                    while stream()["style"]["prompt"] != "neon glow" and time.monotonic() < deadline:
+                        time.sleep(0.1)
+                    assert stream()["style"] == {"prompt": "neon glow", "reference": False}
+                    page.set_input_files("#refFile", str(reference))
+                    while not stream()["style"]["reference"] and time.monotonic() < deadline:
+                        time.sleep(0.1)
+                    assert stream()["style"] == {"prompt": None, "reference": True}
+                    n = page.evaluate("window.rtr.framesReceived")
+                    page.wait_for_function(f"window.rtr.framesReceived > {n + 5}")
+                    assert page.evaluate("window.rtr.errors") == []
+                    page.screenshot(path=str(tmp_path / "watch.png"))
+                page.wait_for_function("document.getElementById('status').textContent === 'ended'")
+            finally:
+                browser.close()
+        assert httpx.get(url + "/streams", timeout=5).json()["streams"] == []
+        assert sessions(url) == 0
+    assert (tmp_path / "watch.png").stat().st_size > 10_000
