@@ -275,13 +275,8 @@ function buildPresets() {
 // A reference image from the camera roll, scaled to at most 768 px and sent as base64 JPEG.
 async function applyReference(file) {
   if (!file) return;
-  let bmp;
-  try { bmp = await createImageBitmap(file); } catch { say("cannot read that image", true); return; }
-  const s = Math.min(1, 768 / Math.max(bmp.width, bmp.height));
-  const c = document.createElement("canvas");
-  c.width = Math.max(1, Math.round(bmp.width * s)); c.height = Math.max(1, Math.round(bmp.height * s));
-  c.getContext("2d").drawImage(bmp, 0, 0, c.width, c.height);
-  const url = c.toDataURL("image/jpeg", 0.9);
+  const url = await referenceDataURL(file);
+  if (!url) { say("cannot read that image", true); return; }
   $("refThumb").src = url; $("refThumb").hidden = false;
   for (const b of $("presets").children) b.classList.remove("active");
   if (sendJSON({ type: "style", reference: url.split(",")[1] })) say("style: reference image " + file.name);

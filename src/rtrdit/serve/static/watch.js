@@ -86,13 +86,8 @@ async function sendStyle(message, what) {
 
 async function applyReference(file) {
   if (!file) return;
-  let bmp;
-  try { bmp = await createImageBitmap(file); } catch { say("cannot read that image", true); return; }
-  const s = Math.min(1, 768 / Math.max(bmp.width, bmp.height));
-  const c = document.createElement("canvas");
-  c.width = Math.max(1, Math.round(bmp.width * s)); c.height = Math.max(1, Math.round(bmp.height * s));
-  c.getContext("2d").drawImage(bmp, 0, 0, c.width, c.height);
-  const url = c.toDataURL("image/jpeg", 0.9);
+  const url = await referenceDataURL(file);
+  if (!url) { say("cannot read that image", true); return; }
   $("refThumb").src = url; $("refThumb").hidden = false;
   await sendStyle({ type: "style", reference: url.split(",")[1] }, "reference image " + file.name);
 }
