@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import re
 import secrets
 from collections.abc import Awaitable, Callable
@@ -161,8 +162,31 @@ def _problem(status: int, message: str, **headers: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status, headers=headers or None)
 
 
+class _HttpError(Exception):
+    """A refused WHIP/WHEP request: its HTTP status and one line."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _guarded(route: Callable[..., Awaitable[Response]]) -> Callable[..., Awaitable[Response]]:
+    """A route whose refusals (_HttpError, ServeError) become one status and {"error": line}."""
+
+    @functools.wraps(route)
+    async def run(*args: Any, **kwargs: Any) -> Response:
+        try:
+            return await route(*args, **kwargs)
+        except _HttpError as exc:
+            return _problem(exc.status, str(exc))
+        except ServeError as exc:
+            return _problem(503 if isinstance(exc, ServerFull) else 400, str(exc))
+
+    return run
+
+
 async def _read_offer(request: Request) -> str:
-    """The SDP offer in a WHIP/WHEP request body; ServeError (with an HTTP status) if it is not one."""
+    """The SDP offer in a WHIP/WHEP request body; _HttpError if it is not one."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind != SDP:
         raise _HttpError(415, f"the offer must be sent as Content-Type: {SDP}")
@@ -180,12 +204,6 @@ async def _read_offer(request: Request) -> str:
     return sdp
 
 
-class _HttpError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
 def _created(location: str, sdp: str) -> Response:
     return Response(sdp, status_code=201, media_type=SDP, headers={"Location": location})
 
@@ -193,7 +211,6 @@ def _created(location: str, sdp: str) -> Response:
 def add_routes(app: FastAPI, streams: Streams, authorized: Callable[[Request], bool], watch_page: Path) -> None:
     """Register the WHIP, WHEP, /streams and /watch routes on `app`."""
     limits = streams.scheduler.limits
-    no_trickle = {"Allow": "POST, DELETE, OPTIONS"}
 
     def checked(name: str, request: Request) -> None:
         if not authorized(request):
@@ -207,67 +224,55 @@ def add_routes(app: FastAPI, streams: Streams, authorized: Callable[[Request], b
             raise _HttpError(404, f"no stream {name!r} is being published")
         return stream
 
-    async def guarded(run: Callable[[], Awaitable[Response]]) -> Response:
-        try:
-            return await run()
-        except _HttpError as exc:
-            return _problem(exc.status, str(exc))
-        except ServeError as exc:
-            return _problem(503 if isinstance(exc, ServerFull) else 400, str(exc))
-
     @app.options("/whip/{name}")
     @app.options("/whep/{name}")
     async def options(name: str) -> Response:
         return Response(status_code=204, headers={"Accept-Post": SDP, "Allow": "POST, OPTIONS"})
 
     @app.post("/whip/{name}")
+    @_guarded
     async def whip(name: str, request: Request) -> Response:
-        async def run() -> Response:
-            checked(name, request)
-            if name in streams.by_name:
-                raise _HttpError(409, f"stream {name!r} is already being published")
-            prompt = request.query_params.get("prompt")
-            sdp = await _read_offer(request)
-            stream, answer = await streams.publish(name, sdp, prompt if prompt and prompt.strip() else None)
-            return _created(f"/whip/{name}/{stream.resource}", answer)
-        return await guarded(run)
+        checked(name, request)
+        sdp = await _read_offer(request)
+        if name in streams.by_name:  # checked after the last await: publish() claims the name at once
+            raise _HttpError(409, f"stream {name!r} is already being published")
+        prompt = request.query_params.get("prompt")
+        stream, answer = await streams.publish(name, sdp, prompt if prompt and prompt.strip() else None)
+        return _created(f"/whip/{name}/{stream.resource}", answer)
 
     @app.delete("/whip/{name}/{resource}")
+    @_guarded
     async def whip_delete(name: str, resource: str, request: Request) -> Response:
-        async def run() -> Response:
-            checked(name, request)
-            stream = published(name)
-            if not secrets.compare_digest(resource, stream.resource):
-                raise _HttpError(404, f"no such WHIP resource of stream {name!r}")
-            await streams.unpublish(stream)
-            return Response(status_code=200)
-        return await guarded(run)
+        checked(name, request)
+        stream = published(name)
+        if not secrets.compare_digest(resource, stream.resource):
+            raise _HttpError(404, f"no such WHIP resource of stream {name!r}")
+        await streams.unpublish(stream)
+        return Response(status_code=200)
 
     @app.post("/whep/{name}")
+    @_guarded
     async def whep(name: str, request: Request) -> Response:
-        async def run() -> Response:
-            checked(name, request)
-            stream = published(name)
-            vid, answer = await streams.view(stream, await _read_offer(request))
-            return _created(f"/whep/{name}/{vid}", answer)
-        return await guarded(run)
+        checked(name, request)
+        stream = published(name)
+        vid, answer = await streams.view(stream, await _read_offer(request))
+        return _created(f"/whep/{name}/{vid}", answer)
 
     @app.delete("/whep/{name}/{viewer}")
+    @_guarded
     async def whep_delete(name: str, viewer: str, request: Request) -> Response:
-        async def run() -> Response:
-            checked(name, request)
-            stream = published(name)
-            if viewer not in stream.viewers:
-                raise _HttpError(404, f"no such WHEP resource of stream {name!r}")
-            await streams.unview(stream, viewer)
-            return Response(status_code=200)
-        return await guarded(run)
+        checked(name, request)
+        stream = published(name)
+        if viewer not in stream.viewers:
+            raise _HttpError(404, f"no such WHEP resource of stream {name!r}")
+        await streams.unview(stream, viewer)
+        return Response(status_code=200)
 
     @app.patch("/whip/{name}/{resource}")
     @app.patch("/whep/{name}/{resource}")
     async def patch(name: str, resource: str) -> Response:
         return _problem(405, "trickle ICE and ICE restarts are not supported: every candidate is in the answer",
-                        **no_trickle)
+                        Allow="POST, DELETE, OPTIONS")
 
     @app.get("/streams")
     async def stream_list(request: Request) -> Response:
@@ -276,19 +281,17 @@ def add_routes(app: FastAPI, streams: Streams, authorized: Callable[[Request], b
         return JSONResponse({"streams": [s.info() for s in streams.by_name.values()]})
 
     @app.post("/streams/{name}")
+    @_guarded
     async def stream_message(name: str, request: Request) -> Response:
-        async def run() -> Response:
-            checked(name, request)
-            stream = published(name)
-            body = await request.body()
-            try:
-                handle_text(stream.session, body.decode("utf-8", errors="replace"), limits)
-            except ServeError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - the stylizer's own one-line errors (prompt, reference)
-                raise ServeError(first_line(exc)) from None
-            return JSONResponse(stream.info(), status_code=202)
-        return await guarded(run)
+        checked(name, request)
+        stream = published(name)
+        try:
+            handle_text(stream.session, (await request.body()).decode("utf-8", errors="replace"), limits)
+        except ServeError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the stylizer's own one-line errors (prompt, reference)
+            raise ServeError(first_line(exc)) from None
+        return JSONResponse(stream.info(), status_code=202)
 
     @app.get("/watch/{name}")
     async def watch(name: str) -> FileResponse:
