@@ -514,7 +514,8 @@ def test_cli_writes_a_file_until_the_stream_ends(talk: Path, tiny_stylizer_dir: 
 
 def test_cli_listens_again_for_a_sender_that_comes_back(talk: Path, tiny_stylizer_dir: str, tmp_path: Path) -> None:
     """`--listen --reconnect`: a phone app that loses its network and sends again finds rtrdit waiting, and
-    one output holds both; Ctrl-C ends it (exit 0), the comeback said."""
+    one output holds both; each drop is said, and Ctrl-C ends it (exit 0) with every frame received, the
+    comeback said."""
     url = f"tcp://127.0.0.1:{free_port()}"
     proc = stylize(url + "?listen", "--listen", "--reconnect", "-o", str(tmp_path / "rec.mkv"), "--prompt", PROMPT,
                    "--model", tiny_stylizer_dir, "--lag", "60", "--timeout", "2")
@@ -522,9 +523,10 @@ def test_cli_listens_again_for_a_sender_that_comes_back(talk: Path, tiny_stylize
         assert proc.stderr is not None
         lines_until(proc.stderr, "waiting for a sender")
         send(talk, url, "mpegts")
+        lines_until(proc.stderr, f"the stream dropped; waiting for the sender again at {url}")
         time.sleep(1.0)
         send(talk, url, "mpegts")  # connects once rtrdit listens again
-        time.sleep(1.0)
+        lines_until(proc.stderr, "the stream dropped")  # every frame received: Ctrl-C stylizes them all
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)
     finally:

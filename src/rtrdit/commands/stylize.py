@@ -144,6 +144,10 @@ def _run_live(args: argparse.Namespace, size: tuple[int, int] | None, model: _Mo
         total = round(facts.duration * facts.fps) if facts.duration else None
         bar = tqdm(total=total, unit="frame", desc="stylize", dynamic_ncols=True)
 
+    def dropped_out() -> None:  # on the reading thread; tqdm.write keeps the bar whole
+        again = f"waiting for the sender again at {source}" if args.listen else f"connecting to {source} again"
+        tqdm.write(f"the stream dropped; {again} (Ctrl-C ends it)", file=sys.stderr)
+
     def progress(done: int, dropped: int) -> None:
         bar.update(done - bar.n)
         rate = bar.format_dict.get("rate")
@@ -162,7 +166,7 @@ def _run_live(args: argparse.Namespace, size: tuple[int, int] | None, model: _Mo
                                      reconnect=args.reconnect,
                                      timeout=args.timeout or TIMEOUT, duration=args.duration, seed=args.seed,
                                      steps=args.steps, size=size, compare=args.compare, lag=lag, start=args.start,
-                                     progress=progress, on_open=opened)
+                                     progress=progress, on_open=opened, on_drop=dropped_out)
             finally:
                 if bar is not None:
                     bar.close()

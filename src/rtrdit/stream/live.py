@@ -245,13 +245,15 @@ class LiveInput:
     queue that drops its oldest frames past ``lag`` seconds (`LAG`), audio packets into `LiveAudio`."""
 
     def __init__(self, url: str, size: Callable[[int, int], tuple[int, int]], *, listen: bool = False,
-                 timeout: float = TIMEOUT, reconnect: bool = False, lag: float = LAG, start: float = 0.0) -> None:
+                 timeout: float = TIMEOUT, reconnect: bool = False, lag: float = LAG, start: float = 0.0,
+                 on_drop: Callable[[], None] | None = None) -> None:
         from rtrdit.codecs.video import shown_url
 
         self.url, self.listen, self.timeout, self.reconnect = url, listen, float(timeout), reconnect
         self.lag = float(lag)
         self.start = float(start)  # seconds into a finished playlist to begin at (its frame there is time 0)
         self.reconnects = 0  # connections after the first that brought frames
+        self._on_drop = on_drop  # called (on the reading thread) when a connection that brought frames drops
         self._wall0 = 0.0  # our clock's time at the first frame: the output's time 0
         self._last_out = -math.inf  # the output time of the last frame queued
         self.shown = shown_url(url)  # for messages: without a password
@@ -311,9 +313,12 @@ class LiveInput:
         each time it drops, until it ends for good (a finished playlist) or ``close()``."""
         try:
             while not self._stop.is_set():
+                before = self._last_out
                 final = self._connection()
                 if final or not self.reconnect or self._error is not None:
                     break
+                if self._last_out != before and self._on_drop is not None and not self._stop.is_set():
+                    self._on_drop()  # this connection brought frames and dropped: said once, not per retry
                 self._stop.wait(0 if self.listen else RETRY)
         finally:
             with self._cond:
@@ -518,7 +523,7 @@ def render_live(stylizer: Stylizer, source: str, output: str | os.PathLike[str],
                 seed: int = 0, steps: int | None = None, size: tuple[int, int] | None = None, compare: bool = False,
                 lag: float = LAG, start: float = 0.0,
                 progress: Callable[[int, int], None] | None = None, on_open: Callable[[LiveFacts], None] | None = None,
-                stop: threading.Event | None = None) -> RenderResult:
+                on_drop: Callable[[], None] | None = None, stop: threading.Event | None = None) -> RenderResult:
     """Stylize the live stream at ``source`` into ``output`` (a file written when the stream ends, ``-``, or a
     URL: `codecs.video.STREAM_OUTPUTS`) until it ends, ``stop`` is set, or Ctrl-C/SIGTERM (once). Every
     frame keeps its time from the stream's first frame, the schedule runs on that clock, and the stream's
@@ -531,7 +536,8 @@ def render_live(stylizer: Stylizer, source: str, output: str | os.PathLike[str],
     into a finished playlist (video on demand) to begin at, the schedule on the playlist's clock as for a
     file's part (a live stream: LiveError). ``progress(done,
     dropped)`` follows the frames written and dropped; ``on_open`` is called with the stream's facts when its
-    first frame has come. ``extra`` holds ``dropped``, ``reconnects`` and ``stopped`` (1.0 when a signal or
+    first frame has come; ``on_drop`` (with ``reconnect``) each time the stream drops after its first frame and
+    is waited for again (called on the reading thread, every frame it brought already queued). ``extra`` holds ``dropped``, ``reconnects`` and ``stopped`` (1.0 when a signal or
     ``stop`` ended it). Raises LiveError when the stream cannot be opened or read."""
     stop = stop if stop is not None else threading.Event()
 
@@ -540,7 +546,7 @@ def render_live(stylizer: Stylizer, source: str, output: str | os.PathLike[str],
 
     # frames are read at the DiT's size, or for --compare (which shows the source as it is) at their own
     live = LiveInput(source, (lambda w, h: (w, h)) if compare else work_size, listen=listen, timeout=timeout,
-                     reconnect=reconnect, lag=lag, start=start)
+                     reconnect=reconnect, lag=lag, start=start, on_drop=on_drop)
     with _stop_on_signals(stop):
         try:
             facts = _opened(live, stop)
@@ -609,22 +615,30 @@ def _stream(stylizer: Stylizer, live: LiveInput, facts: LiveFacts, work: tuple[i
 
     try:
         feed = StyledFeed(sess, pending, half, emit)
-        while not stop.is_set():
-            got = live.take(BATCH)
-            if got is None:
-                ended = True
-                break
+
+        def add(got: list[tuple[float, np.ndarray]]) -> bool:
+            """Give ``got`` to the stylizer (what has come, without waiting for a whole batch): whether
+            the duration asked for ended within it."""
+            over = False
             for t, frame in got:
-                if duration is not None and t >= duration - half:  # past the duration asked for: the end
-                    ended = True
+                if duration is not None and t >= duration - half:
+                    over = True
                     break
                 waiting.append((t, frame if compare else None))
                 feed.add(start + t, resize_frames(frame[None], work)[0] if compare else frame)
-            feed.push()  # what has come, without waiting for a whole batch
+            feed.push()
+            return over
+
+        while not stop.is_set() and not ended:
+            got = live.take(BATCH)
+            ended = got is None or add(got)
             if done:
                 live.warm()
-            if ended:
-                break
+        stopped = not ended
+        if stopped:  # the frames already received are stylized too (``lag`` s of them at most)
+            live.close()
+            while (got := live.take(BATCH, wait=0)) and not add(got):
+                pass
         emit(sess.flush())
         encoder.finish()
         if done:
@@ -645,7 +659,7 @@ def _stream(stylizer: Stylizer, live: LiveInput, facts: LiveFacts, work: tuple[i
     return RenderResult(str(output), done, done / secs if secs > 0 else 0.0, secs,
                         str(compare_path) if compare_path else None, str(sheet_path) if sheet_path else None,
                         extra={"dropped": float(live.dropped), "reconnects": float(live.reconnects),
-                               "stopped": float(stop.is_set() and not ended)})
+                               "stopped": float(stopped)})
 
 
 __all__ = ["LAG", "LIVE_SCHEMES", "TIMEOUT", "LiveError", "LiveFacts", "LiveInput", "is_live", "plan_live", "render_live"]

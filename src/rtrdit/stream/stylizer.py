@@ -173,7 +173,7 @@ class Stylizer:
         ``listen``: wait for its sender to connect to the URL) stylized as it arrives into ``output`` (a
         video file, written when it ends; ``-``; or a URL it is sent on to) until the stream ends, nothing comes
         for ``timeout`` seconds, ``duration`` seconds of it have passed, or ``stop`` is set (or Ctrl-C/SIGTERM
-        in the main thread). Frames the stylizer is more than ``lag`` seconds (default `stream.live.LAG`) late
+        in the main thread; the frames already received are stylized first). Frames the stylizer is more than ``lag`` seconds (default `stream.live.LAG`) late
         for are dropped (``extra["dropped"]``), but none of a finished playlist (video on demand), which may
         also begin at ``start`` seconds. ``reconnect``: a stream that drops is connected to
         again (waited for, when listening) and the output goes on across the gap. ``compare`` (an output file)
