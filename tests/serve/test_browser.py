@@ -200,13 +200,13 @@ def whip_publisher(url: str, frames: Any) -> Iterator[None]:
     (the Playwright test drives the browser synchronously); DELETEs its stream when the block ends."""
     import asyncio
 
-    from whip_client import FramesTrack, publish
+    from whip_client import FramesTrack, ToneTrack, publish
 
     ready, stop, failed = threading.Event(), threading.Event(), []
 
     async def run() -> None:
         async with httpx.AsyncClient(timeout=30) as client:
-            pub = await publish(client, url, FramesTrack(frames, loop=True))
+            pub = await publish(client, url, FramesTrack(frames, loop=True), audio=ToneTrack(440))
             ready.set()
             while not stop.is_set():
                 await asyncio.sleep(0.05)
@@ -231,9 +231,9 @@ def whip_publisher(url: str, frames: Any) -> Iterator[None]:
 
 @pytest.mark.slow
 def test_chromium_watches_a_whip_stream_over_whep_and_restyles_it(tiny_model_dir: Path, tmp_path: Path) -> None:
-    """`rtrdit serve` prints where an encoder publishes; a WHIP publisher streams a real clip, the
-    /watch page plays the stylized stream over WHEP, changes its prompt and its reference, and
-    says the stream ended when the publisher leaves."""
+    """`rtrdit serve` prints where an encoder publishes; a WHIP publisher streams a real clip and a
+    tone, the /watch page plays the stylized stream over WHEP (its sound once Sound is tapped), changes
+    its prompt and its reference, and says the stream ended when the publisher leaves."""
     from PIL import Image
     from playwright.sync_api import sync_playwright
 
@@ -259,6 +259,12 @@ def test_chromium_watches_a_whip_stream_over_whep_and_restyles_it(tiny_model_dir
                     page.wait_for_function("window.rtr.connected && window.rtr.framesReceived > 10")
                     assert stream()["viewers"] == 1 and stream()["style"]["prompt"] == "ink wash"
                     page.wait_for_function("document.getElementById('prompt').value === 'ink wash'")
+                    # the publisher's microphone: received, muted until the page's Sound button
+                    page.wait_for_function("window.rtr.audio && window.rtr.audioPackets > 50")
+                    assert page.evaluate("document.getElementById('outVideo').muted")
+                    page.click("#sound")
+                    assert not page.evaluate("document.getElementById('outVideo').muted")
+                    page.wait_for_function("window.rtr.audioEnergy > 0.01")  # played: the tone, not silence
 
                     page.fill("#prompt", "neon glow")
                     page.click("#apply")

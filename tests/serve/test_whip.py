@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from conftest import LiveServer, live_server
 from video_clips import SHARED_VIDEOS
-from whip_client import SDP, FramesTrack, publish, view, wait_for
+from whip_client import SDP, FramesTrack, ToneTrack, dominant_hz, publish, view, wait_for
 
 pytestmark = pytest.mark.xdist_group("serve")
 
@@ -90,6 +90,65 @@ def test_a_whip_camera_is_stylized_for_two_whep_viewers_and_restyled_through_str
             assert demo_server.wait_sessions(0) == 0
             assert (await client.delete(viewers[0].location)).status_code == 404
             await viewers[0].close(client)
+
+    asyncio.run(run())
+
+
+def test_the_publishers_sound_reaches_the_viewers_that_ask_for_it_held_back_by_the_latency(
+        server: LiveServer, camera: np.ndarray) -> None:
+    """OBS sends a microphone with the camera: a viewer whose offer takes audio hears it (the
+    publisher's 440 Hz tone, through two Opus codecs), held back by the video's latency, and a
+    video-only viewer is not sent any."""
+    async def run() -> None:
+        url = server.url
+        async with httpx.AsyncClient(timeout=30) as client:
+            pub = await publish(client, f"{url}/whip/mic", FramesTrack(camera, loop=True), audio=ToneTrack(440))
+            listener, watcher = await view(client, f"{url}/whep/mic", audio=True), await view(client, f"{url}/whep/mic")
+            await wait_for(lambda: len(listener.sound) >= 75 and min(len(listener.frames), len(watcher.frames)) >= 10,
+                           60, "1.5 s of sound and 10 frames at the viewers")
+            heard = np.concatenate(listener.sound[-50:])  # the last second
+            assert abs(dominant_hz(heard) - 440) < 5 and np.sqrt(np.mean(heard.astype(np.float64) ** 2)) > 2000
+            assert watcher.sound == []
+            (info,) = (await client.get(f"{url}/streams")).json()["streams"]
+            assert info["audio"] is True and info["latency_ms"] > 0 and info["audio_delay_ms"] > 0
+            assert await listener.close(client) == 200 and await watcher.close(client) == 200
+            assert await pub.close(client) == 200
+            assert server.wait_sessions(0) == 0
+
+    asyncio.run(run())
+
+
+def test_the_delayed_audio_track_sends_each_frame_at_its_time_and_ends_after_the_publisher() -> None:
+    """`AudioRelay`: the delay follows the video's latency (smoothed), every viewer gets each frame as a
+    frame of its own, timed by its samples and sent no earlier than its arrival plus the delay; the
+    tracks end after what they hold when the publisher's sound ends."""
+    from aiortc.mediastreams import MediaStreamError
+
+    from rtrdit.serve.audio import SMOOTHING, AudioRelay
+
+    async def run() -> None:
+        tone = ToneTrack(440, seconds=0.4)  # 20 frames, in real time
+        relay = AudioRelay(lambda: 0.3)
+        a, b = relay.subscribe("a"), relay.subscribe("b")
+        relay.unsubscribe("b")  # a viewer that left gets nothing more
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        await relay.run(tone)
+        assert relay.frames == 20 and relay.delay == pytest.approx(0.3 * (1 - (1 - SMOOTHING) ** 20))
+        got, times = [], []
+        while True:
+            try:
+                frame = await a.recv()
+            except MediaStreamError:
+                break
+            got.append(frame)
+            times.append(loop.time() - t0)
+        assert len(got) == 20 and [f.pts for f in got] == [960 * i for i in range(20)]
+        assert dominant_hz(np.concatenate([f.to_ndarray()[0] for f in got])) == pytest.approx(440, abs=5)
+        assert times[-1] >= 0.38 + relay.delay * 0.9  # the last came at ~0.38 s and was held back
+        assert len({id(f) for f in got}) == 20
+        with pytest.raises(MediaStreamError):
+            await b.recv()
 
     asyncio.run(run())
 

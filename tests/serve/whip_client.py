@@ -44,6 +44,44 @@ class FramesTrack(MediaStreamTrack):
         return frame
 
 
+class ToneTrack(MediaStreamTrack):
+    """A microphone that plays a sine of `hz` (48 kHz mono, 20 ms frames) in real time, for `seconds`
+    or (None) until stopped."""
+
+    kind = "audio"
+    RATE, SAMPLES = 48000, 960
+
+    def __init__(self, hz: float = 440.0, seconds: float | None = None) -> None:
+        super().__init__()
+        self.hz, self.seconds = hz, seconds
+        self.sent = 0
+        self._start: float | None = None
+
+    async def recv(self) -> Any:
+        import av
+
+        if self.seconds is not None and self.sent * self.SAMPLES >= self.seconds * self.RATE:
+            self.stop()
+            raise MediaStreamError
+        now = asyncio.get_running_loop().time()
+        if self._start is None:
+            self._start = now
+        await asyncio.sleep(max(0.0, self._start + self.sent * self.SAMPLES / self.RATE - now))
+        t = (self.sent * self.SAMPLES + np.arange(self.SAMPLES)) / self.RATE
+        wave = (8000 * np.sin(2 * np.pi * self.hz * t)).astype(np.int16)[None]
+        frame = av.AudioFrame.from_ndarray(wave, format="s16", layout="mono")
+        frame.sample_rate = self.RATE
+        frame.pts, frame.time_base = self.sent * self.SAMPLES, fractions.Fraction(1, self.RATE)
+        self.sent += 1
+        return frame
+
+
+def dominant_hz(samples: np.ndarray, rate: int = 48000) -> float:
+    """The strongest frequency of a mono signal."""
+    spectrum = np.abs(np.fft.rfft(samples.astype(np.float64) * np.hanning(len(samples))))
+    return float(np.fft.rfftfreq(len(samples), 1 / rate)[int(np.argmax(spectrum))])
+
+
 @dataclass
 class Peer:
     """One side's connection and the resource URL the server gave it."""
@@ -51,6 +89,7 @@ class Peer:
     pc: RTCPeerConnection
     location: str
     frames: list[np.ndarray] = field(default_factory=list)  # received video (viewers)
+    sound: list[np.ndarray] = field(default_factory=list)  # received audio, the first channel's samples
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     async def close(self, client: httpx.AsyncClient, headers: dict[str, str] | None = None) -> int:
@@ -69,9 +108,11 @@ async def _offer(pc: RTCPeerConnection, client: httpx.AsyncClient, url: str,
 
 
 async def publish(client: httpx.AsyncClient, url: str, track: MediaStreamTrack,
-                  headers: dict[str, str] | None = None) -> Peer:
-    """Publish `track` (send-only, as OBS does) to a WHIP endpoint; AssertionError unless 201."""
+                  headers: dict[str, str] | None = None, audio: MediaStreamTrack | None = None) -> Peer:
+    """Publish `track` (and `audio`; send-only, as OBS does) to a WHIP endpoint; AssertionError unless 201."""
     pc = RTCPeerConnection()
+    if audio is not None:
+        pc.addTransceiver(audio, direction="sendonly")
     pc.addTransceiver(track, direction="sendonly")
     r = await _offer(pc, client, url, headers)
     if r.status_code != 201:
@@ -82,16 +123,24 @@ async def publish(client: httpx.AsyncClient, url: str, track: MediaStreamTrack,
     return Peer(pc, str(httpx.URL(url).join(r.headers["location"])))
 
 
-async def view(client: httpx.AsyncClient, url: str, headers: dict[str, str] | None = None) -> Peer:
-    """Watch a WHEP endpoint (receive-only); the frames it gets collect in `Peer.frames`."""
+async def view(client: httpx.AsyncClient, url: str, headers: dict[str, str] | None = None,
+               audio: bool = False) -> Peer:
+    """Watch a WHEP endpoint (receive-only, with `audio` too, as a browser does); the frames it gets
+    collect in `Peer.frames` and `Peer.sound`."""
     pc = RTCPeerConnection()
+    if audio:
+        pc.addTransceiver("audio", direction="recvonly")
     pc.addTransceiver("video", direction="recvonly")
     peer = Peer(pc, "")
 
     async def collect(track: Any) -> None:
         with contextlib.suppress(MediaStreamError):
             while True:
-                peer.frames.append((await track.recv()).to_ndarray(format="rgb24"))
+                frame = await track.recv()
+                if track.kind == "audio":  # packed samples: the first channel of each
+                    peer.sound.append(frame.to_ndarray()[0, ::len(frame.layout.channels)])
+                else:
+                    peer.frames.append(frame.to_ndarray(format="rgb24"))
 
     @pc.on("track")
     def on_track(track: Any) -> None:

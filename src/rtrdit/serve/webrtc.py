@@ -66,7 +66,7 @@ async def feed(track: Any, session: LiveSession, on_error: Callable[[str], None]
 
 
 async def discard(track: Any) -> None:
-    """Read a received track we do not use (the publisher's audio) so its frames do not pile up."""
+    """Read a received track we do not use (a second audio track) so its frames do not pile up."""
     with contextlib.suppress(MediaStreamError):
         while True:
             await track.recv()

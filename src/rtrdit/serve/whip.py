@@ -5,8 +5,9 @@ stylized video at ``POST /whep/NAME`` (the WHEP draft; the ``/watch/NAME`` page 
 ``GET /streams`` lists the published streams with their stats.
 
 Both are plain SDP offer/answer over HTTP: 201 Created with the answer and a ``Location`` to
-``DELETE`` when done. ICE candidates are all in the answer (no trickle: ``PATCH`` is 405). Only
-the publisher's video is used; its audio is read and dropped.
+``DELETE`` when done. ICE candidates are all in the answer (no trickle: ``PATCH`` is 405). The
+publisher's sound goes on to the viewers that ask for audio, held back by the stylizer's latency so
+that it stays in step with the stylized video (`serve.audio`).
 """
 
 from __future__ import annotations
@@ -45,9 +46,12 @@ class Stream:
     tracks: dict[str, Any] = field(default_factory=dict)  # the same ids (and the publisher's) -> StylizedTrack
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # the last few errors of its session (bad frames)
+    audio: Any = None  # serve.audio.AudioRelay of the publisher's sound, if it sends any
 
     def info(self) -> dict[str, Any]:
-        return {"name": self.name, "viewers": len(self.viewers), "errors": self.errors[-5:],
+        sound = {"audio": self.audio is not None,
+                 "audio_delay_ms": round(self.audio.delay * 1000, 1) if self.audio is not None else None}
+        return {"name": self.name, "viewers": len(self.viewers), "errors": self.errors[-5:], **sound,
                 **self.session.stats_message()}
 
 
@@ -92,6 +96,11 @@ class Streams:
                 pc.addTrack(stream.tracks[""])
                 on_error = lambda message: deliver({"type": "error", "message": message})
                 stream.tasks.append(asyncio.ensure_future(webrtc.feed(track, session, on_error)))
+            elif track.kind == "audio" and stream.audio is None:
+                from rtrdit.serve.audio import AudioRelay
+
+                stream.audio = AudioRelay(lambda: session.stats.last_latency_ms / 1000)
+                stream.tasks.append(asyncio.ensure_future(stream.audio.run(track)))
             else:
                 stream.tasks.append(asyncio.ensure_future(webrtc.discard(track)))
 
@@ -136,6 +145,8 @@ class Streams:
         self.peers.add(pc)
         stream.tracks[vid] = webrtc.StylizedTrack(stream.session, record=False)
         pc.addTrack(stream.tracks[vid])
+        if stream.audio is not None and "\nm=audio " in sdp:  # a viewer that takes sound gets the publisher's
+            pc.addTrack(stream.audio.subscribe(vid))
 
         @pc.on("connectionstatechange")
         async def on_state() -> None:
@@ -152,6 +163,8 @@ class Streams:
     async def unview(self, stream: Stream, vid: str) -> None:
         pc = stream.viewers.pop(vid, None)
         stream.tracks.pop(vid, None)
+        if stream.audio is not None:
+            stream.audio.unsubscribe(vid)
         if pc is not None:
             self.peers.discard(pc)
             with contextlib.suppress(Exception):

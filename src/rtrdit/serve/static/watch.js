@@ -5,7 +5,8 @@
 const $ = (id) => document.getElementById(id);
 const NAME = decodeURIComponent(location.pathname.split("/").filter(Boolean).pop() || "");
 const TOKEN = new URLSearchParams(location.search).get("token") || "";
-const rtr = window.rtr = { connected: false, framesReceived: 0, stats: null, errors: [], resource: null };
+const rtr = window.rtr = { connected: false, framesReceived: 0, stats: null, errors: [], resource: null,
+                           audio: false, audioPackets: 0, audioEnergy: 0 };
 let pc = null, statsTimer = null, outTimes = [];
 
 function authHeaders() { return TOKEN ? { "Authorization": "Bearer " + TOKEN } : {}; }
@@ -23,9 +24,13 @@ async function connect() {
   await disconnect();
   setStatus("connecting");
   pc = new RTCPeerConnection({ iceServers: [] });
+  pc.addTransceiver("audio", { direction: "recvonly" });  // the publisher's sound, if it sends any
   pc.addTransceiver("video", { direction: "recvonly" });
+  const media = new MediaStream();
   pc.ontrack = (ev) => {
-    $("outVideo").srcObject = ev.streams[0] || new MediaStream([ev.track]);
+    media.addTrack(ev.track);
+    if (ev.track.kind === "audio") { rtr.audio = true; $("sound").hidden = false; }
+    $("outVideo").srcObject = media;
     $("outVideo").play().catch(() => {});
   };
   pc.addEventListener("connectionstatechange", () => {
@@ -51,10 +56,17 @@ async function disconnect() {
   if (statsTimer) clearInterval(statsTimer);
   if (rtr.resource) fetch(rtr.resource, { method: "DELETE", headers: authHeaders(), keepalive: true }).catch(() => {});
   if (pc) pc.close();
-  pc = null; rtr.resource = null; rtr.connected = false;
+  pc = null; rtr.resource = null; rtr.connected = false; rtr.audio = false; $("sound").hidden = true;
 }
 
 async function pollStats() {
+  if (pc && rtr.audio) {  // the sound's energy received so far (tests; plays muted until the button)
+    (await pc.getStats()).forEach((r) => {
+      if (r.type === "inbound-rtp" && r.kind === "audio") {
+        rtr.audioPackets = r.packetsReceived || 0; rtr.audioEnergy = r.totalAudioEnergy || 0;
+      }
+    });
+  }
   const res = await fetch("/streams", { headers: authHeaders() }).catch(() => null);
   if (!res || !res.ok) return;
   const stream = (await res.json()).streams.find((s) => s.name === NAME);
@@ -101,6 +113,12 @@ $("controls").onsubmit = (ev) => {
   sendStyle({ type: "style", prompt }, prompt);
 };
 $("refFile").onchange = (ev) => applyReference(ev.target.files[0]);
+$("sound").onclick = () => {  // browsers play sound only after a tap: the video starts muted
+  const video = $("outVideo");
+  video.muted = !video.muted;
+  $("sound").textContent = video.muted ? "Sound on" : "Sound off";
+  video.play().catch(() => {});
+};
 $("reconnect").onclick = () => connect().catch((e) => { setStatus("error", "error"); say(e.message, true); });
 window.addEventListener("pagehide", disconnect);
 countVideoFrames($("outVideo"));
