@@ -22,11 +22,11 @@ class FramesTrack(MediaStreamTrack):
 
     kind = "video"
 
-    def __init__(self, frames: np.ndarray, fps: float = 12.0, loop: bool = False) -> None:
+    def __init__(self, frames: np.ndarray, fps: float = 12.0, loop: bool = False, clock: dict[str, float] | None = None) -> None:
         super().__init__()
         self.frames, self.fps, self.loop = frames, fps, loop
         self.sent = 0
-        self._start: float | None = None
+        self._clock = {} if clock is None else clock  # shared with a ToneTrack: one start for both
 
     async def recv(self) -> Any:
         import av
@@ -35,9 +35,8 @@ class FramesTrack(MediaStreamTrack):
             self.stop()
             raise MediaStreamError
         now = asyncio.get_running_loop().time()
-        if self._start is None:
-            self._start = now
-        await asyncio.sleep(max(0.0, self._start + self.sent / self.fps - now))
+        start = self._clock.setdefault("start", now)
+        await asyncio.sleep(max(0.0, start + self.sent / self.fps - now))
         frame = av.VideoFrame.from_ndarray(self.frames[self.sent % len(self.frames)], format="rgb24")
         frame.pts, frame.time_base = round(self.sent * 90000 / self.fps), fractions.Fraction(1, 90000)
         self.sent += 1
@@ -46,16 +45,17 @@ class FramesTrack(MediaStreamTrack):
 
 class ToneTrack(MediaStreamTrack):
     """A microphone that plays a sine of `hz` (48 kHz mono, 20 ms frames) in real time, for `seconds`
-    or (None) until stopped."""
+    or (None) until stopped; with `period`, only the first `beep` seconds of each period sound."""
 
     kind = "audio"
     RATE, SAMPLES = 48000, 960
 
-    def __init__(self, hz: float = 440.0, seconds: float | None = None) -> None:
+    def __init__(self, hz: float = 440.0, seconds: float | None = None, period: float | None = None,
+                 beep: float = 0.1, clock: dict[str, float] | None = None) -> None:
         super().__init__()
-        self.hz, self.seconds = hz, seconds
+        self.hz, self.seconds, self.period, self.beep = hz, seconds, period, beep
         self.sent = 0
-        self._start: float | None = None
+        self._clock = {} if clock is None else clock  # shared with a FramesTrack: one start for both
 
     async def recv(self) -> Any:
         import av
@@ -64,11 +64,11 @@ class ToneTrack(MediaStreamTrack):
             self.stop()
             raise MediaStreamError
         now = asyncio.get_running_loop().time()
-        if self._start is None:
-            self._start = now
-        await asyncio.sleep(max(0.0, self._start + self.sent * self.SAMPLES / self.RATE - now))
+        start = self._clock.setdefault("start", now)
+        await asyncio.sleep(max(0.0, start + self.sent * self.SAMPLES / self.RATE - now))
         t = (self.sent * self.SAMPLES + np.arange(self.SAMPLES)) / self.RATE
-        wave = (8000 * np.sin(2 * np.pi * self.hz * t)).astype(np.int16)[None]
+        loud = 8000 if self.period is None else 8000 * ((t % self.period) < self.beep)
+        wave = (loud * np.sin(2 * np.pi * self.hz * t)).astype(np.int16)[None]
         frame = av.AudioFrame.from_ndarray(wave, format="s16", layout="mono")
         frame.sample_rate = self.RATE
         frame.pts, frame.time_base = self.sent * self.SAMPLES, fractions.Fraction(1, self.RATE)
@@ -90,6 +90,7 @@ class Peer:
     location: str
     frames: list[np.ndarray] = field(default_factory=list)  # received video (viewers)
     sound: list[np.ndarray] = field(default_factory=list)  # received audio, the first channel's samples
+    arrivals: dict[str, list[float]] = field(default_factory=lambda: {"video": [], "audio": []})  # loop times
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     async def close(self, client: httpx.AsyncClient, headers: dict[str, str] | None = None) -> int:
@@ -137,6 +138,7 @@ async def view(client: httpx.AsyncClient, url: str, headers: dict[str, str] | No
         with contextlib.suppress(MediaStreamError):
             while True:
                 frame = await track.recv()
+                peer.arrivals[track.kind].append(asyncio.get_running_loop().time())
                 if track.kind == "audio":  # packed samples: the first channel of each
                     peer.sound.append(frame.to_ndarray()[0, ::len(frame.layout.channels)])
                 else:
