@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from conftest import LiveServer, live_server
+from live_server import LiveServer, live_server
 from video_clips import SHARED_VIDEOS
 from whip_client import SDP, FramesTrack, ToneTrack, dominant_hz, publish, view, wait_for
 

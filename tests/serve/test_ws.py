@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from conftest import LiveServer, live_server
+from live_server import LiveServer, live_server
 from ws_client import WSClient, jpeg_frames
 
 from rtrdit.serve.scheduler import Limits, decode_jpeg, decode_reference, encode_jpeg
