@@ -98,7 +98,7 @@ def test_the_publishers_sound_reaches_the_viewers_that_ask_for_it_held_back_by_t
         server: LiveServer, camera: np.ndarray) -> None:
     """OBS sends a microphone with the camera: a viewer whose offer takes audio hears it (the
     publisher's 440 Hz tone, through two Opus codecs), held back by the video's latency, and a
-    video-only viewer is not sent any."""
+    video-only viewer is not sent any; a publisher without sound still has viewers that offer audio."""
     async def run() -> None:
         url = server.url
         async with httpx.AsyncClient(timeout=30) as client:
@@ -113,6 +113,13 @@ def test_the_publishers_sound_reaches_the_viewers_that_ask_for_it_held_back_by_t
             assert info["audio"] is True and info["latency_ms"] > 0 and info["audio_delay_ms"] > 0
             assert await listener.close(client) == 200 and await watcher.close(client) == 200
             assert await pub.close(client) == 200
+
+            quiet = await publish(client, f"{url}/whip/quiet", FramesTrack(camera, loop=True))  # no microphone
+            asker = await view(client, f"{url}/whep/quiet", audio=True)  # a browser offers audio all the same
+            await wait_for(lambda: len(asker.frames) >= 5, 60, "5 frames of a stream without sound")
+            (info,) = (await client.get(f"{url}/streams")).json()["streams"]
+            assert asker.sound == [] and info["audio"] is False and info["audio_delay_ms"] is None
+            assert await asker.close(client) == 200 and await quiet.close(client) == 200
             assert server.wait_sessions(0) == 0
 
     asyncio.run(run())
