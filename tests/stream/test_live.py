@@ -441,18 +441,23 @@ def stylize(*args: str) -> subprocess.Popen[str]:
 
 
 def lines_until(stream: Any, word: str, timeout: float = 120) -> list[str]:
-    """Lines of ``stream`` up to the one containing ``word`` (tqdm's carriage returns split lines too)."""
+    """Lines of the pipe ``stream`` up to the one containing ``word`` (tqdm's carriage returns split lines
+    too), read a byte at a time so that nothing after it is taken; AssertionError after ``timeout`` s
+    (a command that goes quiet fails the test then, not at pytest's timeout)."""
+    import select
+
+    fd = stream.fileno()
     got: list[str] = []
     deadline = time.monotonic() + timeout
-    buf = ""
-    while time.monotonic() < deadline:
-        ch = stream.read(1)
+    buf = b""
+    while (left := deadline - time.monotonic()) > 0 and select.select([fd], [], [], left)[0]:
+        ch = os.read(fd, 1)
         if not ch:
             break
         buf += ch
-        if ch in "\r\n":
-            got.append(buf.strip())
-            buf = ""
+        if ch in b"\r\n":
+            got.append(buf.decode(errors="replace").strip())
+            buf = b""
             if word in got[-1]:
                 return got
     raise AssertionError(f"no {word!r} in {got}")
