@@ -125,6 +125,28 @@ def test_the_publishers_sound_reaches_the_viewers_that_ask_for_it_held_back_by_t
     asyncio.run(run())
 
 
+def test_an_obs_like_h264_publisher_is_stylized(server: LiveServer, camera: np.ndarray) -> None:
+    """OBS offers H.264 alone (with Opus): the server takes it, and its viewers get the stylized video."""
+    async def run() -> None:
+        url = server.url
+        async with httpx.AsyncClient(timeout=30) as client:
+            pub = await publish(client, f"{url}/whip/obs", FramesTrack(camera, loop=True), audio=ToneTrack(440),
+                                codec="H264")
+            offered = pub.pc.localDescription.sdp.split("m=video")[1]
+            assert "H264/90000" in offered and "VP8" not in offered
+            answered = pub.pc.remoteDescription.sdp.split("m=video")[1]
+            assert "H264/90000" in answered and "a=recvonly" in answered
+            viewer = await view(client, f"{url}/whep/obs", audio=True)
+            await wait_for(lambda: len(viewer.frames) >= 10 and len(viewer.sound) >= 25, 60, "frames and sound")
+            (info,) = (await client.get(f"{url}/streams")).json()["streams"]
+            assert info["received"] >= 10 and info["audio"] is True and info["errors"] == []
+            assert viewer.frames[-1].shape == camera[0].shape
+            assert await viewer.close(client) == 200 and await pub.close(client) == 200
+            assert server.wait_sessions(0) == 0
+
+    asyncio.run(run())
+
+
 def test_the_delayed_audio_track_sends_each_frame_at_its_time_and_ends_after_the_publisher() -> None:
     """`AudioRelay`: the delay follows the video's latency (smoothed), every viewer gets each frame as a
     frame of its own, timed by its samples and sent no earlier than its arrival plus the delay; the
@@ -174,6 +196,10 @@ def test_whip_and_whep_refuse_bad_requests_with_a_status_and_one_line(server: Li
             assert await post("/whip/cam", b"v=0\xff") == (400, "the offer is not UTF-8 text")
             audio_only = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
             assert await post("/whip/cam", audio_only) == (400, "the offer has no video (an m=video line)")
+            av1 = ("v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\nm=video 9 UDP/TLS/RTP/SAVPF 45 46\r\na=rtpmap:45 AV1/90000\r\n"
+                   "a=rtpmap:46 rtx/90000\r\n")  # OBS with an AV1 encoder
+            refused = "the offer's video is AV1; this server takes H.264 or VP8 (OBS: Settings -> Output -> Video Encoder x264)"
+            assert await post("/whip/cam", av1) == (400, refused)
             status, message = await post("/whip/cam", "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n")
             assert status == 400 and message.startswith("cannot answer the WebRTC offer: "), message
             assert await post("/whip/" + "x" * 65, "v=0") == (400, "a stream name is 1-64 letters, digits, '-' or '_'")

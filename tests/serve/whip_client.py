@@ -109,12 +109,19 @@ async def _offer(pc: RTCPeerConnection, client: httpx.AsyncClient, url: str,
 
 
 async def publish(client: httpx.AsyncClient, url: str, track: MediaStreamTrack,
-                  headers: dict[str, str] | None = None, audio: MediaStreamTrack | None = None) -> Peer:
-    """Publish `track` (and `audio`; send-only, as OBS does) to a WHIP endpoint; AssertionError unless 201."""
+                  headers: dict[str, str] | None = None, audio: MediaStreamTrack | None = None,
+                  codec: str | None = None) -> Peer:
+    """Publish `track` (and `audio`; send-only, as OBS does) to a WHIP endpoint, offering only `codec`
+    ("H264": OBS's offer) if given; AssertionError unless 201."""
+    from aiortc import RTCRtpSender
+
     pc = RTCPeerConnection()
     if audio is not None:
         pc.addTransceiver(audio, direction="sendonly")
-    pc.addTransceiver(track, direction="sendonly")
+    video = pc.addTransceiver(track, direction="sendonly")
+    if codec is not None:
+        video.setCodecPreferences([c for c in RTCRtpSender.getCapabilities("video").codecs
+                                   if c.mimeType == f"video/{codec}"])
     r = await _offer(pc, client, url, headers)
     if r.status_code != 201:
         await pc.close()

@@ -30,6 +30,8 @@ from rtrdit.serve.messages import handle_text
 from rtrdit.serve.scheduler import LiveSession, Output, Scheduler, ServeError, ServerFull
 
 NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")  # a stream's name in its URLs
+VIDEO_CODECS = {"H264", "VP8"}  # the video codecs aiortc sends and receives (SDP names)
+_HELPERS = {"RTX", "RED", "ULPFEC", "FLEXFEC-03"}  # payloads that only carry another codec's
 MAX_SDP_BYTES = 256 * 1024
 SDP = "application/sdp"
 
@@ -214,7 +216,20 @@ async def _read_offer(request: Request) -> str:
         raise _HttpError(400, "the body is not an SDP offer (it must start with v=0)")
     if "\nm=video " not in sdp:
         raise _HttpError(400, "the offer has no video (an m=video line)")
+    codecs = _video_codecs(sdp)
+    if codecs and not codecs & VIDEO_CODECS:
+        raise _HttpError(400, f"the offer's video is {' or '.join(sorted(codecs))}; this server takes H.264 or VP8 "
+                              "(OBS: Settings -> Output -> Video Encoder x264)")
     return sdp
+
+
+def _video_codecs(sdp: str) -> set[str]:
+    """The codec names of the offer's video sections (its a=rtpmap lines), upper case, helpers left out."""
+    names: set[str] = set()
+    for section in sdp.split("\nm=")[1:]:
+        if section.startswith("video "):
+            names |= {m.upper() for m in re.findall(r"\na=rtpmap:\d+ ([^/\s]+)/", section)}
+    return names - _HELPERS
 
 
 def _created(location: str, sdp: str) -> Response:
