@@ -536,9 +536,10 @@ def render_live(stylizer: Stylizer, source: str, output: str | os.PathLike[str],
     into a finished playlist (video on demand) to begin at, the schedule on the playlist's clock as for a
     file's part (a live stream: LiveError). ``progress(done,
     dropped)`` follows the frames written and dropped; ``on_open`` is called with the stream's facts when its
-    first frame has come; ``on_drop`` (with ``reconnect``) each time the stream drops after its first frame and
-    is waited for again (called on the reading thread, every frame it brought already queued). ``extra`` holds ``dropped``, ``reconnects`` and ``stopped`` (1.0 when a signal or
-    ``stop`` ended it). Raises LiveError when the stream cannot be opened or read."""
+    first frame has come; ``on_drop`` (with ``reconnect``) each time the stream drops after its first frame
+    and is waited for again (called on the reading thread, every frame it brought already queued).
+    ``extra`` holds ``dropped``, ``reconnects`` and ``stopped`` (1.0 when a signal or ``stop`` ended it: the
+    frames already received are stylized first). Raises LiveError when the stream cannot be opened or read."""
     stop = stop if stop is not None else threading.Event()
 
     def work_size(w: int, h: int) -> tuple[int, int]:
