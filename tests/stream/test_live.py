@@ -103,6 +103,7 @@ def test_is_live() -> None:
     assert is_live("rtmp://0.0.0.0:1935/live/key") and is_live("RTSP://cam.local/stream1")
     assert is_live("udp://239.0.0.1:1234") and is_live("https://example.com/live/index.m3u8?token=1")
     assert not is_live("https://example.com/clip.mp4") and not is_live("clip.mp4") and not is_live("-")
+    assert is_live("pipe:") and is_live("PIPE:0") and not is_live("pipe:3")  # standard input, read as it comes
 
 
 def test_the_clock_times_frames_that_come_without_a_time() -> None:
@@ -542,8 +543,132 @@ def test_cli_listens_again_for_a_sender_that_comes_back(talk: Path, tiny_stylize
     assert info.frames == 72 and info.duration > 6.5 and info.has_audio  # 3 s, the second away, 3 s
 
 
+def feed(proc: subprocess.Popen[Any], clip: Path, *, packets: int | None = None, then: float = 0.0) -> threading.Thread:
+    """Write ``clip``'s packets to ``proc``'s standard input as MPEG-TS in real time (a camera piped through
+    ffmpeg), on a thread; after ``packets`` video packets (all: None) wait ``then`` s with the pipe open
+    (a sender gone silent), then close it: the end of the stream."""
+    import av
+
+    def run() -> None:
+        assert proc.stdin is not None
+        with contextlib.suppress(BrokenPipeError, av.FFmpegError), av.open(clip) as src:
+            streams = [src.streams.video[0], *src.streams.audio[:1]]
+            out = av.open(proc.stdin, "w", format="mpegts")
+            mapping = {st: out.add_stream_from_template(st) for st in streams}
+            t0, sent = time.monotonic(), 0
+            for packet in src.demux(streams):
+                if packet.dts is None:
+                    continue
+                if (wait := t0 + float(packet.dts * packet.time_base) - time.monotonic()) > 0:
+                    time.sleep(wait)
+                packet.stream = mapping[packet.stream]
+                out.mux(packet)
+                proc.stdin.flush()
+                sent += packet.stream.type == "video"
+                if packets is not None and sent >= packets:
+                    break
+            time.sleep(then)
+            out.close()
+        with contextlib.suppress(BrokenPipeError):
+            proc.stdin.close()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def stylize_pipe(*args: str) -> subprocess.Popen[Any]:
+    return subprocess.Popen([sys.executable, "-m", "rtrdit.cli", "stylize", "pipe:", *args], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def outputs(proc: subprocess.Popen[Any], timeout: float = 120) -> tuple[bytes, bytes]:
+    """``proc``'s stdout and stderr once it ends, its standard input left to the feeder (`communicate`
+    would close it: the end of the stream)."""
+    got: dict[str, bytes] = {}
+    readers = [threading.Thread(target=lambda k=k, f=f: got.__setitem__(k, f.read()), daemon=True)
+               for k, f in (("out", proc.stdout), ("err", proc.stderr))]
+    for r in readers:
+        r.start()
+    try:
+        proc.wait(timeout)
+    finally:
+        proc.kill()
+    for r in readers:
+        r.join(10)
+    return got.get("out", b""), got.get("err", b"")
+
+
+def test_cli_reads_standard_input_as_a_live_stream_as_the_file_is(tiny_stylizer: Any, tiny_stylizer_dir: str,
+                                                                  talk: Path, tmp_path: Path) -> None:
+    """`ffmpeg ... -f mpegts - | rtrdit stylize pipe: -o OUT`: standard input read as it comes, every frame
+    stylized as a render of the same file, the sound kept; the output finished when the pipe closes."""
+    proc = stylize_pipe("-o", str(tmp_path / "piped.mkv"), "--prompt", PROMPT, "--model", tiny_stylizer_dir,
+                        "--lag", "60")
+    feeding = feed(proc, talk)
+    out, err = outputs(proc)
+    feeding.join(10)
+    assert proc.returncode == 0, err.decode()
+    assert b"reading standard input (pipe:)" in err and b"(36 frames" in out
+    tiny_stylizer.stylize_file(talk, tmp_path / "file.mkv", PROMPT)
+    a, b = read_frames(tmp_path / "piped.mkv"), read_frames(tmp_path / "file.mkv")
+    assert a.shape == b.shape == (36, 40, 48, 3)
+    # the same stylized frames; x264's rate control, which weighs each frame's duration, may code one or two
+    # differently on the stream's clock (MPEG-TS's 90 kHz from the file's 1/12 s)
+    same = [psnr(x, y) for x, y in zip(a, b, strict=True)]
+    assert sum(p == 99.0 for p in same) >= 32 and min(same) > 28, same
+    assert probe(tmp_path / "piped.mkv").has_audio and abs(audio_onset(tmp_path / "piped.mkv") - 1.0) < 0.03
+
+
+def test_a_silent_pipe_ends_the_stream_and_ctrl_c_is_heard_at_once(tiny_stylizer_dir: str, talk: Path,
+                                                                     tmp_path: Path) -> None:
+    """A sender that keeps standard input open but sends nothing for ``--timeout`` s has ended, as a silent
+    network stream has: the frames so far are written while it still holds the pipe. Ctrl-C ends a pipe that
+    is still sending at once (no read left waiting), with the frames received."""
+    proc = stylize_pipe("-o", str(tmp_path / "silent.mkv"), "--prompt", PROMPT, "--model", tiny_stylizer_dir,
+                        "--timeout", "2", "--lag", "60")
+    feeding = feed(proc, talk, packets=18, then=60)
+    out, err = outputs(proc)
+    assert proc.returncode == 0, err.decode()
+    assert feeding.is_alive()  # the pipe is still open: the silence ended the stream
+    frames = probe(tmp_path / "silent.mkv").frames
+    assert 12 <= frames <= 18 and f"({frames} frames".encode() in out
+
+    proc = stylize_pipe("-o", str(tmp_path / "stopped.mkv"), "--prompt", PROMPT, "--model", tiny_stylizer_dir)
+    feed(proc, talk, then=60)
+    assert proc.stderr is not None
+    lines_until(proc.stderr, "receiving 48x40 at 12 fps")
+    time.sleep(1)
+    proc.send_signal(signal.SIGINT)
+    t0 = time.monotonic()
+    out, err = outputs(proc, 60)
+    assert proc.returncode == 0, err.decode()
+    assert time.monotonic() - t0 < 8  # not a read timeout's wait (10 s)
+    assert b"stopped; wrote" in out and probe(tmp_path / "stopped.mkv").frames >= 1
+
+
+def test_pipe_from_a_terminal_is_one_line(tiny_stylizer_dir: str, tmp_path: Path) -> None:
+    """`rtrdit stylize pipe:` typed with nothing piped in: one line saying how to pipe a stream in."""
+    import pty
+
+    main, side = pty.openpty()
+    try:
+        proc = subprocess.run([sys.executable, "-m", "rtrdit.cli", "stylize", "pipe:", "-o", str(tmp_path / "o.mkv"),
+                               "--prompt", PROMPT, "--model", tiny_stylizer_dir], stdin=side, capture_output=True,
+                              text=True, timeout=120, check=False)
+    finally:
+        os.close(main)
+        os.close(side)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "pipe:: standard input is a terminal, not a stream: pipe one in" in proc.stderr.strip().splitlines()[-1]
+    assert os.listdir(tmp_path) == []
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["rtmp://127.0.0.1:9/live/none", "-o", "{tmp}/o.mp4"], "rtmp://127.0.0.1:9/live/none: cannot open the stream"),
+    (["pipe:", "--listen", "-o", "{tmp}/o.mp4"], "--listen is for a network stream; pipe: reads standard input"),
+    (["pipe:", "--reconnect", "-o", "{tmp}/o.mp4"], "--reconnect is for a network stream"),
+    (["-", "--lag", "5", "-o", "{tmp}/o.mp4"], "standard input read as a live stream is pipe:, not -"),
     (["{clip}", "--listen", "-o", "{tmp}/o.mp4"], "--listen takes a live stream's URL"),
     (["srt://127.0.0.1:9000", "-o", "{tmp}/o.mp4"], "this FFmpeg build has no SRT"),
     (["rtsp://127.0.0.1:9/cam", "--listen", "-o", "{tmp}/o.mp4"], "rtsp is pulled from its server or camera"),

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from rtrdit.cli import CLIError, clock_time, device_arg, positive_float, positive_int
 from rtrdit.codecs.video import STDOUT
-from rtrdit.stream.live import is_live
+from rtrdit.stream.live import is_live, is_pipe
 from rtrdit.stream.spool import STDIN, URL_SCHEMES
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -35,8 +35,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", help="video file to stylize (any format FFmpeg reads), or a photo; - reads it from "
                                  "standard input, an http(s) URL downloads it (either copied whole beside the output "
                                  "first); a folder: each of its files, into the folder -o names; a live stream "
-                                 "(rtmp://, rtsp://, udp://, tcp://, an http(s) .m3u8 playlist) is stylized as it "
-                                 "arrives, until it ends or Ctrl-C")
+                                 "(rtmp://, rtsp://, udp://, tcp://, an http(s) .m3u8 playlist, or pipe: for standard "
+                                 "input that may never end, as MPEG-TS or Matroska) is stylized as it arrives, until "
+                                 "it ends or Ctrl-C")
     p.add_argument("-o", "--output", required=True,
                    help="output video: .mp4, .m4v, .mov or .mkv (H.264), .webm (VP9), .gif or .webp (animated, no sound); for a photo "
                         "also .png, .jpg or .webp; written when complete; - streams Matroska to standard output as "
@@ -90,7 +91,8 @@ def run(args: argparse.Namespace) -> int:
     if is_live(args.input) or args.listen or (live_flags and args.input.lower().startswith(URL_SCHEMES)):
         return _run_live(args, size, model)
     if live_flags:
-        raise CLIError(f"{live_flags[0]} is for a live input (rtmp://, rtsp://, udp://, ...)")
+        pipe = "; standard input read as a live stream is pipe:, not -" if args.input == STDIN else ""
+        raise CLIError(f"{live_flags[0]} is for a live input (rtmp://, rtsp://, udp://, ...){pipe}")
     try:
         refuse_stream_output(args.output)
     except VideoError as exc:
@@ -157,10 +159,11 @@ def _run_live(args: argparse.Namespace, size: tuple[int, int] | None, model: _Mo
         with local_reference(args.ref) as ref:
             lag = args.lag or LAG
             changes = plan_live(args.input, args.output, args.prompt, ref, args.schedule, args.duration, args.listen,
-                                args.compare, lag, args.start)
+                                args.compare, lag, args.start, reconnect=args.reconnect)
             stylizer = model()
             how = "waiting for a sender at" if args.listen else "connecting to"
-            print(f"{how} {source} (Ctrl-C to stop)", file=sys.stderr)
+            print(f"reading standard input ({source})" if is_pipe(args.input) else f"{how} {source}",
+                  "(Ctrl-C to stop)", file=sys.stderr)
             try:
                 result = render_live(stylizer, args.input, args.output, changes, listen=args.listen,
                                      reconnect=args.reconnect,

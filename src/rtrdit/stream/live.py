@@ -1,5 +1,6 @@
 """Live inputs: a network stream (an IP camera's RTSP, OBS's or a phone app's RTMP, MPEG-TS over UDP or TCP,
-an HLS playlist) stylized as it arrives, to a file, to standard output or on to a server. It is read on a
+an HLS playlist) or standard input (``pipe:``: ``ffmpeg ... -f mpegts - | rtrdit stylize pipe:``) stylized as it
+arrives, to a file, to standard output or on to a server. It is read on a
 thread of its own, so the stream never waits for the stylizer; when the stylizer falls more than ``lag`` (`LAG`)
 seconds behind, the oldest frames are dropped (and counted), so the output stays live; the stream's audio
 goes along with its own times. It ends when the stream does, when nothing arrives for ``timeout`` seconds,
@@ -10,7 +11,9 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import select
 import signal
+import sys
 import threading
 import time
 from collections import deque
@@ -44,10 +47,19 @@ LAG = 1.0  # seconds of frames that may wait for the stylizer before the oldest 
 TIMEOUT = 10.0  # seconds: a pulled stream must answer within it, and any stream that sends nothing for it has ended
 AUDIO_LAG = 10.0  # seconds of audio kept for the video to catch up with; older audio is dropped
 RETRY = 2.0  # seconds between attempts to connect again to a pulled stream that dropped (``reconnect``)
+PIPE = "pipe:"  # standard input read as a live stream (FFmpeg's name for it); ``-`` is a whole file copied first
+
+
+def is_pipe(source: object) -> bool:
+    """Whether ``source`` names standard input as a live stream: ``pipe:`` (or ``pipe:0``)."""
+    return isinstance(source, str) and source.lower() in (PIPE, PIPE + "0")
 
 
 def is_live(source: object) -> bool:
-    """Whether ``source`` is a live stream's URL (``LIVE_SCHEMES``, or an http(s) HLS playlist ``.m3u8``)."""
+    """Whether ``source`` is a live stream's URL (``LIVE_SCHEMES``, or an http(s) HLS playlist ``.m3u8``), or
+    standard input read as one (``pipe:``)."""
+    if is_pipe(source):
+        return True
     if not isinstance(source, str) or "://" not in source:
         return False
     scheme, _, rest = source.partition("://")
@@ -73,14 +85,34 @@ class LiveError(ValueError):
     """A live stream that cannot be opened or read: one line naming it."""
 
 
+class PipeReader:
+    """Standard input as FFmpeg reads it (a file object for ``av.open``), for a stream that may never end: a
+    read returns what has come, waits at most ``timeout`` s for it once the stream has begun (then the sender
+    has gone silent and the stream has ended, as for a network stream), and ends at once when ``stop`` is set,
+    so no thread is ever left blocked inside FFmpeg."""
+
+    def __init__(self, fd: int, stop: threading.Event, timeout: float) -> None:
+        self.fd, self.stop, self.timeout = fd, stop, timeout
+        self.began = False  # the first byte waits for the sender as long as it takes (an ffmpeg starting a camera)
+
+    def read(self, n: int) -> bytes:
+        deadline = time.monotonic() + self.timeout
+        while not self.stop.is_set() and (not self.began or time.monotonic() < deadline):
+            if select.select([self.fd], [], [], 0.2)[0]:
+                data = os.read(self.fd, n)
+                self.began = True
+                return data
+        return b""
+
+
 def plan_live(source: str, output: str | os.PathLike[str], prompt: str | None = None, reference: Any = None,
               schedule: str | os.PathLike[str] | list[StyleChange] | None = None,
               duration: float | None = None, listen: bool = False, compare: bool = False,
-              lag: float = LAG, start: float = 0.0) -> list[StyleChange]:
-    """Check a live render before the model loads or the stream is opened: the URL, the output (a video
-    file in a folder that exists, ``-``, or a stream URL; a file for ``compare``), the start, duration and
-    lag, and the styles (one in force at ``start``), which it returns sorted. Raises VideoError or
-    StylizerError in one line."""
+              lag: float = LAG, start: float = 0.0, reconnect: bool = False) -> list[StyleChange]:
+    """Check a live render before the model loads or the stream is opened: the URL (``pipe:``: standard input,
+    which must be piped in), the output (a video file in a folder that exists, ``-``, or a stream URL; a file
+    for ``compare``), the start, duration and lag, and the styles (one in force at ``start``), which it returns
+    sorted. Raises VideoError or StylizerError in one line."""
     from rtrdit.codecs.video import (
         CONTAINERS,
         IMAGE_SUFFIXES,
@@ -96,6 +128,13 @@ def plan_live(source: str, output: str | os.PathLike[str], prompt: str | None = 
     if not (is_live(source) or source.lower().startswith(("http://", "https://"))):  # http(s): read as it comes
         raise VideoError(f"{shown}: not a live stream's URL ({', '.join(s + '://' for s in LIVE_SCHEMES)}, "
                          "or an http(s) .m3u8 playlist)")
+    if is_pipe(source):
+        if listen or reconnect:
+            raise VideoError(f"{'--listen' if listen else '--reconnect'} is for a network stream; {source} reads "
+                             "standard input as it comes, until it ends")
+        if sys.stdin is None or sys.stdin.isatty():
+            raise VideoError(f"{source}: standard input is a terminal, not a stream: pipe one in "
+                             "(ffmpeg -i CAMERA -f mpegts - | rtrdit stylize pipe: -o out.mkv)")
     scheme = source.partition("://")[0].lower()
     if scheme == "srt":
         raise VideoError(f"{shown}: this FFmpeg build has no SRT; send the stream as RTMP or MPEG-TS over UDP")
@@ -334,9 +373,11 @@ class LiveInput:
 
         first = self._facts is None
         try:
-            # a listener waits for its sender as long as it takes; a pulled stream answers within the timeout
-            container = av.open(self.url, options=_options(self.url, self.listen),
-                                timeout=(None if self.listen else self.timeout, self.timeout))
+            if is_pipe(self.url):
+                container = av.open(PipeReader(0, self._stop, self.timeout), options=_options(self.url, False))
+            else:  # a listener waits for its sender as long as it takes; a pulled stream answers within the timeout
+                container = av.open(self.url, options=_options(self.url, self.listen),
+                                    timeout=(None if self.listen else self.timeout, self.timeout))
         except Exception as exc:  # noqa: BLE001 - any failure to open is the user's one line
             if first:
                 self._fail(f"{self.shown}: cannot open the stream ({_describe(exc)})")

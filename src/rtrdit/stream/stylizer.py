@@ -169,7 +169,7 @@ class Stylizer:
                        lag: float | None = None, start: float = 0.0, progress: Callable[[int, int], None] | None = None,
                        stop: threading.Event | None = None) -> RenderResult:
         """`rtrdit stylize URL` from Python: a live stream (rtmp://, rtsp://, udp://, tcp://, an .m3u8 playlist, any
-        http(s) URL read as it comes: a camera's motion JPEG;
+        http(s) URL read as it comes: a camera's motion JPEG; ``pipe:``: this process's standard input;
         ``listen``: wait for its sender to connect to the URL) stylized as it arrives into ``output`` (a
         video file, written when it ends; ``-``; or a URL it is sent on to) until the stream ends, nothing comes
         for ``timeout`` seconds, ``duration`` seconds of it have passed, or ``stop`` is set (or Ctrl-C/SIGTERM
@@ -183,7 +183,8 @@ class Stylizer:
 
         with local_reference(reference) as ref:
             lag = LAG if lag is None else lag
-            changes = plan_live(source, output, prompt, ref, schedule, duration, listen, compare, lag, start)
+            changes = plan_live(source, output, prompt, ref, schedule, duration, listen, compare, lag, start,
+                                reconnect=reconnect)
             return render_live(self, source, output, changes, listen=listen, reconnect=reconnect,
                                timeout=TIMEOUT if timeout is None else timeout, duration=duration, seed=seed,
                                steps=steps, size=size, compare=compare, lag=lag, start=start,
