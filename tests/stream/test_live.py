@@ -660,7 +660,7 @@ def test_pipe_from_a_terminal_is_one_line(tiny_stylizer_dir: str, tmp_path: Path
         os.close(main)
         os.close(side)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert "pipe:: standard input is a terminal, not a stream: pipe one in" in proc.stderr.strip().splitlines()[-1]
+    assert "error: standard input is a terminal, not a stream: pipe one in" in proc.stderr.strip().splitlines()[-1]
     assert os.listdir(tmp_path) == []
 
 
@@ -669,6 +669,7 @@ def test_pipe_from_a_terminal_is_one_line(tiny_stylizer_dir: str, tmp_path: Path
     (["pipe:", "--listen", "-o", "{tmp}/o.mp4"], "--listen is for a network stream; pipe: reads standard input"),
     (["pipe:", "--reconnect", "-o", "{tmp}/o.mp4"], "--reconnect is for a network stream"),
     (["-", "--lag", "5", "-o", "{tmp}/o.mp4"], "standard input read as a live stream is pipe:, not -"),
+    (["pipe:", "-o", "{tmp}/o.mp4", "--timeout", "1"], "a whole file such as an MP4 goes in as - instead"),
     (["{clip}", "--listen", "-o", "{tmp}/o.mp4"], "--listen takes a live stream's URL"),
     (["srt://127.0.0.1:9000", "-o", "{tmp}/o.mp4"], "this FFmpeg build has no SRT"),
     (["rtsp://127.0.0.1:9/cam", "--listen", "-o", "{tmp}/o.mp4"], "rtsp is pulled from its server or camera"),
@@ -684,8 +685,10 @@ def test_pipe_from_a_terminal_is_one_line(tiny_stylizer_dir: str, tmp_path: Path
 def test_cli_bad_live_input(args: list[str], message: str, talk: Path, tiny_stylizer_dir: str,
                             tmp_path: Path) -> None:
     argv = [a.format(tmp=tmp_path, clip=talk) for a in args]
-    proc = subprocess.run([sys.executable, "-m", "rtrdit.cli", "stylize", *argv, "--prompt", PROMPT,
-                           "--model", tiny_stylizer_dir], capture_output=True, text=True, timeout=120, check=False)
+    with talk.open("rb") as mp4:  # standard input: a whole MP4 file (read only by pipe:)
+        proc = subprocess.run([sys.executable, "-m", "rtrdit.cli", "stylize", *argv, "--prompt", PROMPT,
+                               "--model", tiny_stylizer_dir], stdin=mp4, capture_output=True, text=True, timeout=120,
+                              check=False)
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert message in lines[-1] and "Traceback" not in proc.stderr and "s3cret" not in proc.stderr + proc.stdout

@@ -36,7 +36,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                                  "standard input, an http(s) URL downloads it (either copied whole beside the output "
                                  "first); a folder: each of its files, into the folder -o names; a live stream "
                                  "(rtmp://, rtsp://, udp://, tcp://, an http(s) .m3u8 playlist, or pipe: for standard "
-                                 "input that may never end, as MPEG-TS or Matroska) is stylized as it arrives, until "
+                                 "input that may never end: MPEG-TS, Matroska, NUT, Y4M) is stylized as it arrives, until "
                                  "it ends or Ctrl-C")
     p.add_argument("-o", "--output", required=True,
                    help="output video: .mp4, .m4v, .mov or .mkv (H.264), .webm (VP9), .gif or .webp (animated, no sound); for a photo "

@@ -48,6 +48,8 @@ TIMEOUT = 10.0  # seconds: a pulled stream must answer within it, and any stream
 AUDIO_LAG = 10.0  # seconds of audio kept for the video to catch up with; older audio is dropped
 RETRY = 2.0  # seconds between attempts to connect again to a pulled stream that dropped (``reconnect``)
 PIPE = "pipe:"  # standard input read as a live stream (FFmpeg's name for it); ``-`` is a whole file copied first
+PIPE_HINT = ("; pipe: reads a streaming format (MPEG-TS, Matroska, NUT, Y4M: ffmpeg ... -f mpegts -); "
+             "a whole file such as an MP4 goes in as - instead")
 
 
 def is_pipe(source: object) -> bool:
@@ -133,7 +135,7 @@ def plan_live(source: str, output: str | os.PathLike[str], prompt: str | None = 
             raise VideoError(f"{'--listen' if listen else '--reconnect'} is for a network stream; {source} reads "
                              "standard input as it comes, until it ends")
         if sys.stdin is None or sys.stdin.isatty():
-            raise VideoError(f"{source}: standard input is a terminal, not a stream: pipe one in "
+            raise VideoError("standard input is a terminal, not a stream: pipe one in "
                              "(ffmpeg -i CAMERA -f mpegts - | rtrdit stylize pipe: -o out.mkv)")
     scheme = source.partition("://")[0].lower()
     if scheme == "srt":
@@ -295,7 +297,7 @@ class LiveInput:
         self._on_drop = on_drop  # called (on the reading thread) when a connection that brought frames drops
         self._wall0 = 0.0  # our clock's time at the first frame: the output's time 0
         self._last_out = -math.inf  # the output time of the last frame queued
-        self.shown = shown_url(url)  # for messages: without a password
+        self.shown = "standard input" if is_pipe(url) else shown_url(url)  # for messages: without a password
         self._size = size
         self._frames: deque[tuple[float, np.ndarray]] = deque()
         self._cond = threading.Condition()
@@ -372,6 +374,7 @@ class LiveInput:
         from rtrdit.codecs.video import _describe, audio_stream
 
         first = self._facts is None
+        hint = PIPE_HINT if is_pipe(self.url) else ""
         try:
             if is_pipe(self.url):
                 container = av.open(PipeReader(0, self._stop, self.timeout), options=_options(self.url, False))
@@ -380,7 +383,7 @@ class LiveInput:
                                     timeout=(None if self.listen else self.timeout, self.timeout))
         except Exception as exc:  # noqa: BLE001 - any failure to open is the user's one line
             if first:
-                self._fail(f"{self.shown}: cannot open the stream ({_describe(exc)})")
+                self._fail(f"{self.shown}: cannot open the stream ({_describe(exc)}){hint}")
             return False
         try:
             videos = [s for s in container.streams.video if s.codec_context.width]
@@ -401,7 +404,7 @@ class LiveInput:
             return self._read(container, videos[0], audio_stream(container))
         except Exception as exc:  # noqa: BLE001 - a stream cut off mid-way has ended (a sender that vanished)
             if self._facts is None:
-                self._fail(f"{self.shown}: cannot read the stream ({_describe(exc)})")
+                self._fail(f"{self.shown}: cannot read the stream ({_describe(exc)}){hint}")
             return False
         finally:
             container.close()
