@@ -13,7 +13,6 @@ import math
 import os
 import select
 import signal
-import sys
 import threading
 import time
 from collections import deque
@@ -134,7 +133,7 @@ def plan_live(source: str, output: str | os.PathLike[str], prompt: str | None = 
         if listen or reconnect:
             raise VideoError(f"{'--listen' if listen else '--reconnect'} is for a network stream; {source} reads "
                              "standard input as it comes, until it ends")
-        if sys.stdin is None or sys.stdin.isatty():
+        if os.isatty(0):  # the descriptor `PipeReader` reads
             raise VideoError("standard input is a terminal, not a stream: pipe one in "
                              "(ffmpeg -i CAMERA -f mpegts - | rtrdit stylize pipe: -o out.mkv)")
     scheme = source.partition("://")[0].lower()
