@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import pytest
@@ -39,10 +39,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def send(clip: Path, url: str, fmt: str, *, packets: int | None = None, hold: list[Any] | None = None,
+def send(clip: Path, url: str | BinaryIO, fmt: str, *, packets: int | None = None, hold: list[Any] | None = None,
          connect_for: float = 60.0) -> None:
     """Send ``clip``'s packets as they are (no re-encoding, so a receiver decodes the file's very frames) to
-    ``url`` as ``fmt``, in real time, retrying until a listener is there; ``packets`` stops
+    ``url`` (or a pipe) as ``fmt``, in real time, retrying until a listener is there; ``packets`` stops
     after that many video packets and puts the open output in ``hold``: a sender that goes silent (a phone
     that lost its network) without ending the stream."""
     import av
@@ -543,43 +543,28 @@ def test_cli_listens_again_for_a_sender_that_comes_back(talk: Path, tiny_stylize
     assert info.frames == 72 and info.duration > 6.5 and info.has_audio  # 3 s, the second away, 3 s
 
 
-def feed(proc: subprocess.Popen[Any], clip: Path, *, packets: int | None = None, then: float = 0.0) -> threading.Thread:
-    """Write ``clip``'s packets to ``proc``'s standard input as MPEG-TS in real time (a camera piped through
-    ffmpeg), on a thread; after ``packets`` video packets (all: None) wait ``then`` s with the pipe open
-    (a sender gone silent), then close it: the end of the stream."""
-    import av
+def feed(proc: subprocess.Popen[Any], clip: Path, *, packets: int | None = None,
+         keep_open: bool = False) -> tuple[threading.Thread, list[Any]]:
+    """`send` ``clip`` to ``proc``'s (unbuffered) standard input as MPEG-TS in real time, a camera piped through
+    ffmpeg, on a thread, then close the pipe: the end of the stream. It stays open with ``keep_open``, or after
+    ``packets`` video packets, whose open output the returned list then holds (a sender gone silent)."""
+    hold: list[Any] = []
 
     def run() -> None:
         assert proc.stdin is not None
-        with contextlib.suppress(BrokenPipeError, av.FFmpegError), av.open(clip) as src:
-            streams = [src.streams.video[0], *src.streams.audio[:1]]
-            out = av.open(proc.stdin, "w", format="mpegts")
-            mapping = {st: out.add_stream_from_template(st) for st in streams}
-            t0, sent = time.monotonic(), 0
-            for packet in src.demux(streams):
-                if packet.dts is None:
-                    continue
-                if (wait := t0 + float(packet.dts * packet.time_base) - time.monotonic()) > 0:
-                    time.sleep(wait)
-                packet.stream = mapping[packet.stream]
-                out.mux(packet)
-                proc.stdin.flush()
-                sent += packet.stream.type == "video"
-                if packets is not None and sent >= packets:
-                    break
-            time.sleep(then)
-            out.close()
-        with contextlib.suppress(BrokenPipeError):
-            proc.stdin.close()
+        send(clip, proc.stdin, "mpegts", packets=packets, hold=hold)
+        if not keep_open and not hold:
+            with contextlib.suppress(BrokenPipeError):
+                proc.stdin.close()
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
-    return thread
+    return thread, hold
 
 
 def stylize_pipe(*args: str) -> subprocess.Popen[Any]:
     return subprocess.Popen([sys.executable, "-m", "rtrdit.cli", "stylize", "pipe:", *args], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)  # each packet sent as muxed
 
 
 def outputs(proc: subprocess.Popen[Any], timeout: float = 120) -> tuple[bytes, bytes]:
@@ -605,7 +590,7 @@ def test_cli_reads_standard_input_as_a_live_stream_as_the_file_is(tiny_stylizer:
     stylized as a render of the same file, the sound kept; the output finished when the pipe closes."""
     proc = stylize_pipe("-o", str(tmp_path / "piped.mkv"), "--prompt", PROMPT, "--model", tiny_stylizer_dir,
                         "--lag", "60")
-    feeding = feed(proc, talk)
+    feeding, _ = feed(proc, talk)
     out, err = outputs(proc)
     feeding.join(10)
     assert proc.returncode == 0, err.decode()
@@ -627,15 +612,16 @@ def test_a_silent_pipe_ends_the_stream_and_ctrl_c_is_heard_at_once(tiny_stylizer
     is still sending at once (no read left waiting), with the frames received."""
     proc = stylize_pipe("-o", str(tmp_path / "silent.mkv"), "--prompt", PROMPT, "--model", tiny_stylizer_dir,
                         "--timeout", "2", "--lag", "60")
-    feeding = feed(proc, talk, packets=18, then=60)
+    feeding, hold = feed(proc, talk, packets=18)
     out, err = outputs(proc)
+    feeding.join(10)
     assert proc.returncode == 0, err.decode()
-    assert feeding.is_alive()  # the pipe is still open: the silence ended the stream
+    assert hold and proc.stdin is not None and not proc.stdin.closed  # the pipe is still open: silence ended it
     frames = probe(tmp_path / "silent.mkv").frames
     assert 12 <= frames <= 18 and f"({frames} frames".encode() in out
 
     proc = stylize_pipe("-o", str(tmp_path / "stopped.mkv"), "--prompt", PROMPT, "--model", tiny_stylizer_dir)
-    feed(proc, talk, then=60)
+    feed(proc, talk, keep_open=True)
     assert proc.stderr is not None
     lines_until(proc.stderr, "receiving 48x40 at 12 fps")
     time.sleep(1)
