@@ -507,7 +507,8 @@ def test_writer_rejects_bad_arguments(clip: Path, tmp_path: Path) -> None:
     assert sorted(os.listdir(tmp_path)) == ["clip.mp4"]
 
 
-def test_animated_webp_is_written_and_read_with_each_frames_time(tmp_path: Path) -> None:
+def test_animated_webp_is_written_and_read_with_each_frames_time(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """A video to .webp is an animated WebP (libwebp through FFmpeg) that loops as a GIF does, each frame at its
     own time; read back (Pillow decodes it: FFmpeg cannot) with those frames and times, its nominal rate 12 fps,
     transparency on white, and no temporary copy left behind."""
@@ -515,13 +516,16 @@ def test_animated_webp_is_written_and_read_with_each_frames_time(tmp_path: Path)
 
     from PIL import Image
 
+    private = tmp_path / "tmp"  # a temporary folder of its own: another test worker's copies are not this test's
+    private.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(private))
+
     times = [i / 12 + (0.25 if i >= 6 else 0.0) for i in range(10)]  # a pause after the sixth frame
     frames = np.stack([pattern(i, 50, 30) for i in range(10)])  # odd sizes too
     with VideoWriter(tmp_path / "a.webp", 12) as w:
         w.write(frames, times)
     with Image.open(tmp_path / "a.webp") as im:
         assert (im.format, im.n_frames, im.info["loop"]) == ("WEBP", 10, 0)
-    before = set(os.listdir(tempfile.gettempdir()))
     got = list(iter_timed_frames(tmp_path / "a.webp"))
     info = probe(tmp_path / "a.webp")
     assert (info.codec, info.fps, info.frames, info.width, info.height) == ("webp", 12.0, 10, 50, 30)
@@ -531,7 +535,7 @@ def test_animated_webp_is_written_and_read_with_each_frames_time(tmp_path: Path)
     clear[0].save(tmp_path / "clear.webp", save_all=True, append_images=clear[1:], duration=50, lossless=True)
     see = read_frames(tmp_path / "clear.webp")
     assert see.shape == (4, 6, 8, 3) and (see[0] == 255).all() and (see[1] == (0, 0, 255)).all()
-    assert set(os.listdir(tempfile.gettempdir())) == before
+    assert os.listdir(private) == []
 
 
 def test_cli_video_info_reads_an_animated_webp(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

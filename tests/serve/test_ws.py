@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import io
+import os
 import tempfile
 import threading
 import time
@@ -301,9 +302,13 @@ def test_token_session_count_and_size_limits(tiny_stylizer: Any) -> None:
             ok.close()
 
 
-def test_a_reference_upload_pillow_cannot_open_is_read_by_ffmpeg(tmp_path: Path) -> None:
+def test_a_reference_upload_pillow_cannot_open_is_read_by_ffmpeg(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """A format Pillow cannot open (DPX): decoded by FFmpeg, pixel limit checked before decoding; a video
     uploaded as a reference is refused in one line."""
+    private = tmp_path / "tmp"  # a temporary folder of its own: another test worker's copies are not this test's
+    private.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(private))
     from video_clips import make_clip, write_dpx_still
 
     from rtrdit.serve.scheduler import ServeError
@@ -316,7 +321,7 @@ def test_a_reference_upload_pillow_cannot_open_is_read_by_ffmpeg(tmp_path: Path)
         decode_reference(data, Limits(max_reference_pixels=80 * 59))
     with pytest.raises(ServeError, match=r"cannot decode the reference image: not a photo \(5 frames"):
         decode_reference(make_clip(tmp_path / "c.mp4", frames=5).read_bytes(), Limits())
-    assert not list(Path(tempfile.gettempdir()).glob("rtrdit-ref-*"))  # the temporary copy is gone
+    assert os.listdir(private) == []  # the temporary copy is gone
 
 
 def test_a_phone_heic_reference_upload_is_in_srgb(tmp_path: Path) -> None:
