@@ -21,7 +21,8 @@ def main() -> None:
     import torch
 
     from rtrdit.codecs.text import CachedTextEncoder, load_text_encoder
-    from rtrdit.codecs.video import VideoWriter, iter_frames, probe
+    from rtrdit.codecs.video import iter_frames, probe
+    from rtrdit.codecs.video_writer import VideoWriter
 
     results: dict = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),

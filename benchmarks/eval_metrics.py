@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rtrdit.codecs.video import read_frames, write_video
+from rtrdit.codecs.video import read_frames
+from rtrdit.codecs.video_writer import write_video
 from rtrdit.data.stylizers import get_style
 from rtrdit.eval.benchmark import prepare_clip
 from rtrdit.eval.metrics.psnr import psnr

@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rtrdit.codecs.video import VideoWriter, probe
+from rtrdit.codecs.video import probe
+from rtrdit.codecs.video_writer import VideoWriter
 from rtrdit.data.build import package_images
 from rtrdit.data.stylizers import get_style
 from rtrdit.stream.bench import camera_loop, current_rss_mb, ping_pong_index
@@ -45,7 +46,7 @@ def schedule(tmp: Path, minutes: float, size: int) -> list[StyleChange]:
     """Prompt, reference, prompt, ... every two minutes (references: a shipped photo, built-in styles)."""
     from PIL import Image
 
-    from rtrdit.codecs.video import read_image
+    from rtrdit.codecs.photo import read_image
 
     photo = read_image(package_images()[-1], (size, size))
     refs = []

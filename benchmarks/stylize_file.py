@@ -23,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rtrdit.codecs.video import VideoWriter, iter_frames, read_frames
+from rtrdit.codecs.video import iter_frames, read_frames
+from rtrdit.codecs.video_writer import VideoWriter
 from rtrdit.stream.render import PRESET, plan_render, render
 from rtrdit.stream.stylizer import Stylizer
 

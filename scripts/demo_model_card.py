@@ -29,8 +29,9 @@ import torch
 
 from rtrdit.codecs import load_codec
 from rtrdit.codecs.base import decode_from_source, frames_to_video, video_to_frames
+from rtrdit.codecs.photo import read_image
 from rtrdit.codecs.text import CachedTextEncoder, load_text_encoder
-from rtrdit.codecs.video import read_frames, read_image
+from rtrdit.codecs.video import read_frames
 from rtrdit.data.manifest import RV2V_PROMPT
 from rtrdit.data.stylizers import builtin_styles, get_style
 from rtrdit.eval.metrics import build_metrics

@@ -47,7 +47,9 @@ UNWRITABLE = Path("/proc")
 
 
 def test_a_folder_that_cannot_be_written_in_is_one_named_error() -> None:
-    from rtrdit.codecs.video import VideoError, VideoWriter, write_image
+    from rtrdit.codecs.photo import write_image
+    from rtrdit.codecs.video import VideoError
+    from rtrdit.codecs.video_writer import VideoWriter
     from rtrdit.files import WriteError
 
     with pytest.raises(WriteError, match=r"^cannot write in /proc \("):

@@ -308,7 +308,7 @@ def display_p3_icc() -> bytes:
 
 def save_heic(path: Path, image: Any, icc_profile: bytes | None = None) -> Path:
     """Write a PIL image as HEIC (an iPhone's photo format) with pillow-heif's own API, so the test process
-    does not register pillow-heif with Pillow: reading it must (``codecs.video.add_heif_to_pillow``)."""
+    does not register pillow-heif with Pillow: reading it must (``codecs.photo.add_heif_to_pillow``)."""
     import pillow_heif
 
     if icc_profile is not None:

@@ -23,18 +23,10 @@ from video_clips import (
 )
 
 from rtrdit.cli import main
-from rtrdit.codecs import video
-from rtrdit.codecs.video import (
-    CONTAINERS,
-    VideoError,
-    VideoWriter,
-    iter_frames,
-    iter_timed_frames,
-    probe,
-    read_frames,
-    read_image,
-    resize_frame,
-)
+from rtrdit.codecs import photo, video, video_writer
+from rtrdit.codecs.photo import read_image
+from rtrdit.codecs.video import VideoError, iter_frames, iter_timed_frames, probe, read_frames, resize_frame
+from rtrdit.codecs.video_writer import CONTAINERS, VideoWriter
 from rtrdit.eval.metrics.psnr import psnr
 
 
@@ -547,7 +539,7 @@ def test_cli_video_info_reads_an_animated_webp(tmp_path: Path, capsys: pytest.Ca
     assert main(["video", "info", str(tmp_path / "s.webp"), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert (info["codec"], info["frames"], info["fps"], info["duration"]) == ("webp", 5, 25.0, 0.2)
-    assert video.output_format(tmp_path / "x.webp", 1) == "image" and video.output_format(tmp_path / "x.webp", 5) == "video"
+    assert video_writer.output_format(tmp_path / "x.webp", 1) == "image" and video_writer.output_format(tmp_path / "x.webp", 5) == "video"
 
 
 # --------------------------------------------------------------------------- bad input
@@ -658,7 +650,8 @@ def test_huge_frames_are_refused_before_decoding(tmp_path: Path) -> None:
 def test_size_limit_applies_to_writing_and_resizing(
     clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(video, "MAX_PIXELS", 40 * 40)  # the clip's 64x48 now counts as huge
+    for module in (video, video_writer):  # the reader's limit, which the writer imports
+        monkeypatch.setattr(module, "MAX_PIXELS", 40 * 40)  # the clip's 64x48 now counts as huge
     with pytest.raises(VideoError, match="too large"):
         probe(clip)
     with pytest.raises(VideoError, match="too large"), VideoWriter(tmp_path / "big.mp4", 24) as w:
@@ -749,7 +742,7 @@ def test_outputs_say_their_colour_matrix_and_use_the_one_players_assume(
     red = np.zeros((3, h, w, 3), np.uint8)
     red[...] = (200, 40, 60)  # BT.601 luma 93.4, BT.709 luma 80.8 (limited range)
     path = tmp_path / f"c{suffix}"
-    video.write_video(path, red, 24)
+    video_writer.write_video(path, red, 24)
     with av.open(str(path)) as c:
         cc = c.streams.video[0].codec_context
         assert (cc.colorspace, cc.color_primaries, cc.color_trc, cc.color_range) == (tag, tag, tag, 1)
@@ -793,11 +786,11 @@ def test_read_photo_takes_what_pillow_cannot_and_refuses_a_video(clip: Path, tmp
     still = write_dpx_still(tmp_path / "scan.dpx", rgb)
     with pytest.raises(UnidentifiedImageError):
         Image.open(still)
-    np.testing.assert_array_equal(video.read_photo(still), rgb)
+    np.testing.assert_array_equal(photo.read_photo(still), rgb)
     with pytest.raises(VideoError, match=r"not a photo \(\d+ frames of h264: a video\?\)"):
-        video.read_photo(clip)
+        photo.read_photo(clip)
     (tmp_path / "notes.txt").write_text("not an image")
     with pytest.raises(VideoError, match="not a readable image \\(a format neither Pillow nor FFmpeg reads\\)"):
-        video.read_photo(tmp_path / "notes.txt")
+        photo.read_photo(tmp_path / "notes.txt")
     with pytest.raises(VideoError, match="no such file"):
-        video.read_photo(tmp_path / "missing.png")
+        photo.read_photo(tmp_path / "missing.png")

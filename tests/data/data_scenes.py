@@ -18,7 +18,7 @@ def scene(i: int, width: int, height: int) -> np.ndarray:
 
 
 def write_scene(path: Path, frames: int = 24, size: tuple[int, int] = (96, 80), fps: float = 24.0) -> Path:
-    from rtrdit.codecs.video import write_video
+    from rtrdit.codecs.video_writer import write_video
 
     w, h = size
     write_video(path, np.stack([scene(i, w, h) for i in range(frames)]), fps)

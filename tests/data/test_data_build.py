@@ -95,7 +95,8 @@ SCRIPT = textwrap.dedent("""
     import sys
     from pathlib import Path
     import numpy as np
-    from rtrdit.codecs.video import read_frames, write_video
+    from rtrdit.codecs.video import read_frames
+    from rtrdit.codecs.video_writer import write_video
     source, target, prompt = sys.argv[1:4]
     if prompt == "fail please":
         sys.exit("model crashed: out of tokens")

@@ -147,7 +147,7 @@ def test_stylize_command_reads_a_phone_photo_upright_and_in_srgb(tmp_path: Path)
     from PIL import Image
     from video_clips import display_p3_icc
 
-    from rtrdit.codecs.video import read_photo
+    from rtrdit.codecs.photo import read_photo
 
     exif = Image.Exif()
     exif[0x0112] = 6  # stored landscape, shown portrait

@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rtrdit.codecs.video import read_frames, write_video
+from rtrdit.codecs.video import read_frames
+from rtrdit.codecs.video_writer import write_video
 from rtrdit.data.stylizers import builtin_styles
 from rtrdit.eval.benchmark import find_clips, make_tasks, prepare_clip, resample_indices
 from rtrdit.eval.metrics.base import EvalError

@@ -10,7 +10,7 @@ import pytest
 from eval_helpers import crossfade_clip, panning_clip
 
 from rtrdit.cli import main
-from rtrdit.codecs.video import write_video
+from rtrdit.codecs.video_writer import write_video
 
 
 @pytest.fixture

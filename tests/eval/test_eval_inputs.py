@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rtrdit.codecs.video import write_video
+from rtrdit.codecs.video_writer import write_video
 from rtrdit.eval.inputs import EvalItem, collect_items, iter_chunks, read_list
 from rtrdit.eval.metrics.base import EvalError
 

@@ -25,7 +25,8 @@ from rtsp_relay import RtspRelay, publisher
 from video_clips import audio_onset, make_clip
 from web_server import serving
 
-from rtrdit.codecs.video import probe, read_frames, shown_url
+from rtrdit.codecs.video import probe, read_frames
+from rtrdit.codecs.video_writer import shown_url
 from rtrdit.stream.live import LAG, LiveError, LiveInput, is_live
 from rtrdit.stream.render import BATCH
 

@@ -80,7 +80,7 @@ def test_a_display_p3_photo_is_read_in_srgb(tmp_path, suffix) -> None:
     An iPhone's own format, HEIC, too (through pillow-heif; FFmpeg, which read it before, drops the profile)."""
     from video_clips import display_p3_icc, save_heic
 
-    from rtrdit.codecs.video import read_photo
+    from rtrdit.codecs.photo import read_photo
 
     path, plain = tmp_path / f"iphone{suffix}", tmp_path / f"plain{suffix}"
     exif = Image.Exif()

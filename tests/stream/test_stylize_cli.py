@@ -18,15 +18,9 @@ from PIL import Image
 from video_clips import audio_duration, audio_onset, make_clip, make_hdr_clip, make_unknown_audio_clip, sdr_nits
 
 from rtrdit.cli import clock_time, main
-from rtrdit.codecs.video import (
-    IMAGE_OPTIONS,
-    VideoError,
-    VideoWriter,
-    iter_frames,
-    iter_timed_frames,
-    probe,
-    read_frames,
-)
+from rtrdit.codecs.photo import IMAGE_OPTIONS
+from rtrdit.codecs.video import VideoError, iter_frames, iter_timed_frames, probe, read_frames
+from rtrdit.codecs.video_writer import VideoWriter
 from rtrdit.eval.metrics.psnr import psnr
 
 
@@ -578,7 +572,8 @@ def test_stylize_file_is_the_command_from_python(tiny_stylizer, tiny_stylizer_di
 def test_an_error_on_the_encoding_thread_reaches_the_caller(tmp_path) -> None:
     """The stylized frames are encoded on a thread beside the DiT: a writer's error there (here a frame that
     is not uint8) is raised in the caller, and the file it was writing can still be removed."""
-    from rtrdit.codecs.video import VideoError, VideoWriter
+    from rtrdit.codecs.video import VideoError
+    from rtrdit.codecs.video_writer import VideoWriter
     from rtrdit.stream.render import _EncodeThread
 
     writer = VideoWriter(tmp_path / "out.mp4", 24)

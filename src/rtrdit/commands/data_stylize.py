@@ -17,16 +17,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rtrdit.cli import CLIError
-    from rtrdit.codecs.video import (
-        VideoError,
-        VideoWriter,
-        iter_frames,
-        output_format,
-        probe,
-        read_photo,
-        resize_frame,
-        write_image,
-    )
+    from rtrdit.codecs.photo import read_photo, write_image
+    from rtrdit.codecs.video import VideoError, iter_frames, probe, resize_frame
+    from rtrdit.codecs.video_writer import VideoWriter, output_format
     from rtrdit.commands.data_build import parse_size
     from rtrdit.data.stylizers import get_style
     from rtrdit.files import same_file

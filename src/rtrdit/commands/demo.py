@@ -32,7 +32,8 @@ def _sample_clip(out: Path, size: int, seconds: float, fps: float = SAMPLE_FPS) 
     """A camera move over a photo that ships inside scikit-learn, as an MP4."""
     import numpy as np
 
-    from rtrdit.codecs.video import read_image, write_video
+    from rtrdit.codecs.photo import read_image
+    from rtrdit.codecs.video_writer import write_video
     from rtrdit.data.build import animate_image, package_images
 
     images = package_images()

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rtrdit.cli import CLIError, clock_time, device_arg, positive_float, positive_int
-from rtrdit.codecs.video import STDOUT
+from rtrdit.codecs.video_writer import STDOUT
 from rtrdit.stream.live import is_live, is_pipe
 from rtrdit.stream.spool import STDIN, URL_SCHEMES
 
@@ -124,7 +124,8 @@ def _run_live(args: argparse.Namespace, size: tuple[int, int] | None, model: _Mo
     either way (exit 0), and said with the frames dropped to stay live."""
     from tqdm import tqdm
 
-    from rtrdit.codecs.video import VideoError, shown_url, stream_container
+    from rtrdit.codecs.video import VideoError
+    from rtrdit.codecs.video_writer import shown_url, stream_container
     from rtrdit.stream.live import LAG, TIMEOUT, LiveError, plan_live, render_live
     from rtrdit.stream.session import StylizerError
     from rtrdit.stream.spool import local_reference
@@ -217,7 +218,9 @@ def _run_folder(args: argparse.Namespace, size: tuple[int, int] | None, model: _
     """Every file of the folder ``args.input`` (hidden ones aside) into the folder ``args.output``, under its
     own name (``clip.avi.mp4`` where its container is not an output one); a file that fails is said in one
     line and the others go on; exit status 2 if any failed."""
-    from rtrdit.codecs.video import CONTAINERS, IMAGE_SUFFIXES, VideoError
+    from rtrdit.codecs.photo import IMAGE_SUFFIXES
+    from rtrdit.codecs.video import VideoError
+    from rtrdit.codecs.video_writer import CONTAINERS
     from rtrdit.files import same_file
     from rtrdit.stream.render import style_changes
     from rtrdit.stream.session import StylizerError

@@ -233,7 +233,7 @@ def animate_image(image: np.ndarray, size: tuple[int, int], frames: int, rng: np
 def image_clips(path: Path, size: tuple[int, int], frames: int, count: int, seed: int) -> Iterator[np.ndarray]:
     """``count`` animated clips (pans/zooms drawn from ``seed``) over one still image (any mode: grey
     and alpha become RGB); ``VideoError`` when it cannot be read."""
-    from rtrdit.codecs.video import read_photo
+    from rtrdit.codecs.photo import read_photo
 
     image = read_photo(path)  # upright, as a viewer shows it; VideoError in one line
     for k in range(count):
@@ -254,7 +254,8 @@ def _save_png(path: Path, frame: np.ndarray) -> None:
 def _conform_target(target: Path, frames: int, size: tuple[int, int], fps: float) -> None:
     """Make an external generator's output match its source: resize (centre crop) to ``size`` and
     keep the first ``frames`` frames; a shorter target is an error."""
-    from rtrdit.codecs.video import VideoError, VideoWriter, iter_frames, probe
+    from rtrdit.codecs.video import VideoError, iter_frames, probe
+    from rtrdit.codecs.video_writer import VideoWriter
 
     try:
         info = probe(target)
@@ -401,7 +402,8 @@ def _make_pairs(cfg: BuildConfig, clip: _Clip, generator: TargetGenerator, promp
                 created: list[Path], clip_rows: list[tuple[str, list[ManifestRow]]],
                 say: Callable[[str], None]) -> None:
     """Write one source clip, its targets and RV2V references; append its rows to ``clip_rows``."""
-    from rtrdit.codecs.video import VideoWriter, read_frames
+    from rtrdit.codecs.video import read_frames
+    from rtrdit.codecs.video_writer import VideoWriter
 
     out = Path(cfg.out)
     clips_dir, refs_dir = out / "clips", out / "refs"

@@ -60,7 +60,8 @@ class BuiltinStylizer:
     """Target generator applying the built-in classical style named by the job, frame by frame."""
 
     def __call__(self, job: TargetJob) -> None:
-        from rtrdit.codecs.video import VideoWriter, iter_frames, probe
+        from rtrdit.codecs.video import iter_frames, probe
+        from rtrdit.codecs.video_writer import VideoWriter
         from rtrdit.data.stylizers import get_style
 
         if job.style is None:

@@ -192,7 +192,8 @@ class _ShardWriter:
         return self.prompts[prompt]
 
     def _reference(self, path: Path, latent_hw: torch.Size) -> Tensor:
-        from rtrdit.codecs.video import read_photo, resize_frame
+        from rtrdit.codecs.photo import read_photo
+        from rtrdit.codecs.video import resize_frame
 
         img = read_photo(path)  # upright, as a viewer shows it
         h, w = int(latent_hw[0]) * 8, int(latent_hw[1]) * 8

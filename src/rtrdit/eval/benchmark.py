@@ -156,7 +156,7 @@ def run_benchmark(cfg: BenchmarkConfig, stylizer: Any = None,
     """Prepare clips, targets and references, stylize every task, then score the outputs."""
     from PIL import Image
 
-    from rtrdit.codecs.video import write_video
+    from rtrdit.codecs.video_writer import write_video
     from rtrdit.data.stylizers import builtin_styles
     from rtrdit.eval.evaluate import evaluate
     from rtrdit.eval.metrics import build_metrics, parse_metric_names

@@ -121,8 +121,8 @@ def read_list(path: Path) -> list[EvalItem]:
 
 
 def read_image(path: Path) -> np.ndarray:
-    """A reference image as uint8 ``(H, W, 3)`` RGB (through ``codecs.video.read_image``)."""
-    from rtrdit.codecs.video import read_image as _read
+    """A reference image as uint8 ``(H, W, 3)`` RGB (through ``codecs.photo.read_image``)."""
+    from rtrdit.codecs.photo import read_image as _read
 
     return _read(path)
 

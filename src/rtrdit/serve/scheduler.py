@@ -107,7 +107,7 @@ def decode_reference(data: bytes, limits: Limits) -> np.ndarray:
     through pillow-heif; formats Pillow lacks are read by FFmpeg."""
     from PIL import Image, UnidentifiedImageError
 
-    from rtrdit.codecs.video import add_heif_to_pillow
+    from rtrdit.codecs.photo import add_heif_to_pillow
 
     add_heif_to_pillow()
     if len(data) > limits.max_reference_bytes:
@@ -133,7 +133,8 @@ def _decode_reference_with_ffmpeg(data: bytes, limits: Limits) -> np.ndarray:
     reading), the size checked before the pixels are decoded."""
     import tempfile
 
-    from rtrdit.codecs.video import VideoError, probe, read_photo
+    from rtrdit.codecs.photo import read_photo
+    from rtrdit.codecs.video import VideoError, probe
 
     with tempfile.NamedTemporaryFile(prefix="rtrdit-ref-") as tmp:
         tmp.write(data)

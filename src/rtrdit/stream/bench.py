@@ -56,7 +56,7 @@ def _peak_rss_mb() -> float:
 
 def camera_loop(size: tuple[int, int], frames: int = 96) -> np.ndarray:
     """A short camera move over a shipped photo (or a moving pattern if none is installed)."""
-    from rtrdit.codecs.video import read_image
+    from rtrdit.codecs.photo import read_image
     from rtrdit.data.build import animate_image, package_images
 
     images = package_images()

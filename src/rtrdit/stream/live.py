@@ -114,15 +114,9 @@ def plan_live(source: str, output: str | os.PathLike[str], prompt: str | None = 
     which must be piped in), the output (a video file in a folder that exists, ``-``, or a stream URL; a file
     for ``compare``), the start, duration and lag, and the styles (one in force at ``start``), which it returns
     sorted. Raises VideoError or StylizerError in one line."""
-    from rtrdit.codecs.video import (
-        CONTAINERS,
-        IMAGE_SUFFIXES,
-        STDOUT,
-        VideoError,
-        output_format,
-        shown_url,
-        stream_container,
-    )
+    from rtrdit.codecs.photo import IMAGE_SUFFIXES
+    from rtrdit.codecs.video import VideoError
+    from rtrdit.codecs.video_writer import CONTAINERS, STDOUT, output_format, shown_url, stream_container
     from rtrdit.stream.render import check_span, check_writable, compare_paths, refuse_overwriting_styles, style_changes
 
     shown = shown_url(source)
@@ -163,7 +157,7 @@ def plan_live(source: str, output: str | os.PathLike[str], prompt: str | None = 
 
 
 class LiveAudio:
-    """A live input's sound for `codecs.video.VideoWriter`, which re-encodes it: decoded frames on the output's
+    """A live input's sound for `codecs.video_writer.VideoWriter`, which re-encodes it: decoded frames on the output's
     clock (the reader's thread puts them), and ``frames()`` gives what has arrived by each call; ``rate`` and
     ``channels`` are the stream's, from its first connection, and ``form`` its decoded frames' (sample format,
     layout), from the first one put: a later connection's sound is resampled to them."""
@@ -287,7 +281,7 @@ class LiveInput:
     def __init__(self, url: str, size: Callable[[int, int], tuple[int, int]], *, listen: bool = False,
                  timeout: float = TIMEOUT, reconnect: bool = False, lag: float = LAG, start: float = 0.0,
                  on_drop: Callable[[], None] | None = None) -> None:
-        from rtrdit.codecs.video import shown_url
+        from rtrdit.codecs.video_writer import shown_url
 
         self.url, self.listen, self.timeout, self.reconnect = url, listen, float(timeout), reconnect
         self.lag = float(lag)
@@ -568,7 +562,7 @@ def render_live(stylizer: Stylizer, source: str, output: str | os.PathLike[str],
                 progress: Callable[[int, int], None] | None = None, on_open: Callable[[LiveFacts], None] | None = None,
                 on_drop: Callable[[], None] | None = None, stop: threading.Event | None = None) -> RenderResult:
     """Stylize the live stream at ``source`` into ``output`` (a file written when the stream ends, ``-``, or a
-    URL: `codecs.video.STREAM_OUTPUTS`) until it ends, ``stop`` is set, or Ctrl-C/SIGTERM (once). Every
+    URL: `codecs.video_writer.STREAM_OUTPUTS`) until it ends, ``stop`` is set, or Ctrl-C/SIGTERM (once). Every
     frame keeps its time from the stream's first frame, the schedule runs on that clock, and the stream's
     audio is kept; ``duration`` (seconds of the stream) ends it too. With ``reconnect`` a stream that drops
     is connected to again (a listener waits for its sender again) and the output goes on, the gap kept as
@@ -629,7 +623,7 @@ def _stream(stylizer: Stylizer, live: LiveInput, facts: LiveFacts, work: tuple[i
             progress: Callable[[int, int], None] | None, stop: threading.Event,
             duration: float | None, compare: bool, start: float) -> RenderResult:
     """The stylizing loop of `render_live`, once the stream is open: frames stylized at ``work`` (w, h)."""
-    from rtrdit.codecs.video import VideoWriter
+    from rtrdit.codecs.video_writer import VideoWriter
 
     half = 0.5 / facts.fps
     first, pending = split_schedule(changes, start + half)  # the schedule runs on the playlist's clock

@@ -52,7 +52,7 @@ class RenderPlan:
     source: Path
     output: Path
     info: VideoInfo
-    image: bool  # a photo written as a still image (`codecs.video.IMAGE_SUFFIXES`)
+    image: bool  # a photo written as a still image (`codecs.photo.IMAGE_SUFFIXES`)
     schedule: list[StyleChange]  # sorted, the first at time 0
     compare: bool = False
     start: float = 0.0  # seconds into the input where the render starts (`--start`)
@@ -91,7 +91,9 @@ def plan_render(source: str | os.PathLike[str], output: str | os.PathLike[str], 
     input, that the input has frames (from ``start`` seconds on, for ``duration`` seconds if given), and
     the style (``prompt``/``reference`` from the start, and/or ``schedule``: a JSON file or StyleChange
     list, on the input's clock). Raises VideoError or StylizerError in one line."""
-    from rtrdit.codecs.video import STDOUT, VideoError, output_format, photo_info, probe
+    from rtrdit.codecs.photo import photo_info
+    from rtrdit.codecs.video import VideoError, probe
+    from rtrdit.codecs.video_writer import STDOUT, output_format
 
     src, out = Path(source), Path(output)
     check_span(start, duration)
@@ -142,7 +144,8 @@ def check_writable(output: Path) -> None:
 
 def refuse_stream_output(output: str | os.PathLike[str]) -> None:
     """VideoError for a file render sent to a server's URL: a server wants a stream paced in real time."""
-    from rtrdit.codecs.video import VideoError, stream_container
+    from rtrdit.codecs.video import VideoError
+    from rtrdit.codecs.video_writer import stream_container
 
     if stream_container(output) is not None:
         raise VideoError(f"{output}: a stream is sent to a server from a live input (rtmp://, rtsp://, udp://, ...); "
@@ -290,7 +293,8 @@ def render_file(
     is the source's `probe`, when the caller has it already (`plan_render`). ``start``/``duration``
     (seconds) render that part of the source only, its audio too; the schedule keeps the source's clock,
     so the part starts in the style the whole render would have there."""
-    from rtrdit.codecs.video import VideoWriter, iter_timed_frames, probe
+    from rtrdit.codecs.video import iter_timed_frames, probe
+    from rtrdit.codecs.video_writer import VideoWriter
 
     info = info if info is not None else probe(source)
     out = Path(output)
@@ -459,8 +463,8 @@ def render_image(
     compare: bool = False,
 ) -> RenderResult:
     """Stylize a photo (a one-frame source) into a still image whose suffix picks the format
-    (`codecs.video.IMAGE_SUFFIXES`), written atomically; ``compare`` adds OUTPUT_compare (source | stylized)."""
-    from rtrdit.codecs.video import read_photo, write_image
+    (`codecs.photo.IMAGE_SUFFIXES`), written atomically; ``compare`` adds OUTPUT_compare (source | stylized)."""
+    from rtrdit.codecs.photo import read_photo, write_image
 
     t0 = time.perf_counter()
     photo = read_photo(source)[None]  # upright as a viewer shows it (EXIF orientation, mirrored ones too)

@@ -54,7 +54,8 @@ def load_reference_image(reference: Any) -> np.ndarray:
     as a viewer shows it (a phone photo's EXIF orientation applied), in sRGB (its colour profile applied)."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
-    from rtrdit.codecs.video import VideoError, open_photo, read_photo, to_srgb
+    from rtrdit.codecs.photo import open_photo, read_photo, to_srgb
+    from rtrdit.codecs.video import VideoError
 
     if isinstance(reference, (str, bytes)) or hasattr(reference, "__fspath__"):
         try:

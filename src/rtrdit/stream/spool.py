@@ -35,7 +35,7 @@ def is_spooled(source: object) -> bool:
 
 def describe(source: str) -> str:
     """How messages name an input: 'standard input' for ``-``, else the URL (a password in it as ``***``)."""
-    from rtrdit.codecs.video import shown_url
+    from rtrdit.codecs.video_writer import shown_url
 
     return "standard input" if source == STDIN else shown_url(source)
 
@@ -47,7 +47,8 @@ def local_input(source: str | os.PathLike[str], output: str | os.PathLike[str],
     (``progress(bytes so far, total or None)`` as it arrives, and once more at the end with the total),
     deleted when the block ends. A VideoError or StylizerError raised in the block names the input as the
     user gave it, not the copy."""
-    from rtrdit.codecs.video import STDOUT, VideoError, output_format
+    from rtrdit.codecs.video import VideoError
+    from rtrdit.codecs.video_writer import STDOUT, output_format
 
     if not is_spooled(source):
         yield Path(source)

@@ -103,7 +103,8 @@ def stream_examples(stylizer: Any, data: Path, rows: list[ManifestRow], seed: in
     from tqdm import tqdm
 
     from rtrdit.codecs.base import video_to_frames
-    from rtrdit.codecs.video import read_frames, read_image
+    from rtrdit.codecs.photo import read_image
+    from rtrdit.codecs.video import read_frames
     from rtrdit.stream.session import processing_size
     from rtrdit.stream.stylizer import Stylizer
 

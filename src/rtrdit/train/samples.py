@@ -16,7 +16,7 @@ def write_sample_videos(latents: Tensor, codec_spec: str, out_dir: Path, step: i
     """Decode latents [B, 16, F, h, w] and write one MP4 per sample; returns the paths written."""
     try:
         from rtrdit.codecs.base import load_codec, video_to_frames
-        from rtrdit.codecs.video import VideoWriter
+        from rtrdit.codecs.video_writer import VideoWriter
     except ImportError as exc:
         log.warning("sample videos skipped: codecs unavailable (%s)", exc)
         return []
