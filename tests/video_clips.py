@@ -315,3 +315,13 @@ def save_heic(path: Path, image: Any, icc_profile: bytes | None = None) -> Path:
         image.info["icc_profile"] = icc_profile
     pillow_heif.from_pillow(image).save(str(path), quality=98)
     return path
+
+
+def grey(frames: np.ndarray) -> np.ndarray:
+    """Mean grey level of each frame's bottom-right quarter (away from the white corner)."""
+    h, w = frames.shape[1:3]
+    return frames[:, h // 2 :, w // 2 :].reshape(len(frames), -1).mean(axis=1)
+
+
+def expected(indices: range | list[int]) -> np.ndarray:
+    return np.array([frame_value(i) for i in indices], dtype=float)
