@@ -25,7 +25,7 @@ from rtsp_relay import RtspRelay, publisher
 from video_clips import audio_onset, make_clip
 from web_server import serving
 
-from rtrdit.codecs.video import probe, read_frames
+from rtrdit.codecs.video import VideoError, probe, read_frames
 from rtrdit.codecs.video_writer import shown_url
 from rtrdit.stream.live import LAG, LiveError, LiveInput, is_live
 from rtrdit.stream.render import BATCH
@@ -314,7 +314,6 @@ def test_a_motion_jpeg_camera_at_an_http_url_is_stylized_as_it_comes(tiny_styliz
     """`rtrdit stylize http://phone:8080/video`: a URL that answers with a camera's never-ending motion JPEG is
     not downloaded (it would never end) but stylized as a live stream, each frame at the time it came; from
     Python, stylize_file says to use stylize_stream, which takes it."""
-    from rtrdit.codecs.video import VideoError
 
     with mjpeg_camera(36, 12) as url:
         proc = subprocess.run([sys.executable, "-m", "rtrdit.cli", "stylize", url, "-o", str(tmp_path / "cam.mp4"),
@@ -651,6 +650,19 @@ def test_pipe_from_a_terminal_is_one_line(tiny_stylizer_dir: str, tmp_path: Path
     assert os.listdir(tmp_path) == []
 
 
+def test_pipe_where_select_takes_no_pipe_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """On Windows (select() waits on sockets alone) pipe: is refused before anything opens, naming TCP instead."""
+    from rtrdit.stream import live
+
+    monkeypatch.setattr(live, "SELECT_ON_PIPES", False)
+    with pytest.raises(VideoError, match=r"pipe: is not available on Windows .* tcp://127.0.0.1:9000 --listen"):
+        live.plan_live("pipe:", tmp_path / "o.mkv", prompt=PROMPT)
+    monkeypatch.setattr(live, "SELECT_ON_PIPES", True)
+    with pytest.raises(VideoError, match="standard input is a terminal") if os.isatty(0) else contextlib.nullcontext():
+        live.plan_live("pipe:", tmp_path / "o.mkv", prompt=PROMPT)
+    assert os.listdir(tmp_path) == []
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["rtmp://127.0.0.1:9/live/none", "-o", "{tmp}/o.mp4"], "rtmp://127.0.0.1:9/live/none: cannot open the stream"),
     (["pipe:", "--listen", "-o", "{tmp}/o.mp4"], "--listen is for a network stream; pipe: reads standard input"),
@@ -713,7 +725,6 @@ def test_cli_live_to_standard_output(talk: Path, tiny_stylizer_dir: str, tmp_pat
 
 
 def test_a_lag_that_is_no_positive_number_of_seconds_is_refused(tmp_path: Path) -> None:
-    from rtrdit.codecs.video import VideoError
     from rtrdit.stream.live import plan_live
 
     for lag in (0, -1.0, float("nan"), "1"):

@@ -47,6 +47,7 @@ TIMEOUT = 10.0  # seconds: a pulled stream must answer within it, and any stream
 AUDIO_LAG = 10.0  # seconds of audio kept for the video to catch up with; older audio is dropped
 RETRY = 2.0  # seconds between attempts to connect again to a pulled stream that dropped (``reconnect``)
 PIPE = "pipe:"  # standard input read as a live stream (FFmpeg's name for it); ``-`` is a whole file copied first
+SELECT_ON_PIPES = os.name != "nt"  # `PipeReader` waits with select(), which takes pipes on POSIX, sockets alone on Windows
 PIPE_HINT = ("; pipe: reads a streaming format (MPEG-TS, Matroska, NUT, Y4M: ffmpeg ... -f mpegts -); "
              "a whole file such as an MP4 goes in as - instead")
 
@@ -124,6 +125,10 @@ def plan_live(source: str, output: str | os.PathLike[str], prompt: str | None = 
         raise VideoError(f"{shown}: not a live stream's URL ({', '.join(s + '://' for s in LIVE_SCHEMES)}, "
                          "or an http(s) .m3u8 playlist)")
     if is_pipe(source):
+        if not SELECT_ON_PIPES:
+            raise VideoError(f"{source} is not available on Windows (no select() on a pipe there): send the stream "
+                             "over TCP instead, rtrdit stylize tcp://127.0.0.1:9000 --listen ... with "
+                             "ffmpeg ... -f mpegts tcp://127.0.0.1:9000")
         if listen or reconnect:
             raise VideoError(f"{'--listen' if listen else '--reconnect'} is for a network stream; {source} reads "
                              "standard input as it comes, until it ends")
