@@ -64,9 +64,6 @@ class VideoInfo:
     interlaced: bool = False  # its frames are two fields each, read deinterlaced (`_deinterlaced`)
 
 
-# --------------------------------------------------------------------------- reading
-
-
 def _av() -> Any:
     import av  # deferred: PyAV loads FFmpeg
 
