@@ -33,7 +33,7 @@ from rtrdit.codecs.photo import read_image
 from rtrdit.codecs.text import CachedTextEncoder, load_text_encoder
 from rtrdit.codecs.video import read_frames
 from rtrdit.data.manifest import RV2V_PROMPT
-from rtrdit.data.stylizers import builtin_styles, get_style
+from rtrdit.data.stylizers import builtin_presets, builtin_styles, get_style
 from rtrdit.eval.metrics import build_metrics
 from rtrdit.eval.metrics.base import Chunk, Conditions, MetricContext
 from rtrdit.eval.metrics.psnr import psnr
@@ -228,7 +228,8 @@ def export(runs: Path, out: Path, window: int, size: int, codec: Path | None) ->
     found = trained_defaults(load_config("configs/demo/distill.yaml"))
     cfg = StylizerConfig(area=size * size, steps=found["steps"], shift=found["shift"], timesteps=found["timesteps"],
                          window_frames=window, codec=str(codec or demo_dir() / "autoencoder"), text_encoder="minilm",
-                         switch_keep_frames=0)  # a kept frame carries the old style over (see tests/stream)
+                         switch_keep_frames=0,  # a kept frame carries the old style over (see tests/stream)
+                         presets=builtin_presets())  # the styles it knows, as `rtrdit serve`'s one-tap styles
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
         # shipped in float16 (half the size); from_pretrained casts to float32 on a CPU, bfloat16 on a GPU

@@ -58,7 +58,7 @@ $rtrdit train teacher --config "$configs"/teacher.yaml $(max "$steps_teacher") -
 $rtrdit train student --config "$configs"/student.yaml $(max "$steps_student") --resume
 $rtrdit train distill --config "$configs"/distill.yaml $(max "$steps_distill") --resume
 # the stylizer as it will ship (float16 weights), so the decoder learns the latents users will get
-$rtrdit train export --config "$configs"/distill.yaml -o "$runs/stylizer" --dtype float16 --switch-keep 0 \
+$rtrdit train export --config "$configs"/distill.yaml -o "$runs/stylizer" --dtype float16 --switch-keep 0 --presets builtin \
   --overwrite
 if [ ! -f "$runs/decoder/config.json" ]; then
   $rtrdit train decoder --model "$runs/stylizer" --data "$runs/data" --out "$runs/decoder" --steps "$steps_decoder"

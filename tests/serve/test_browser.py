@@ -152,6 +152,41 @@ def test_chromium_fake_camera_over_webrtc_switches_styles_and_records(cli_server
 
 
 @pytest.mark.slow
+def test_the_page_offers_the_models_own_presets_and_starts_in_the_first(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """A model that names its styles (stylizer.json `presets`, as the demo does) gets them as the page's one-tap
+    buttons in place of the general ones, and a stream started as the page opens is in the first of them."""
+    import json
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    from rtrdit.codecs.video import read_frames
+
+    model = shutil.copytree(tiny_model_dir, tmp_path / "model")
+    config = json.loads((model / "stylizer.json").read_text())
+    presets = [["Sketch", "a pencil sketch"], ["Thermal", "a thermal camera image"]]
+    (model / "stylizer.json").write_text(json.dumps({**config, "presets": presets}))
+    clip = read_frames(SHARED_VIDEOS / "music.mp4", size=(160, 120), count=10)
+    camera = write_y4m(tmp_path / "camera.y4m", clip)
+    with running_server(model) as (url, _), sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, timeout=60_000,
+                                    args=[*CHROMIUM_FLAGS, f"--use-file-for-fake-video-capture={camera}"])
+        try:
+            page = browser.new_context(**PHONE).new_page()
+            page.set_default_timeout(40_000)
+            page.goto(url + "/?transport=ws")
+            page.wait_for_function("window.rtr.presets !== null")
+            assert page.locator("#presets button").all_inner_texts() == ["Sketch", "Thermal"]
+            assert page.input_value("#prompt") == "a pencil sketch"
+            page.click("#start")
+            page.wait_for_function("window.rtr.framesReceived > 2 && window.rtr.stats !== null")
+            assert page.evaluate("window.rtr.stats.style.prompt") == "a pencil sketch"
+            assert page.evaluate("window.rtr.errors") == []
+        finally:
+            browser.close()
+
+
+@pytest.mark.slow
 def test_self_signed_https_gives_a_phone_on_the_lan_the_camera(tiny_model_dir: Path, tmp_path: Path) -> None:
     """`--self-signed` on every interface: the certificate names the LAN address (a client that trusts
     it verifies it there), its printed fingerprint is the one served, and Chromium opening the printed

@@ -45,6 +45,24 @@ def test_a_style_switch_flushes_the_frame_in_flight(tiny_stylizer: Any) -> None:
         s.set_style()
 
 
+def test_a_session_starts_in_the_models_first_preset(tiny_stylizer: Any) -> None:
+    """Without a prompt a session takes the model's first preset (a style it knows), else the general default;
+    the scheduler hands the presets on for the page (`GET /presets`)."""
+    import copy
+    import dataclasses
+
+    from rtrdit.serve.scheduler import DEFAULT_PROMPT
+
+    plain = Scheduler({"cpu": tiny_stylizer})
+    assert plain.presets == () and plain.open(lambda _: None).prompt == DEFAULT_PROMPT
+    knows = copy.copy(tiny_stylizer)
+    knows.config = dataclasses.replace(tiny_stylizer.config, presets=(("Sketch", "a pencil sketch"), ("Ink", "ink")))
+    sched = Scheduler({"cpu": knows})
+    assert sched.presets == knows.config.presets
+    assert sched.open(lambda _: None).prompt == "a pencil sketch"
+    assert sched.open(lambda _: None, prompt="thermal").prompt == "thermal"
+
+
 def test_round_robin_serves_sessions_in_turn(tiny_stylizer: Any) -> None:
     sched = Scheduler({"cpu": tiny_stylizer}, max_sessions=3)
     a, b, c = (sched.open(lambda _: None) for _ in range(3))

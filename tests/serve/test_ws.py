@@ -51,6 +51,22 @@ def test_health_and_client_page(server: LiveServer) -> None:
     assert httpx.get(server.url + "/static/../app.py", timeout=5).status_code == 404
 
 
+def test_presets_are_the_models_own(server: LiveServer, tiny_stylizer: Any) -> None:
+    """`GET /presets`: the model's one-tap styles, none for a model that names none (the page then offers its
+    own); the demo's are its built-in styles."""
+    import copy
+    import dataclasses
+
+    from rtrdit.data.stylizers import builtin_presets
+
+    assert httpx.get(server.url + "/presets", timeout=5).json() == {"presets": []}
+    knows = copy.copy(tiny_stylizer)
+    knows.config = dataclasses.replace(tiny_stylizer.config, presets=builtin_presets())
+    with live_server(knows) as srv:
+        got = httpx.get(srv.url + "/presets", timeout=5).json()["presets"]
+    assert got[0] == {"name": "Ink wash", "prompt": "a traditional Chinese ink wash painting"} and len(got) == 10
+
+
 def test_frames_in_frames_out_equal_the_stylizer_with_a_prompt_then_reference_switch(
         server: LiveServer, tiny_stylizer: Any) -> None:
     jpegs, decoded = jpeg_frames(21)

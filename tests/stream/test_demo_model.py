@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from video_clips import SHARED_VIDEOS, tone
@@ -113,3 +115,12 @@ def test_demo_model_takes_the_new_style_at_a_switch_like_a_fresh_stream() -> Non
         after = np.concatenate([before, sess.push(frames[cut:]), sess.flush()])[cut:]
         assert psnr(after, target) > psnr(fresh_out, target) - 1.0, (first, name)
         assert psnr(after, target) > psnr(after, styles[old].apply(frames[cut:])) + 3.0, (first, name)
+
+
+def test_the_demo_offers_its_built_in_styles_as_presets() -> None:
+    """The shipped stylizer.json names the styles the demo knows, for `rtrdit serve`'s one-tap buttons."""
+    from rtrdit.data.stylizers import builtin_presets
+    from rtrdit.stream.stylizer import CONFIG_NAME, StylizerConfig, demo_dir
+
+    shipped = StylizerConfig.from_dict(json.loads((demo_dir() / CONFIG_NAME).read_text()))
+    assert shipped.presets == builtin_presets()

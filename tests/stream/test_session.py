@@ -278,6 +278,19 @@ def test_switch_keep_frames_is_checked_and_read_from_stylizer_json() -> None:
     assert StylizerConfig().switch_keep_frames == 1  # the paper's default
 
 
+def test_presets_are_name_prompt_pairs_kept_through_stylizer_json() -> None:
+    """`StylizerConfig.presets`: [name, prompt] pairs of non-empty texts, as JSON lists and back."""
+    from rtrdit.stream.stylizer import StylizerConfig
+
+    cfg = StylizerConfig.from_dict({"presets": [["Ink wash", "ink wash painting"], ["Sketch", "a pencil sketch"]]})
+    assert cfg.presets == (("Ink wash", "ink wash painting"), ("Sketch", "a pencil sketch"))
+    assert cfg.to_dict()["presets"] == [["Ink wash", "ink wash painting"], ["Sketch", "a pencil sketch"]]
+    assert StylizerConfig.from_dict(cfg.to_dict()) == cfg and StylizerConfig().presets == ()
+    for bad in ([["Ink wash"]], [["Ink wash", " "]], [["a", "b", "c"]], [[1, "b"]], ["ink"]):
+        with pytest.raises(ValueError, match=r"\[name, prompt\] pair"):
+            StylizerConfig.from_dict({"presets": bad})
+
+
 def test_guided_decoder_stream_is_split_independent_and_reads_each_frames_source(guided_stylizer, clip) -> None:
     """A source-guided decoder gets, for every output frame, the source frame it came from: the streamed
     output equals the whole-clip decode of the session's latents guided by the source, however pushed."""

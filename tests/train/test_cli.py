@@ -116,15 +116,29 @@ def test_export_errors_are_one_line_and_leave_nothing(tmp_path: Path, capsys: py
     fails([*base, "--codec", "tiny", "--text-encoder", "minilm"], "minilm gives 384-d")
     fails([*base, "--codec", str(tmp_path / "nowhere"), "--text-encoder", "minilm"], "nowhere")
     fails([*base, "--codec", "tiny", "--text-encoder", str(tmp_path / "no-umt5")], "no-umt5")
+    ok = [*base, "--codec", "tiny", "--text-encoder", str(tmp_path)]
+    (tmp_path / "bad.json").write_text('[["Ink", ""]]')
+    (tmp_path / "broken.json").write_text('[["Ink", ')
+    fails([*ok, "--presets", str(tmp_path / "none.json")], "--presets")
+    fails([*ok, "--presets", str(tmp_path / "broken.json")], "not valid JSON")
+    fails([*ok, "--presets", str(tmp_path / "bad.json")], "[name, prompt] pairs of non-empty texts")
     out.mkdir()
-    assert main([*base, "--codec", "tiny", "--text-encoder", str(tmp_path)]) == 2
+    assert main(ok) == 2
     assert "already exists" in capsys.readouterr().err and not any(out.iterdir())
-    assert main([*base, "--codec", "tiny", "--text-encoder", str(tmp_path), "--overwrite", "--size", "96x64"]) == 0
+    assert main([*ok, "--overwrite", "--size", "96x64", "--presets", "builtin"]) == 0
     assert (out / "dit" / "config.json").is_file() and (out / "autoencoder" / "config.json").is_file()
     import json
 
+    from rtrdit.data.stylizers import builtin_presets
+    from rtrdit.stream.stylizer import StylizerConfig
+
     saved = json.loads((out / "stylizer.json").read_text())
     assert saved["area"] == 96 * 64 and saved["text_encoder"] == str(tmp_path.resolve())
+    assert saved["presets"][0] == ["Ink wash", "a traditional Chinese ink wash painting"] and len(saved["presets"]) == 10
+    assert StylizerConfig.from_dict(saved).presets == builtin_presets()
+    (tmp_path / "mine.json").write_text('[["Mine", "my own style"]]')
+    assert main([*ok, "--overwrite", "--presets", str(tmp_path / "mine.json")]) == 0
+    assert json.loads((out / "stylizer.json").read_text())["presets"] == [["Mine", "my own style"]]
     assert not (tmp_path / "st.old").exists() and not (tmp_path / "st.partial").exists()
 
 

@@ -315,6 +315,12 @@ def builtin_styles() -> dict[str, Style]:
     return {s.name: s for s in _STYLES}
 
 
+def builtin_presets() -> tuple[tuple[str, str], ...]:
+    """A (name, prompt) preset per built-in style, its first prompt: the one-tap styles of a model trained on
+    them (`StylizerConfig.presets`), such as the demo."""
+    return tuple((s.name.replace("_", " ").capitalize(), s.prompts[0]) for s in _STYLES)
+
+
 def get_style(name: str) -> Style:
     """The built-in style ``name``; ``ValueError`` naming the known styles otherwise."""
     styles = builtin_styles()

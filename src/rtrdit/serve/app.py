@@ -89,6 +89,10 @@ def create_app(scheduler: Scheduler, token: str | None = None, static_dir: Path 
         return {"status": "ok", "sessions": len(scheduler.sessions), "max_sessions": scheduler.max_sessions,
                 "devices": [w.device for w in scheduler.workers]}
 
+    @app.get("/presets")
+    async def presets() -> dict[str, Any]:  # the page's one-tap styles: the ones this model knows, if it says
+        return {"presets": [{"name": name, "prompt": prompt} for name, prompt in scheduler.presets]}
+
     @app.get("/")
     async def index() -> FileResponse:
         return FileResponse(static_dir / "index.html", headers={"Cache-Control": "no-store"})

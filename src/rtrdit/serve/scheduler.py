@@ -25,6 +25,8 @@ from rtrdit.errors import first_line
 
 # Limits on what a client may send (bytes and pixels); see `Limits`.
 JPEG_MAGIC = b"\xff\xd8"
+# a session's style until its client sends one, for a model that names no presets (else its first)
+DEFAULT_PROMPT = "Turn the video into an oil painting"
 
 
 class ServeError(ValueError):
@@ -412,6 +414,12 @@ class Scheduler:
     def sessions(self) -> list[LiveSession]:
         return [s for w in self.workers for s in w.sessions]
 
+    @property
+    def presets(self) -> tuple[tuple[str, str], ...]:
+        """The model's one-tap styles (`StylizerConfig.presets`: the styles it knows), () where it names none."""
+        config = getattr(self.workers[0].stylizer, "config", None)
+        return tuple(getattr(config, "presets", ()))
+
     def open(self, emit: Callable[[Any], None], prompt: str | None = None, reference: np.ndarray | None = None,
              seed: int = 0, steps: int | None = None) -> LiveSession:
         """A new session on the least loaded worker; ServeError when the server is full."""
@@ -420,7 +428,8 @@ class Scheduler:
                 raise ServerFull(f"the server is full ({self.max_sessions} sessions); try again later")
             worker = min(self.workers, key=lambda w: len(w.sessions))
             self._next_id += 1
-            session = LiveSession(self._next_id, worker, emit, prompt or "Turn the video into an oil painting",
+            default = self.presets[0][1] if self.presets else DEFAULT_PROMPT  # a style the model knows
+            session = LiveSession(self._next_id, worker, emit, prompt or default,
                                   reference, seed, steps, self.limits)
             with worker._cond:
                 worker.sessions = [*worker.sessions, session]

@@ -45,6 +45,9 @@ class StylizerConfig:
     switch_keep_frames: int = 1  # self-attention frames kept across a style switch (paper: 1; 0 = clean start)
     codec: str = "autoencoder"  # sub-directory, path, or built-in codec name
     text_encoder: str = "minilm"  # "minilm" or a path to a umT5 directory
+    # (name, prompt) one-tap styles a client offers (`rtrdit serve`'s page): the styles this model knows; () lets
+    # the client offer its own
+    presets: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> StylizerConfig:
@@ -56,9 +59,14 @@ class StylizerConfig:
             raise ValueError(f"unknown stylizer config field(s): {', '.join(sorted(unknown))}")
         if d.get("timesteps") is not None:
             d = {**d, "timesteps": tuple(float(t) for t in d["timesteps"])}
+        if isinstance(d.get("presets"), list):
+            d = {**d, "presets": tuple(tuple(p) if isinstance(p, list) else p for p in d["presets"])}
         return cls(**d)
 
     def __post_init__(self) -> None:
+        for p in self.presets:
+            if not (isinstance(p, tuple) and len(p) == 2 and all(isinstance(x, str) and x.strip() for x in p)):
+                raise ValueError(f"each preset is a [name, prompt] pair of non-empty texts, got {p!r}")
         if not 0 <= self.switch_keep_frames <= self.window_frames:
             raise ValueError(f"switch_keep_frames must be in [0, window_frames={self.window_frames}], "
                              f"got {self.switch_keep_frames}")
@@ -66,6 +74,7 @@ class StylizerConfig:
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["timesteps"] = list(self.timesteps) if self.timesteps is not None else None
+        d["presets"] = [list(p) for p in self.presets]
         return d
 
 

@@ -103,6 +103,27 @@ def trained_defaults(cfg: Any) -> dict[str, Any]:
     return out
 
 
+def read_presets(given: str | None) -> tuple[tuple[str, str], ...]:
+    """``--presets``: nothing, ``builtin`` (a preset per built-in style) or a JSON file's [name, prompt] pairs;
+    ExportError in one line for a file that is missing or not such a list."""
+    from rtrdit.data.stylizers import builtin_presets
+
+    if given is None:
+        return ()
+    if given == "builtin":
+        return builtin_presets()
+    try:
+        pairs = json.loads(Path(given).read_text())
+    except OSError as exc:
+        raise ExportError(f"--presets {given}: cannot read it ({exc.strerror or exc})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ExportError(f"--presets {given}: not valid JSON ({exc})") from None
+    if not (isinstance(pairs, list) and pairs and all(isinstance(p, list) and len(p) == 2 for p in pairs)
+            and all(isinstance(x, str) and x.strip() for p in pairs for x in p)):
+        raise ExportError(f"--presets {given}: must be a JSON list of [name, prompt] pairs of non-empty texts")
+    return tuple((name, prompt) for name, prompt in pairs)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, help="the distillation config the model was trained with")
     parser.add_argument("-o", "--out", required=True, help="stylizer directory to write")
@@ -117,6 +138,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="latent frames in the rolling cache (default: the training clips' latent frames)")
     parser.add_argument("--switch-keep", type=int, default=1,
                         help="self-attention frames kept across a style switch (default 1, the paper's)")
+    parser.add_argument("--presets", default=None, metavar="builtin|FILE",
+                        help="one-tap styles `rtrdit serve`'s page offers for this model: 'builtin' (one per built-in "
+                             "style, for a model trained on them) or a JSON file of [name, prompt] pairs")
     parser.add_argument("--dtype", choices=sorted(DTYPES), default="bfloat16", help="stored weight type")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output directory")
 
@@ -138,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
         for key, flag in (("codec", "--codec"), ("text_encoder", "--text-encoder")):
             if key not in settings:
                 raise ExportError(f"no {flag} given and {cfg.data.shards}/index.json does not name one")
-        config = StylizerConfig(switch_keep_frames=args.switch_keep, **settings)
+        config = StylizerConfig(switch_keep_frames=args.switch_keep, presets=read_presets(args.presets), **settings)
         out = export_stylizer(args.model or Path(cfg.run.out) / "model", args.out, config, DTYPES[args.dtype],
                               overwrite=args.overwrite)
     except ValueError as exc:  # ConfigError, CodecError, CheckpointError and ExportError are ValueErrors
@@ -147,4 +171,5 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["ExportError", "add_arguments", "export_stylizer", "replace_directory", "run", "trained_defaults"]
+__all__ = ["ExportError", "add_arguments", "export_stylizer", "read_presets", "replace_directory", "run",
+           "trained_defaults"]

@@ -7,6 +7,7 @@ const params = new URLSearchParams(location.search);
 const TOKEN = params.get("token") || "";
 const WS_LONG_SIDE = 320;      // camera frames sent over the WebSocket path are scaled to this long side
 const WS_MAX_FPS = 15;
+// One-tap styles for a model that names none of its own (GET /presets: the styles the model knows, used instead).
 const PRESETS = [
   ["Ink wash", "Turn the video into an ink wash painting"],
   ["Pixar", "Make it look like a Pixar 3D animation"],
@@ -19,7 +20,7 @@ const PRESETS = [
 
 const rtr = window.rtr = {
   mode: null, connected: false, framesReceived: 0, stats: null, latencyMs: null, latencies: [],
-  errors: [], recording: null, facing: params.get("camera") === "back" ? "environment" : "user",
+  errors: [], recording: null, presets: null, facing: params.get("camera") === "back" ? "environment" : "user",
 };
 
 let camStream = null, pc = null, dc = null, ws = null, recorder = null, paused = false;
@@ -263,8 +264,24 @@ function applyPrompt(prompt) {
   if (sendJSON({ type: "style", prompt })) say("style: " + prompt);
 }
 
-function buildPresets() {
-  for (const [name, prompt] of PRESETS) {
+// The model's own presets where it names them (the demo: its built-in styles), with the first as the starting
+// style unless one was typed; else the general PRESETS.
+async function loadPresets() {
+  let presets = PRESETS;
+  try {
+    const r = await fetch("presets", { headers: authHeaders() });
+    const got = r.ok ? (await r.json()).presets : [];
+    if (got && got.length) {
+      presets = got.map((p) => [p.name, p.prompt]);
+      if ($("prompt").value === $("prompt").defaultValue) $("prompt").value = presets[0][1];
+    }
+  } catch (e) { /* an older server without /presets: the general ones */ }
+  buildPresets(presets);
+  rtr.presets = presets;
+}
+
+function buildPresets(presets) {
+  for (const [name, prompt] of presets) {
     const b = document.createElement("button");
     b.type = "button"; b.textContent = name; b.dataset.prompt = prompt; b.setAttribute("role", "listitem");
     b.onclick = () => { $("prompt").value = prompt; applyPrompt(prompt); };
@@ -330,7 +347,7 @@ async function flipCamera() {
 window.addEventListener("DOMContentLoaded", () => {
   $("outView").classList.add("big"); $("srcView").classList.add("small");
   $("outCanvas").hidden = true;
-  buildPresets();
+  loadPresets();
   if (params.get("transport")) $("transport").value = params.get("transport");
   $("controls").onsubmit = (ev) => { ev.preventDefault(); applyPrompt($("prompt").value); };
   $("start").onclick = start;
