@@ -154,7 +154,8 @@ def test_chromium_fake_camera_over_webrtc_switches_styles_and_records(cli_server
 @pytest.mark.slow
 def test_the_page_offers_the_models_own_presets_and_starts_in_the_first(tiny_model_dir: Path, tmp_path: Path) -> None:
     """A model that names its styles (stylizer.json `presets`, as the demo does) gets them as the page's one-tap
-    buttons in place of the general ones, and a stream started as the page opens is in the first of them."""
+    buttons in place of the general ones, and a stream started as the page opens is in the first of them; the
+    /watch page offers them as well."""
     import json
     import shutil
 
@@ -182,6 +183,10 @@ def test_the_page_offers_the_models_own_presets_and_starts_in_the_first(tiny_mod
             page.wait_for_function("window.rtr.framesReceived > 2 && window.rtr.stats !== null")
             assert page.evaluate("window.rtr.stats.style.prompt") == "a pencil sketch"
             assert page.evaluate("window.rtr.errors") == []
+            watch = page.context.new_page()  # the WHEP viewer's page offers them too (no stream published here)
+            watch.goto(url + "/watch/nothing")
+            watch.wait_for_function("window.rtr.presets !== null")
+            assert watch.locator("#presets button").all_inner_texts() == ["Sketch", "Thermal"]
         finally:
             browser.close()
 

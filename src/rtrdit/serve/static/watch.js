@@ -6,7 +6,7 @@ const $ = (id) => document.getElementById(id);
 const NAME = decodeURIComponent(location.pathname.split("/").filter(Boolean).pop() || "");
 const TOKEN = new URLSearchParams(location.search).get("token") || "";
 const rtr = window.rtr = { connected: false, framesReceived: 0, stats: null, errors: [], resource: null,
-                           audio: false, audioPackets: 0, audioEnergy: 0 };
+                           audio: false, audioPackets: 0, audioEnergy: 0, presets: null };
 let pc = null, statsTimer = null, outTimes = [];
 
 function authHeaders() { return TOKEN ? { "Authorization": "Bearer " + TOKEN } : {}; }
@@ -96,6 +96,22 @@ async function sendStyle(message, what) {
   if (res.ok) say("style: " + what); else say(await problem(res), true);
 }
 
+// The model's one-tap styles (GET /presets: the styles it knows), as on the camera page; none where it names none.
+async function loadPresets() {
+  let presets = [];
+  try {
+    const res = await fetch("/presets", { headers: authHeaders() });
+    presets = res.ok ? (await res.json()).presets : [];
+  } catch (e) { /* an older server without /presets: the prompt box alone */ }
+  for (const p of presets) {
+    const b = document.createElement("button");
+    b.type = "button"; b.textContent = p.name; b.setAttribute("role", "listitem");
+    b.onclick = () => { $("prompt").value = p.prompt; sendStyle({ type: "style", prompt: p.prompt }, p.prompt); };
+    $("presets").appendChild(b);
+  }
+  rtr.presets = presets.map((p) => [p.name, p.prompt]);
+}
+
 async function applyReference(file) {
   if (!file) return;
   const url = await referenceDataURL(file);
@@ -122,4 +138,5 @@ $("sound").onclick = () => {  // browsers play sound only after a tap: the video
 $("reconnect").onclick = () => connect().catch((e) => { setStatus("error", "error"); say(e.message, true); });
 window.addEventListener("pagehide", disconnect);
 countVideoFrames($("outVideo"));
+loadPresets();
 connect().catch((e) => { setStatus("error", "error"); say(e.message, true); });
