@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 
@@ -33,6 +33,9 @@ from rtrdit.codecs.video import (
     audio_stream,
 )
 from rtrdit.files import WriteError, publish, temp_beside
+
+if TYPE_CHECKING:  # pragma: no cover
+    from rtrdit.stream.live import LiveAudio
 
 TIME_BASE = 90_000  # ticks per second of a timed writer's clock (MPEG's)
 GAP = 0.1  # seconds missing from a re-encoded sound that are filled with silence (`VideoWriter`)
@@ -95,7 +98,7 @@ class VideoWriter:
         self,
         path: str | os.PathLike[str],
         fps: float,
-        audio_from: str | os.PathLike[str] | None = None,
+        audio_from: str | os.PathLike[str] | LiveAudio | None = None,
         *,
         crf: int = 18,
         preset: str = "fast",
@@ -107,8 +110,8 @@ class VideoWriter:
         self.fps = float(self.rate)
         self.crf, self.preset = int(crf), str(preset)
         # a live input's audio (`stream.live.LiveAudio`: its track, and its frames as they arrive), or a file's
-        self._live_audio = audio_from if hasattr(audio_from, "frames") else None
-        self.audio_from = Path(audio_from) if audio_from is not None and self._live_audio is None else None
+        self._live_audio = None if isinstance(audio_from, (str, os.PathLike)) else audio_from
+        self.audio_from = Path(audio_from) if isinstance(audio_from, (str, os.PathLike)) else None
         if not (isinstance(audio_start, (int, float)) and math.isfinite(audio_start) and audio_start >= 0):
             raise VideoError(f"audio_start must be seconds >= 0, got {audio_start!r}")
         self.audio_start = float(audio_start)

@@ -157,7 +157,7 @@ class LiveSession:
     `submit` and `control` are called from the server's event loop; the worker thread calls
     `_step`. `emit(Output | dict)` delivers stylized frames and messages back (thread-safe)."""
 
-    def __init__(self, sid: int, worker: Worker, emit: Callable[[Any], None], prompt: str | None,
+    def __init__(self, sid: int, worker: Worker, emit: Callable[[Any], object], prompt: str | None,
                  reference: np.ndarray | None, seed: int, steps: int | None, limits: Limits) -> None:
         self.id = sid
         self.worker = worker
@@ -374,7 +374,7 @@ class Worker:
                 while session is None and not self._stop:
                     self._cond.wait(timeout=0.5)
                     session = self._next()
-                if self._stop:
+                if self._stop or session is None:  # (None only when stopped)
                     return
             try:
                 session._step()
@@ -420,7 +420,7 @@ class Scheduler:
         config = getattr(self.workers[0].stylizer, "config", None)
         return tuple(getattr(config, "presets", ()))
 
-    def open(self, emit: Callable[[Any], None], prompt: str | None = None, reference: np.ndarray | None = None,
+    def open(self, emit: Callable[[Any], object], prompt: str | None = None, reference: np.ndarray | None = None,
              seed: int = 0, steps: int | None = None) -> LiveSession:
         """A new session on the least loaded worker; ServeError when the server is full."""
         with self._lock:
