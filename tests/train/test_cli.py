@@ -121,7 +121,7 @@ def test_export_errors_are_one_line_and_leave_nothing(tmp_path: Path, capsys: py
     (tmp_path / "broken.json").write_text('[["Ink", ')
     fails([*ok, "--presets", str(tmp_path / "none.json")], "--presets")
     fails([*ok, "--presets", str(tmp_path / "broken.json")], "not valid JSON")
-    fails([*ok, "--presets", str(tmp_path / "bad.json")], "[name, prompt] pairs of non-empty texts")
+    fails([*ok, "--presets", str(tmp_path / "bad.json")], "[name, prompt] pair of non-empty texts")
     out.mkdir()
     assert main(ok) == 2
     assert "already exists" in capsys.readouterr().err and not any(out.iterdir())

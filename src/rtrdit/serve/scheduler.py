@@ -417,8 +417,7 @@ class Scheduler:
     @property
     def presets(self) -> tuple[tuple[str, str], ...]:
         """The model's one-tap styles (`StylizerConfig.presets`: the styles it knows), () where it names none."""
-        config = getattr(self.workers[0].stylizer, "config", None)
-        return tuple(getattr(config, "presets", ()))
+        return self.workers[0].stylizer.config.presets
 
     def open(self, emit: Callable[[Any], object], prompt: str | None = None, reference: np.ndarray | None = None,
              seed: int = 0, steps: int | None = None) -> LiveSession:
@@ -428,7 +427,8 @@ class Scheduler:
                 raise ServerFull(f"the server is full ({self.max_sessions} sessions); try again later")
             worker = min(self.workers, key=lambda w: len(w.sessions))
             self._next_id += 1
-            default = self.presets[0][1] if self.presets else DEFAULT_PROMPT  # a style the model knows
+            presets = self.presets
+            default = presets[0][1] if presets else DEFAULT_PROMPT  # a style the model knows
             session = LiveSession(self._next_id, worker, emit, prompt or default,
                                   reference, seed, steps, self.limits)
             with worker._cond:

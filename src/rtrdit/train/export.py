@@ -118,10 +118,12 @@ def read_presets(given: str | None) -> tuple[tuple[str, str], ...]:
         raise ExportError(f"--presets {given}: cannot read it ({exc.strerror or exc})") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ExportError(f"--presets {given}: not valid JSON ({exc})") from None
-    if not (isinstance(pairs, list) and pairs and all(isinstance(p, list) and len(p) == 2 for p in pairs)
-            and all(isinstance(x, str) and x.strip() for p in pairs for x in p)):
-        raise ExportError(f"--presets {given}: must be a JSON list of [name, prompt] pairs of non-empty texts")
-    return tuple((name, prompt) for name, prompt in pairs)
+    if not isinstance(pairs, list) or not pairs:
+        raise ExportError(f"--presets {given}: must be a non-empty JSON list of [name, prompt] pairs")
+    try:  # each pair checked as stylizer.json's are
+        return StylizerConfig.from_dict({"presets": pairs}).presets
+    except ValueError as exc:
+        raise ExportError(f"--presets {given}: {exc}") from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
