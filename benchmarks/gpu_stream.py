@@ -22,6 +22,8 @@ from typing import Any
 
 import torch
 
+from rtrdit.cli import DTYPE_CHOICES
+
 
 class FixedTextEncoder:
     """A stand-in for umT5 with its output shape: every prompt maps to one seeded random embedding."""
@@ -53,8 +55,10 @@ def make_codec(name: str, device: str, vae_base_dim: int) -> Any:
 
 
 def run(config: str, size: tuple[int, int], seconds: float, codecs: list[str], device: str,
-        vae_base_dim: int, window_frames: int) -> dict[str, Any]:
-    """One streaming benchmark per codec on the same random DiT; returns the report."""
+        vae_base_dim: int, window_frames: int, dtype_name: str = "auto") -> dict[str, Any]:
+    """One streaming benchmark per codec on the same random DiT (its weights in ``dtype_name``: auto is
+    what `Stylizer.from_pretrained` picks there); returns the report."""
+    from rtrdit.devices import resolve_dtype
     from rtrdit.model.config import get_config
     from rtrdit.model.dit import DiT
     from rtrdit.stream.bench import run_benchmark
@@ -62,7 +66,7 @@ def run(config: str, size: tuple[int, int], seconds: float, codecs: list[str], d
 
     torch.manual_seed(0)
     cfg = get_config(config, attention="block_causal", chunk_frames=1)
-    dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+    dtype = resolve_dtype(dtype_name, torch.device(device))
     dit = DiT(cfg).to(device=device, dtype=dtype).eval()
     text = FixedTextEncoder(cfg.text_dim, cfg.text_len)
     settings = StylizerConfig(area=size[0] * size[1], steps=2, window_frames=window_frames)
@@ -94,12 +98,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--codecs", default="wan,tiny", help="comma-separated: wan, tiny")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--vae-base-dim", type=int, default=96, help="Wan VAE width (96 = Wan2.1's)")
+    ap.add_argument("--dtype", default="auto", choices=DTYPE_CHOICES,
+                    help="the DiT's weights (auto: bfloat16 on a recent GPU, float32 on a CPU)")
     ap.add_argument("--window-frames", type=int, default=8, help="latent frames in the rolling cache")
     ap.add_argument("--json", help="also write the report here")
     args = ap.parse_args(argv)
     w, h = (int(v) for v in args.size.lower().split("x"))
     report = run(args.config, (w, h), args.seconds, [c.strip() for c in args.codecs.split(",") if c.strip()],
-                 args.device, args.vae_base_dim, args.window_frames)
+                 args.device, args.vae_base_dim, args.window_frames, args.dtype)
     text = json.dumps(report, indent=2)
     print(text)
     if args.json:

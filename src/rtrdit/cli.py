@@ -119,6 +119,16 @@ def device_arg(spec: str, flag: str = "--device") -> str:
         raise CLIError(f"{flag} {exc}") from None
 
 
+DTYPE_CHOICES = ("auto", "float32", "bfloat16", "float16")
+
+
+def add_dtype_option(p: argparse.ArgumentParser) -> None:
+    """The ``--dtype`` option of the commands that load a stylizer (`Stylizer.from_pretrained`'s ``dtype``)."""
+    p.add_argument("--dtype", default="auto", choices=DTYPE_CHOICES,
+                   help="the DiT's weights: auto (default: bfloat16 on a recent GPU, float16 on an older one such "
+                        "as a T4 or V100, float32 on a CPU), float32, bfloat16 or float16")
+
+
 def output_folder(path: str | os.PathLike[str], flag: str = "--out") -> Path:
     """A command's output folder, refused up front when a file already holds that name or the name of
     a folder it would be made in, or when it cannot be written in."""

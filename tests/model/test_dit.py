@@ -93,3 +93,37 @@ def test_gradients_flow_with_checkpointing(tiny_cfg) -> None:
     m.gradient_checkpointing = True
     m(x, src, 500.0, text, reference_latent=randn(2, 16, 1, 4, 6)).square().mean().backward()
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in m.parameters())
+
+
+@torch.no_grad()
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16], ids=["bf16", "fp16"])
+def test_half_precision_weights_stay_near_float32(tiny_cfg, dtype: torch.dtype) -> None:
+    """A GPU runs the DiT with bf16 (or, on an older GPU, fp16) weights: every layer takes them, the
+    float32 LayerNorms with affine weights (cross_attn_norm) included, and the flow stays near float32's."""
+    assert tiny_cfg.cross_attn_norm
+    m = _model(tiny_cfg, attention="block_causal", chunk_frames=2)
+    x, src, text = _inputs(tiny_cfg)
+    ref = randn(2, 16, 1, 4, 6, seed=4)
+    want = m(x, src, 400.0, text, reference_latent=ref)
+    half = _model(tiny_cfg, attention="block_causal", chunk_frames=2).to(dtype)
+    assert half.dtype == dtype and half.blocks[0].norm3.weight.dtype == dtype
+    got = half(x.to(dtype), src.to(dtype), 400.0, text.to(dtype), reference_latent=ref.to(dtype))
+    assert got.dtype == torch.float32
+    assert ((got - want).norm() / want.norm()).item() < 0.03
+
+
+@torch.no_grad()
+@pytest.mark.filterwarnings("ignore:flex_attention called without torch.compile")  # the CPU build is unfused
+@pytest.mark.parametrize("with_reference", [False, True], ids=["tv2v", "rv2v"])
+def test_flex_attention_backend_equals_sdpa(tiny_cfg, with_reference: bool) -> None:
+    """On a GPU the block-causal rule runs as a FlexAttention block mask ("auto"); its CPU build (eager,
+    forward only) must give the dense SDPA mask's flow, also for token counts that are no multiple of
+    FlexAttention's 128-token blocks (here 6 a frame: 36, or 42 with the reference group)."""
+    m = _model(tiny_cfg, attention="block_causal", chunk_frames=2)
+    x, src, text = _inputs(tiny_cfg, f=6)
+    ref = randn(2, 16, 1, 4, 6, seed=4) if with_reference else None
+    t = torch.tensor([[900.0] * 2 + [500.0] * 2 + [100.0] * 2] * 2)
+    m.attention_backend = "sdpa"
+    want = m(x, src, t, text, reference_latent=ref)
+    m.attention_backend = "flex"
+    torch.testing.assert_close(m(x, src, t, text, reference_latent=ref), want, rtol=1e-4, atol=1e-4)

@@ -20,6 +20,7 @@ from rtrdit.cli import main
     (["--devices", "cuda:7"], "not available"),
     (["--devices", "warp-drive"], "not a torch device"),
     (["--model", "/nonexistent/model"], "cannot load model"),
+    (["--dtype", "int8"], "--dtype: invalid choice: 'int8'"),
 ])
 def test_bad_settings_fail_with_one_line(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["serve", *args]) == 2
@@ -30,6 +31,15 @@ def test_bad_settings_fail_with_one_line(args: list[str], message: str, capsys: 
 def test_a_non_stylizer_dir_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["serve", "--model", str(tmp_path), "--devices", "cpu"]) == 2
     assert "stylizer.json" in capsys.readouterr().err
+
+
+def test_every_device_gets_the_dtype_asked_for() -> None:
+    import torch
+
+    from rtrdit.commands.serve import load_stylizers
+
+    assert load_stylizers("demo", ["cpu"])["cpu"].dit.dtype == torch.float32  # auto, on a CPU
+    assert load_stylizers("demo", ["cpu"], dtype="bfloat16")["cpu"].dit.dtype == torch.bfloat16
 
 
 def test_self_signed_certificate_names_every_host_and_keeps_its_key_private(tmp_path: Path) -> None:

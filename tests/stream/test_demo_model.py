@@ -124,3 +124,31 @@ def test_the_demo_offers_its_built_in_styles_as_presets() -> None:
 
     shipped = StylizerConfig.from_dict(json.loads((demo_dir() / CONFIG_NAME).read_text()))
     assert shipped.presets == builtin_presets()
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_the_demo_model_in_a_gpus_dtype_streams_what_float32_does(dtype: str) -> None:
+    """The dtypes a GPU runs the DiT in (bfloat16; float16 on an older GPU), run here: with a mid-stream
+    switch to a reference, the stream's output does not depend on how it was pushed, and it stays within
+    rounding of the float32 model's (held-out music.mp4, 256x256)."""
+    import torch
+
+    frames = read_frames(SHARED_VIDEOS / "music.mp4", (256, 256), count=17)
+    ref = builtin_styles()["watercolor"].apply(frames[:1])[0]
+
+    def run(st: Stylizer, splits: list[int]) -> np.ndarray:
+        sess, out, i = st.session(prompt="a pencil sketch", seed=0), [], 0
+        for n in splits:
+            out.append(sess.push(frames[i:i + n]))
+            i += n
+            if i == 8:
+                sess.set_style(reference=ref)
+        return np.concatenate([*out, sess.flush()])
+
+    half = Stylizer.from_pretrained("demo", dtype=dtype)
+    assert half.dit.dtype == getattr(torch, dtype)
+    got = run(half, [8, 9])
+    np.testing.assert_array_equal(got, run(half, [3, 5, 1, 8]))
+    want = run(Stylizer.from_pretrained("demo"), [8, 9])
+    assert got.shape == want.shape == frames.shape
+    assert psnr(got, want) > 40.0, psnr(got, want)

@@ -38,6 +38,24 @@ def test_stylize_keeps_fps_audio_and_frame_count(tiny_stylizer_dir, clip_file, t
     assert "wrote" in capsys.readouterr().out
 
 
+def test_dtype_picks_the_dits_weights(tiny_stylizer_dir, clip_file, tmp_path, capsys) -> None:
+    """`--dtype` runs the DiT in a GPU's dtype (here on the CPU): not float32's bytes, but the same video
+    up to rounding (which this random model amplifies; the demo model's own check is in test_demo_model);
+    a dtype that is none of the choices is one line and exit 2, with no output."""
+    outs = {}
+    for dtype in ("float32", "bfloat16"):
+        outs[dtype] = tmp_path / f"{dtype}.mp4"
+        assert main(["stylize", clip_file, "-o", str(outs[dtype]), "--prompt", "ink wash painting",
+                     "--model", tiny_stylizer_dir, "--dtype", dtype]) == 0
+    want, got = read_frames(outs["float32"]), read_frames(outs["bfloat16"])
+    assert got.shape == want.shape and not np.array_equal(got, want) and psnr(got, want) > 20.0
+    capsys.readouterr()
+    bad = tmp_path / "bad.mp4"
+    assert main(["stylize", clip_file, "-o", str(bad), "--prompt", "ink wash painting", "--dtype", "int8"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--dtype: invalid choice: 'int8'" in err and len(err.splitlines()) == 1 and not bad.exists()
+
+
 def test_frames_decoded_at_the_dits_size_give_the_full_size_read_output(tmp_path) -> None:
     """Without --compare the source is decoded straight to the DiT's size (an HD or HDR frame is never
     made at full size) and the output scaled back: the same video as stylizing full-size frames, which
@@ -529,6 +547,7 @@ def test_bench_bad_arguments(capsys) -> None:
     assert main(["bench", "--size", "0x0"]) == 2
     assert main(["bench", "--model", "/nonexistent", "--seconds", "1"]) == 2
     assert main(["bench", "--device", "cuda:99", "--seconds", "1"]) == 2
+    assert main(["bench", "--dtype", "int8", "--seconds", "1"]) == 2
     assert all(line.startswith("rtrdit bench: error:") for line in capsys.readouterr().err.strip().splitlines())
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from rtrdit.cli import CLIError, device_arg, positive_float, positive_int
+from rtrdit.cli import CLIError, add_dtype_option, device_arg, positive_float, positive_int
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -14,6 +14,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seconds", type=positive_float, default=20.0, help="seconds of 24 fps video to stream")
     p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--device", default="cpu", help="torch device: cpu (default), cuda, cuda:1, auto (a GPU if any)")
+    add_dtype_option(p)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
@@ -32,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
-        st = Stylizer.from_pretrained(args.model, device=device)
+        st = Stylizer.from_pretrained(args.model, device=device, dtype=args.dtype)
     except (StylizerError, ValueError) as exc:
         raise CLIError(str(exc)) from None
     with tqdm(total=benchmark_frames(args.seconds), unit="frame", desc="bench", disable=args.json) as bar:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rtrdit.cli import CLIError, device_arg, output_folder, positive_float
+from rtrdit.cli import CLIError, add_dtype_option, device_arg, output_folder, positive_float
 
 SAMPLE_FPS = 24.0  # frame rate of the generated sample clip
 MAX_SAMPLE_BYTES = 2 << 30  # the sample clip is made in memory: 2 GiB (60 s at 512x512 is 1.1)
@@ -26,6 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ref-style", default="blueprint",
                    help="built-in style that makes the reference image from a frame of the sample")
     p.add_argument("--device", default="cpu", help="torch device: cpu (default), cuda, cuda:1, auto (a GPU if any)")
+    add_dtype_option(p)
 
 
 def _sample_clip(out: Path, size: int, seconds: float, fps: float = SAMPLE_FPS) -> Path:
@@ -114,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
             print("pipeline with an UNTRAINED DiT (random weights). The output is NOT a real stylization.")
             stylizer = _smoke_stylizer(device)
         else:
-            stylizer = Stylizer.from_pretrained(args.model, device=device)
+            stylizer = Stylizer.from_pretrained(args.model, device=device, dtype=args.dtype)
         out.mkdir(parents=True, exist_ok=True)
         sample = _sample_clip(out, args.size, args.seconds)
         ref = _reference(out, args.ref_style, sample, round(args.seconds / 2 * SAMPLE_FPS))

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from rtrdit.cli import positive_float, positive_int
+from rtrdit.cli import add_dtype_option, positive_float, positive_int
 from rtrdit.errors import first_line
 
 WILDCARDS = ("0.0.0.0", "::", "")  # --host values that listen on every interface
@@ -31,6 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                         "required when binding to anything but localhost")
     parser.add_argument("--devices", default="auto",
                         help="comma-separated torch devices, one worker each (default auto: every CUDA GPU, else cpu)")
+    add_dtype_option(parser)
     parser.add_argument("--steps", type=positive_int, help="denoising steps per chunk (default: the model's)")
     parser.add_argument("--idle-timeout", type=positive_float, default=30.0,
                         help="free a session after this many seconds without frames or messages (default 30)")
@@ -88,8 +89,8 @@ def check_args(args: argparse.Namespace) -> None:
             raise CLIError(f"file not found: {f}")
 
 
-def load_stylizers(model: str, devices: list[str], steps: int | None = None) -> dict[str, Any]:
-    """One stylizer per device (CLIError with one line when the model cannot be loaded)."""
+def load_stylizers(model: str, devices: list[str], steps: int | None = None, dtype: str = "auto") -> dict[str, Any]:
+    """One stylizer per device, its DiT in ``dtype`` (CLIError with one line when the model cannot be loaded)."""
     from rtrdit.cli import CLIError
     from rtrdit.stream.stylizer import Stylizer
 
@@ -97,7 +98,7 @@ def load_stylizers(model: str, devices: list[str], steps: int | None = None) -> 
     out = {}
     for d in devices:
         try:
-            out[d] = Stylizer.from_pretrained(model, device=d, **overrides)
+            out[d] = Stylizer.from_pretrained(model, device=d, dtype=dtype, **overrides)
         except (ValueError, OSError) as exc:
             raise CLIError(f"cannot load model {model!r}: {first_line(exc)}") from None
     return out
@@ -123,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
 
     check_args(args)
     devices = _devices(args.devices)
-    stylizers = load_stylizers(args.model, devices, args.steps)
+    stylizers = load_stylizers(args.model, devices, args.steps, args.dtype)
     limits = Limits()
     scheduler = Scheduler(stylizers, max_sessions=args.max_sessions, idle_timeout=args.idle_timeout, limits=limits)
     app = create_app(scheduler, token=args.token)

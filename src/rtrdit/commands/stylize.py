@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rtrdit.cli import CLIError, clock_time, device_arg, positive_float, positive_int
+from rtrdit.cli import CLIError, add_dtype_option, clock_time, device_arg, positive_float, positive_int
 from rtrdit.codecs.video_writer import STDOUT
 from rtrdit.stream.live import is_live, is_pipe
 from rtrdit.stream.spool import STDIN, URL_SCHEMES
@@ -55,6 +55,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="noise seed (default 0): the same seed, input and style give the same output")
     p.add_argument("--compare", action="store_true", help="also write OUTPUT_compare (source | stylized, same format) and, for a video, OUTPUT_sheet.png")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, auto (a GPU if any) ...")
+    add_dtype_option(p)
     p.add_argument("--listen", action="store_true",
                    help="live input: wait for the sender (OBS, a phone app) to connect to the input URL, "
                         "rtmp://0.0.0.0:1935/live/stream or tcp://0.0.0.0:9000, instead of connecting to a server")
@@ -84,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     device = device_arg(args.device)
     if args.prompt is None and args.ref is None and args.schedule is None:
         raise CLIError("give --prompt, --ref or --schedule")
-    model = _Model(args.model, device)
+    model = _Model(args.model, device, args.dtype)
     live_flags = [flag for flag, given in (("--timeout", args.timeout is not None), ("--reconnect", args.reconnect),
                                            ("--lag", args.lag is not None)) if given]
     # an http(s) URL is a file unless it turns out to be a camera's motion JPEG (`LiveContent`) or a live flag says so
@@ -197,8 +198,8 @@ def _run_live(args: argparse.Namespace, size: tuple[int, int] | None, model: _Mo
 class _Model:
     """The stylizer, loaded when the first render needs it (after the input and style are checked), once."""
 
-    def __init__(self, name: str, device: str) -> None:
-        self.name, self.device = name, device
+    def __init__(self, name: str, device: str, dtype: str = "auto") -> None:
+        self.name, self.device, self.dtype = name, device, dtype
         self.stylizer: Any = None
 
     def __call__(self) -> Any:
@@ -208,7 +209,7 @@ class _Model:
 
         if self.stylizer is None:
             try:
-                self.stylizer = Stylizer.from_pretrained(self.name, device=self.device)
+                self.stylizer = Stylizer.from_pretrained(self.name, device=self.device, dtype=self.dtype)
             except (CheckpointError, CodecError) as exc:
                 raise CLIError(str(exc)) from None
         return self.stylizer

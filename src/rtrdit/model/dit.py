@@ -49,10 +49,13 @@ class RMSNorm(nn.Module):
 
 
 class LayerNorm32(nn.LayerNorm):
-    """LayerNorm computed in float32 and cast back."""
+    """LayerNorm computed in float32 and cast back, whatever the dtype of its input and of its
+    affine weights (bf16 weights on a GPU: a float32 input with bf16 weights is no kernel's case)."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return super().forward(x.float()).type_as(x)
+        w = self.weight.float() if self.weight is not None else None
+        b = self.bias.float() if self.bias is not None else None
+        return F.layer_norm(x.float(), self.normalized_shape, w, b, self.eps).type_as(x)
 
 
 class Attention(nn.Module):

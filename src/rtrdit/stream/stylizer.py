@@ -101,16 +101,18 @@ class Stylizer:
     # ------------------------------------------------------------- loading
     @classmethod
     def from_pretrained(cls, name_or_path: str | os.PathLike[str] = "demo", device: str | torch.device = "cpu",
-                        **overrides: Any) -> Stylizer:
-        """Load "demo" or a stylizer directory on `device` ("cpu", "cuda", "auto", ...); `overrides`
-        replace StylizerConfig fields. A device this machine lacks is a StylizerError."""
+                        dtype: str | torch.dtype | None = None, **overrides: Any) -> Stylizer:
+        """Load "demo" or a stylizer directory on `device` ("cpu", "cuda", "auto", ...) with the DiT in `dtype`
+        (None: bfloat16 on a recent GPU, float16 on an older one, float32 on a CPU; `devices.resolve_dtype`);
+        `overrides` replace StylizerConfig fields. A device this machine lacks is a StylizerError."""
         from rtrdit.codecs import load_codec
         from rtrdit.codecs.text import CachedTextEncoder, load_text_encoder
-        from rtrdit.devices import DeviceError, resolve_device
+        from rtrdit.devices import DeviceError, resolve_device, resolve_dtype
         from rtrdit.model.loading import load_dit
 
         try:
             device = resolve_device(device)
+            dtype = resolve_dtype(dtype, device)
         except DeviceError as exc:
             raise StylizerError(str(exc)) from None
         path = demo_dir() if str(name_or_path) == "demo" else Path(name_or_path)
@@ -126,7 +128,6 @@ class Stylizer:
             raise StylizerError(f"cannot read {cfg_file}: {exc}") from None
         if overrides:
             config = dataclasses.replace(config, **overrides)
-        dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
         dit = load_dit(path / "dit", device=device, dtype=dtype, attention="block_causal")
         codec = load_codec(_resolve(path, config.codec), device=device)
         text = CachedTextEncoder(load_text_encoder(_resolve(path, config.text_encoder), device=device,
