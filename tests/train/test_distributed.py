@@ -51,6 +51,7 @@ def test_two_processes_equal_one_for_every_stage(tmp_path: Path) -> None:
                str(Path(__file__).with_name("dist_driver.py")), *paths]
         r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, check=False)
         assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+        assert "returned a view tensor" not in r.stderr  # FSDP2's alarm, answered by the checks below
         for stage in ("teacher", "student", "distill"):
             _assert_same(load_weights(one / stage / "model"), load_weights(two / stage / "model"), f"{parallel} {stage}")
         ck = "distill/checkpoints/step_00000003/model_critic.safetensors"

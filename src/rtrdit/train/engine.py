@@ -24,6 +24,7 @@ import shutil
 import signal
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,6 +108,10 @@ class Engine:
         if self.cfg.run.parallel == "fsdp" and self.dist.world > 1:
             from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard, register_fsdp_forward_method
 
+            # FSDP2 warns, once per module class, that a wrapped module returned a view (an in-place op on
+            # it would skip the gradient all-gather). Nothing here changes those outputs in place, and
+            # tests/train/test_distributed.py checks the sharded stages against one process's weights.
+            warnings.filterwarnings("ignore", message=r"FSDP2-wrapped module \(\w+\) returned a view tensor")
             gpu_bf16 = self.bf16 and self.device.type == "cuda"  # on CPU autocast alone (gloo reduces fp32)
             mpp = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32) if gpu_bf16 \
                 else MixedPrecisionPolicy()
