@@ -25,9 +25,9 @@ WEIGHT_HELP = (
 )
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def _common(p: argparse.ArgumentParser, device_help: str = "torch device for the metric networks") -> None:
     p.add_argument("--weights", type=Path, help=WEIGHT_HELP)
-    p.add_argument("--device", default="cpu", help="torch device for the metric networks ('auto' = cuda if present)")
+    p.add_argument("--device", default="cpu", help=f"{device_help} (default cpu; 'auto' = cuda if present)")
     p.add_argument("--batch-size", type=positive_int, default=16, help="frames per CLIP/CSD batch (default 16)")
     p.add_argument("--markdown", type=Path, help="write the Table-1-style Markdown table here")
     p.add_argument("--plots", type=Path, help="folder for per-frame PNG curves (one per metric)")
@@ -77,7 +77,7 @@ def add_benchmark_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the random pairings and the sampler (default 0)")
     p.add_argument("--steps", type=positive_int, help="denoising steps per chunk (default: the model's own, K = 2)")
     p.add_argument("--name", default="RTR-DiT (ours)", help="the method's row name in the table")
-    _common(p)
+    _common(p, "torch device for the stylizer and the metric networks")
 
 
 def _check_outputs(args: argparse.Namespace) -> None:

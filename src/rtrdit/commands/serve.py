@@ -27,8 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = any free port)")
     parser.add_argument("--model", default="demo", help="'demo' (the shipped model) or a stylizer directory")
     parser.add_argument("--max-sessions", type=positive_int, default=4, help="concurrent streams at most (default 4)")
-    parser.add_argument("--token", help="secret clients must give (?token=... or 'Authorization: Bearer ...'); "
-                                        "required when binding to anything but localhost")
+    parser.add_argument("--token", help="secret clients must give (?token=... or 'Authorization: Bearer ...'), "
+                                        "at least 8 characters; required when binding to anything but localhost")
     parser.add_argument("--devices", default="auto",
                         help="comma-separated torch devices, one worker each (default auto: every CUDA GPU, else cpu)")
     add_dtype_option(parser)
