@@ -65,12 +65,6 @@ RECIPE = [
     "idle host. Its fps columns were measured on that idle host; `benchmarks/stream_bench.md` gives the",
     "streaming benchmark of the same architecture.",
 ]
-HALFTONE = [
-    "Halftone's dots lie on screens fixed to the frame's pixel grid (6 px, at 15, 45 and 75 degrees): their",
-    "phase under each 8x8 latent cell is unknowable to a model that is translation-equivariant away from",
-    "the borders, as this one is, so a blur in the right tones is its best by PSNR and tone is its measure",
-    "(screens on the 8 px latent cells did no better; screens on the DiT's 16 px tokens would: Earlier measurements).",
-]
 PHOTO_CLIPS = [
     "Its photo clips are camera moves of at most 2% of the window's width per frame (`camera_path`, since",
     "2026-12-01). The release of git 6959eb4 was trained on 9-frame sweeps across the photo at about",
@@ -89,10 +83,12 @@ PHOTO_CLIPS = [
     "by 16000 (loss 0.180 over the last 500 steps): it gained on fidelity and following again (teacher",
     "TV2V 17.53 -> 17.80 dB, cartoon 5 and ink wash 16 of 16 prompts) but followed the ablation's",
     "watercolour reference less closely over the 120 s stream (15.63 -> 15.02 dB, from its first 10% on).",
-    "This model is the same recipe run from nothing in bf16 with compile (its teacher's mean loss over",
-    "every 1000 steps within 0.002 of that one's, 0.1800 against 0.1796 over the last 500 steps), so the",
-    "two differ by run-to-run noise alone: up to 0.2 dB on Table 2's model rows, up to 3 hits on a count, and",
-    "1.5 dB on the 120 s stream of its one reference",
+    "The release of git bf56d68 was the same recipe run from nothing in bf16 with compile (its teacher's mean",
+    "loss over every 1000 steps within 0.002 of that one's, 0.1800 against 0.1796 over the last 500 steps), so",
+    "those two differed by run-to-run noise alone: up to 0.2 dB on Table 2's model rows, up to 3 hits on a",
+    "count, and 1.5 dB on the 120 s stream of its one reference. This model is that recipe run from nothing",
+    "again with halftone's 16 px screen (below): its data differ from that release's in halftone's targets",
+    "alone, which also enter Table 2's means through the held-out halftone clips",
 ]
 SWEEPS = [
     "Measured on the release of git 6959eb4 (whose card holds its tables: the same",
@@ -126,10 +122,10 @@ SWEEPS = [
     "a style's count here carries a few hits of run-to-run noise.",
     "",
 ]
-# the previous release (git 4707943, the same recipe, its teacher resumed from an fp32 one), as its card scored it:
-# the same data and held-out clips
-PREVIOUS = {"tv2v": 17.94, "rv2v": 18.14, "text": 129, "tone": 156, "ref": 29, "anchored": 15.02,
-            "anchored_first": 15.27, "anchored_last": 14.99}
+# the previous release (git bf56d68, the same recipe and held-out clips, halftone on its 6 px screens), as its
+# card scored it
+PREVIOUS = {"tv2v": 18.08, "rv2v": 18.08, "text": 127, "tone": 156, "ref": 28, "anchored": 16.55,
+            "anchored_first": 16.65, "anchored_last": 16.53, "text_halftone": 0, "ref_halftone": 0}
 EARLIER = [
     "## Earlier measurements",
     "",
@@ -147,25 +143,24 @@ EARLIER = [
     "Nor do the final model's steps per chunk (`--steps`, the same day, the following test in full): 1 / 2 / 3 / 4",
     "steps followed 128 / 127 / 128 / 128 of 160 prompts (cartoon 7 / 4 / 4 / 4 of 16, ink wash 13 / 15 / 16 / 16) and",
     "28 / 28 / 28 / 29 of 40 same-clip references, at a text PSNR of 16.86 / 17.02 / 16.99 / 16.97 dB: K = 2 stays.",
-    "Measured on 2026-12-03 with the codec alone (no retrain): the round trip of the shipped halftone through this",
-    "model's decoder is nearest its own target on 0 of 4 clips (music.mp4 at frames 66 and 231, woman-running and",
+    "Measured on 2026-12-03 on the release of git bf56d68, with the codec alone: the round trip of its 6 px halftone",
+    "through its decoder is nearest its own target on 0 of 4 clips (music.mp4 at frames 66 and 231, woman-running and",
     "the boxer at frame 10; own 8.98 dB, ink wash 14.6-15.9). Screens that repeat on the DiT's 16 px tokens",
     "(8x8 latent cells, 2x2 patches) come through it: all three inks at 0 degrees on 16 px cells, dot edges",
     "anti-aliased, are nearest their own target 4 of 4 times without the outlines (own 13.09 dB, the nearest",
     "other, pixel art, 10.0-11.4) and 1 of 4 with them (ink wash nearer); 24 px cells (3 latent cells) with the",
     "outlines 4 of 4 (12.97 against 10.4-11.7); hard-edged dots 0.8-1.4 dB lower. And the DiT draws such a",
-    "screen: this model's DiT fine-tuned as a teacher for 1500 steps (flow matching at 256x256, the teacher's",
+    "screen: that release's DiT fine-tuned as a teacher for 1500 steps (flow matching at 256x256, the teacher's",
     "recipe, learning rate decayed over the last 500) on halftone alone, 43 training clips styled with the 16 px",
     "screen without outlines (the 16 of music.mp4 and china held out), then sampled bidirectionally (20 steps, CFG 3) on",
     "4 held-out clips with each of halftone's 4 prompts, came out nearest that screen's target 16 of 16 times",
-    "(13.53 dB); the same fine-tune on the shipped 6 px screens 0 of 16 (8.83 dB, ink wash nearest each",
+    "(13.53 dB); the same fine-tune on its 6 px screens 0 of 16 (8.83 dB, ink wash nearest each",
     "time; final flow-matching loss 0.234 against 0.059). In the mix of all ten styles it holds and costs the",
     "others nothing: the same 1500-step fine-tune on the ten styles of those clips (the demo's data, 860 training rows), sampled the",
     "same way with every prompt of every style on those 4 clips, followed 151 of 160 prompts with the 16 px",
-    "screen (halftone 16 of 16) against 136 of 160 with the shipped screens (halftone 0 of 16), the other nine",
-    "styles 135 / 136 (cartoon 8 of 16 both) at own-target PSNRs within 0.3 dB of each other. A demo retrained",
-    "with halftone on the 16 px screen is what should turn its 0 of 16 halftone prompts into hits (about 130",
-    "minutes; not run that day).",
+    "screen (halftone 16 of 16) against 136 of 160 with the 6 px screens (halftone 0 of 16), the other nine",
+    "styles 135 / 136 (cartoon 8 of 16 both) at own-target PSNRs within 0.3 dB of each other. This model is",
+    "the demo retrained from nothing with that screen (Limitations).",
     "Measured on the stages of git 2bbfcb2 on 2026-12-01: decaying the distillation's generator learning rate",
     "to 0 over its last 80 of 160 updates (`optim.decay_steps: 80`) scored TV2V 17.79 and RV2V 18.05 dB",
     "(that model 17.76 and 18.01; the unchanged teacher's rows moved by up to 0.02 dB with the retrained",
@@ -546,7 +541,7 @@ def following_lines(fol: dict) -> list[str]:
         "3 px) of output and targets, i.e. the style's colours and tones whatever its fine texture (dots,",
         "outlines); PSNR own / mean over the other styles' targets.",
         "\"codec round trip\": the target itself encoded and decoded by the autoencoder, about the best a DiT",
-        "could output through it (halftone's dots do not survive 8x compression).",
+        "could output through it (textures finer than its 8x8 latent cells do not survive it).",
         "\"blur kept\": the largest Gaussian blur (sigma, px; tried up to 6) of the target itself that is still",
         "nearer its own target than any other, on every clip: how fine a detail decides that style's hit.",
         f"The source itself scores {fol['source_psnr']:.2f} dB against the targets on average.",
@@ -601,6 +596,22 @@ def _missed(fol: dict, kind: str) -> str:
     return "; ".join(parts) if parts else "none"
 
 
+def halftone_lines(fol: dict) -> list[str]:
+    """Why halftone's screen is what it is: the releases before this one could not draw theirs."""
+    ht = fol["styles"]["halftone"]
+    return [
+        "Halftone's dots lie on a 16 px screen, one dot in the middle of each of the DiT's tokens (8x8 latent",
+        "cells, 2x2 patches), all three inks at 0 degrees with anti-aliased edges (since 2026-12-03). The",
+        "releases before drew 6 px screens at 15, 45 and 75 degrees with black outlines: their phase under each",
+        "latent cell is unknowable to a model that is translation-equivariant away from the borders, as this",
+        "one is, and no decoder brought them back (the codec round trip nearest its own target on 0 of 4",
+        "clips), so those models drew a blur in halftone's tones and took 0 of 16 of its prompts (tone 16).",
+        (f"This model takes {_n_hits(ht, 'text')} of {ht['text_n']} (tone {_n_hits(ht, 'text', 'tonehit')}, own PSNR "
+         f"{ht['text_own']:.2f} dB; the codec round trip {_n_hits(ht, 'codec')} of {ht['codec_n']})"),
+        f"and {_n_hits(ht, 'ref_clip')} of {ht['ref_clip_n']} same-clip references (Earlier measurements).",
+    ]
+
+
 def limitations_lines(t2: dict, fol: dict, abl: dict) -> list[str]:
     """The card's limitations: the headline numbers come from this model's own tables (so a retrained
     model's card cannot carry an older model's numbers), the explanations and earlier experiments are text."""
@@ -616,18 +627,21 @@ def limitations_lines(t2: dict, fol: dict, abl: dict) -> list[str]:
     rfin, rtea = t2[f"RV2V|{FINAL_ROW}"], t2[f"RV2V|{TEACHER_ROW}"]
     flicker = fin["warp"] / max(t2[f"TV2V|{SOURCE_ROW}"]["warp"], 1e-12)
     anchored, naive = abl["anchored"]["psnr_mean"], abl["naive"]["psnr_mean"]
-    cartoon = fol["styles"]["cartoon"]
+    cartoon, ht = fol["styles"]["cartoon"], fol["styles"]["halftone"]
     return [
         "## Limitations",
         "",
         *RECIPE,
         *PHOTO_CLIPS,
-        (f"(the previous release / this model: TV2V {PREVIOUS['tv2v']:.2f} / {fin['psnr']:.2f} dB, RV2V {PREVIOUS['rv2v']:.2f} / {rfin['psnr']:.2f}, "
-         f"prompts {PREVIOUS['text']} / {text} of {n_text},"),
-        (f"tone {PREVIOUS['tone']} / {tone}, same-clip references {PREVIOUS['ref']} / {ref} of {n_ref}, anchored "
-         f"{abl['seconds']:.0f} s stream {PREVIOUS['anchored']:.2f} / {anchored:.2f} dB, its first 10%"),
-        (f"{PREVIOUS['anchored_first']:.2f} / {abl['anchored']['psnr_first_10pct']:.2f}, its last 10% "
-         f"{PREVIOUS['anchored_last']:.2f} / {abl['anchored']['psnr_last_10pct']:.2f})."),
+        (f"(the previous release / this model: TV2V {PREVIOUS['tv2v']:.2f} / {fin['psnr']:.2f} dB, RV2V "
+         f"{PREVIOUS['rv2v']:.2f} / {rfin['psnr']:.2f}, prompts {PREVIOUS['text']} / {text} of {n_text}"),
+        (f"(the other nine styles {PREVIOUS['text'] - PREVIOUS['text_halftone']} / {text - _n_hits(ht, 'text')} of "
+         f"{n_text - ht['text_n']}, halftone {PREVIOUS['text_halftone']} / {_n_hits(ht, 'text')}), tone {PREVIOUS['tone']} / "
+         f"{tone}, same-clip references {PREVIOUS['ref']} / {ref} of {n_ref}"),
+        (f"(halftone {PREVIOUS['ref_halftone']} / {_n_hits(ht, 'ref_clip')}), anchored {abl['seconds']:.0f} s stream "
+         f"{PREVIOUS['anchored']:.2f} / {anchored:.2f} dB, its first 10% {PREVIOUS['anchored_first']:.2f} / "
+         f"{abl['anchored']['psnr_first_10pct']:.2f}, its last 10% {PREVIOUS['anchored_last']:.2f} / "
+         f"{abl['anchored']['psnr_last_10pct']:.2f})."),
         "It learns the built-in styles' colours and tones better than their textures: with a text prompt the",
         f"output takes the asked style's tones for {tone} of {n_text} prompts, and its PSNR-nearest target is",
         f"right for {text} (misses: {_missed(fol, 'text')}).",
@@ -640,7 +654,7 @@ def limitations_lines(t2: dict, fol: dict, abl: dict) -> list[str]:
         (f"blurred by {BLUR_SIGMAS[-1]:g} px is still nearest its own target except "
          f"{', '.join(fine) if fine else 'none'}; the codec's own"),
         f"round trip of the targets is nearest its own target {codec} of {n_codec} times (misses: {_missed(fol, 'codec')}).",
-        *HALFTONE,
+        *halftone_lines(fol),
         "Cartoon's outlines (about 4 px wide at 256x256, along the main shape boundaries) survive the codec",
         f"(its round trip is nearest the cartoon target on {_n_hits(cartoon, 'codec')} of {cartoon['codec_n']} clips), but this",
         f"model hardly draws them on unseen content: its cartoon outputs take cartoon's tones ({_n_hits(cartoon, 'text', 'tonehit')} of",

@@ -227,23 +227,25 @@ def blueprint(frame: np.ndarray) -> np.ndarray:
 
 
 def halftone(frame: np.ndarray) -> np.ndarray:
-    """Pop-art comic print: CMY halftone dots on a fixed screen, with black outlines."""
+    """Pop-art comic print: CMY halftone dots on a 16 px screen aligned to the DiT's tokens.
+
+    One dot per ink in the middle of every 16x16 pixel cell at 256 px (the 8x autoencoder and the
+    DiT's 2x2 patches make one token per cell), all inks at 0 degrees and with anti-aliased edges:
+    finer or rotated screens cannot pass through the 8x latent (the demo model card measures this).
+    """
     s = _scale(frame)
     h, w = frame.shape[:2]
-    cell = max(3.0, 6.0 * s)
+    cell = max(4.0, 16.0 * s)
     smooth = cv2.GaussianBlur(frame, (0, 0), cell / 3.0).astype(np.float32) / 255.0
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32) + 0.5  # pixel centres
+    u, v = xx / cell - 0.5, yy / cell - 0.5  # dot centres at the middle of each cell
+    d = np.sqrt((u - np.round(u)) ** 2 + (v - np.round(v)) ** 2)  # distance to the dot centre, in cells
     out = np.empty_like(smooth)
-    for c, angle in enumerate((15.0, 75.0, 45.0)):  # fixed screen angle per ink, as in print
-        t = np.deg2rad(angle)
-        u = (xx * np.cos(t) + yy * np.sin(t)) / cell
-        v = (-xx * np.sin(t) + yy * np.cos(t)) / cell
-        d = np.sqrt((u - np.round(u)) ** 2 + (v - np.round(v)) ** 2)  # distance to the dot centre
+    for c in range(3):
         coverage = 1.0 - smooth[..., c]  # ink amount of the complementary colour
         radius = np.sqrt(np.clip(coverage, 0, 1) / np.pi) * 1.05
-        out[..., c] = np.where(d < radius, 0.0, 1.0)
-    lines = _dark_edges(_gray(frame), s)
-    return _to_u8(255.0 * out * (1.0 - lines[..., None]))
+        out[..., c] = np.clip((d - radius) * cell + 0.5, 0.0, 1.0)  # one-pixel anti-aliased edge
+    return _to_u8(255.0 * out)
 
 
 _STYLES: tuple[Style, ...] = (
