@@ -76,6 +76,20 @@ def positive_int(text: str) -> int:
     return value
 
 
+def seed_arg(text: str) -> int | None:
+    """argparse type for a noise seed: a whole number >= 0, or 'random' (or -1, as in other diffusion
+    tools) for None: the command draws one and prints it, so the output can be made again."""
+    if text.strip().lower() in ("random", "-1"):
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, or random (-1), got {text!r}")
+    return value
+
+
 def clock_time(text: str) -> float:
     """argparse type for a time in a video: seconds ('90', '90.5') or a clock time as a player shows it
     ('1:30', '01:02:03.5')."""

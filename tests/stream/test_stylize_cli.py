@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -73,6 +74,31 @@ def test_frames_decoded_at_the_dits_size_give_the_full_size_read_output(tmp_path
     a, b = read_frames(fast), read_frames(full)
     assert a.shape == b.shape == (16, 360, 640, 3)
     assert psnr(a, b) > 35, psnr(a, b)
+
+
+def test_seed_random_is_drawn_said_and_repeatable(tiny_stylizer, tiny_stylizer_dir, clip, tmp_path, capsys) -> None:
+    """--seed random (or -1, as in other diffusion tools) draws a seed and prints it; that seed given back
+    makes the same output, and a negative or non-numeric seed is one line with exit 2."""
+    photo = tmp_path / "photo.png"
+    Image.fromarray(clip[3]).save(photo)
+    seeds = []
+    for i, word in enumerate(("random", "-1")):
+        assert main(["stylize", str(photo), "-o", str(tmp_path / f"r{i}.png"), "--prompt", "ink wash painting",
+                     "--seed", word, "--model", tiny_stylizer_dir]) == 0
+        said = re.search(r"seed (\d+) \(--seed \1 makes this output again\)", capsys.readouterr().err)
+        assert said, "the drawn seed is not printed"
+        seeds.append(int(said.group(1)))
+    assert seeds[0] != seeds[1]  # drawn afresh (a 1 in 2**31 chance of a false failure)
+    assert main(["stylize", str(photo), "-o", str(tmp_path / "again.png"), "--prompt", "ink wash painting",
+                 "--seed", str(seeds[0]), "--model", tiny_stylizer_dir]) == 0
+    r0, r1, again = (np.asarray(Image.open(tmp_path / f"{n}.png")) for n in ("r0", "r1", "again"))
+    assert np.array_equal(r0, again)
+    assert not np.array_equal(r0, r1)  # another seed, another output: the drawn seed reached the noise
+    for bad in ("-2", "one"):
+        assert main(["stylize", str(photo), "-o", str(tmp_path / "bad.png"), "--prompt", "x", "--seed", bad]) == 2
+        err = capsys.readouterr().err.strip().splitlines()[-1]
+        assert "--seed: must be a whole number >= 0, or random (-1)" in err, err
+    assert not (tmp_path / "bad.png").exists()
 
 
 @pytest.mark.parametrize("suffix", [".png", ".jpg", ".webp"])

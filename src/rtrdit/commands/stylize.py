@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import secrets
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rtrdit.cli import CLIError, add_dtype_option, clock_time, device_arg, positive_float, positive_int
+from rtrdit.cli import CLIError, add_dtype_option, clock_time, device_arg, positive_float, positive_int, seed_arg
 from rtrdit.codecs.video_writer import STDOUT
 from rtrdit.stream.live import is_live, is_pipe
 from rtrdit.stream.spool import STDIN, URL_SCHEMES
@@ -52,7 +53,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="demo", help="'demo' or a stylizer directory (default: demo)")
     p.add_argument("--size", help="model resolution WxH, multiples of 16 (default: ~256x256 at the input's aspect)")
     p.add_argument("--steps", type=positive_int, help="denoising steps per chunk (default: the model's, K=2)")
-    p.add_argument("--seed", type=int, default=0, help="noise seed (default 0): the same seed, input and style give the same output")
+    p.add_argument("--seed", type=seed_arg, default=0,
+                   help="noise seed (default 0): the same seed, input and style give the same output; random (or -1) "
+                        "draws one and prints it")
     p.add_argument("--compare", action="store_true", help="also write OUTPUT_compare (source | stylized, same format) and, for a video, OUTPUT_sheet.png")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, auto (a GPU if any) ...")
     add_dtype_option(p)
@@ -85,6 +88,9 @@ def run(args: argparse.Namespace) -> int:
     device = device_arg(args.device)
     if args.prompt is None and args.ref is None and args.schedule is None:
         raise CLIError("give --prompt, --ref or --schedule")
+    if args.seed is None:  # --seed random: drawn here, and said, so the output can be made again
+        args.seed = secrets.randbelow(2**31)
+        print(f"rtrdit stylize: seed {args.seed} (--seed {args.seed} makes this output again)", file=sys.stderr)
     model = _Model(args.model, device, args.dtype)
     live_flags = [flag for flag, given in (("--timeout", args.timeout is not None), ("--reconnect", args.reconnect),
                                            ("--lag", args.lag is not None)) if given]
