@@ -595,9 +595,9 @@ def _missed(fol: dict, kind: str) -> str:
     return "; ".join(parts) if parts else "none"
 
 
-def halftone_lines(fol: dict) -> list[str]:
-    """Why halftone's screen is what it is: the releases before this one could not draw theirs."""
-    ht = fol["styles"]["halftone"]
+def halftone_lines(ht: dict) -> list[str]:
+    """Why halftone's screen is what it is (the releases before this one could not draw theirs), with
+    this model's halftone row of the following table (`ht`)."""
     return [
         "Halftone's dots lie on a 16 px screen, one dot in the middle of each of the DiT's tokens (8x8 latent",
         "cells, 2x2 patches), all three inks at 0 degrees with anti-aliased edges (since 2026-12-03). The",
@@ -653,7 +653,7 @@ def limitations_lines(t2: dict, fol: dict, abl: dict) -> list[str]:
         (f"blurred by {BLUR_SIGMAS[-1]:g} px is still nearest its own target except "
          f"{', '.join(fine) if fine else 'none'}; the codec's own"),
         f"round trip of the targets is nearest its own target {codec} of {n_codec} times (misses: {_missed(fol, 'codec')}).",
-        *halftone_lines(fol),
+        *halftone_lines(ht),
         "Cartoon's outlines (about 4 px wide at 256x256, along the main shape boundaries) survive the codec",
         f"(its round trip is nearest the cartoon target on {_n_hits(cartoon, 'codec')} of {cartoon['codec_n']} clips), but this",
         f"model hardly draws them on unseen content: its cartoon outputs take cartoon's tones ({_n_hits(cartoon, 'text', 'tonehit')} of",
