@@ -46,7 +46,8 @@ def test_demo_bad_options_are_one_line_and_write_nothing(args, message, tmp_path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
 
 
-# Measured for the shipped model on this clip: prompts 36/40 nearest own target (40/40 in tone; the 4
+# Measured for the release of git 55f43bf on this clip (hard-edged cartoon outlines; the model retrained
+# with anti-aliased ones passes the same thresholds): prompts 36/40 nearest own target (40/40 in tone; the 4
 # misses are cartoon's), references 8/10 (9/10). The release before, with halftone on 6 px screens it
 # could not draw, got 32/40 and 7/10; the model on the codec before --styled/--color-permute 6/10
 # references, the old recipe's model (4 random styles per clip, one prompt per row) 24/40 prompts. The
