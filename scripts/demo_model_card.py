@@ -426,9 +426,11 @@ def outline_step(frames: np.ndarray, ink: np.ndarray) -> float:
     video without the lines about 0."""
     import cv2
 
+    def grown(mask: np.ndarray, k: int) -> np.ndarray:
+        return cv2.dilate(mask.astype(np.uint8), np.ones((k, k), np.uint8)) > 0
+
     core = ink > 0.5
-    grow = [lambda m, k=k: cv2.dilate(m.astype(np.uint8), np.ones((k, k), np.uint8)) > 0 for k in (11, 5)]
-    beside = np.stack([grow[0](c) & ~grow[1](c) for c in core])
+    beside = np.stack([grown(c, 11) & ~grown(c, 5) for c in core])
     luma = frames.astype(np.float32).mean(-1)
     return float(luma[beside].mean() - luma[core].mean())
 

@@ -143,9 +143,9 @@ def _bold_outlines(gray: np.ndarray, s: float) -> np.ndarray:
 
 def _cartoon_colour(frame: np.ndarray) -> np.ndarray:
     """The frame with its texture flattened (three bilateral passes): cartoon's colours and outlines come from it."""
-    color = frame
+    color, d = frame, _odd(7 * _scale(frame))
     for _ in range(3):
-        color = cv2.bilateralFilter(color, _odd(7 * _scale(frame)), 50, 50)
+        color = cv2.bilateralFilter(color, d, 50, 50)
     return color
 
 
