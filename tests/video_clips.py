@@ -118,6 +118,17 @@ def write_dpx_still(path: Path, rgb: np.ndarray) -> Path:
     return path
 
 
+LOSSLESS_H264 = "High 4:4:4 Predictive"  # the profile x264 codes crf 0 (lossless) in, 4:2:0 frames too
+
+
+def video_profile(path: Path) -> str | None:
+    """The profile of ``path``'s video codec, as FFmpeg names it ("High", `LOSSLESS_H264`, ...)."""
+    import av
+
+    with av.open(str(path)) as c:
+        return c.streams.video[0].codec_context.profile
+
+
 def audio_duration(path: Path) -> float:
     """Seconds of audio in ``path`` (0 when it has none), from its packets."""
     import av

@@ -223,7 +223,34 @@ def test_writer_rejects_bad_arguments(clip: Path, tmp_path: Path) -> None:
         VideoWriter(tmp_path / "o.mp4", 0)
     with pytest.raises(VideoError, match="no such file"):
         VideoWriter(tmp_path / "o.mp4", 24, audio_from=tmp_path / "nope.mp4")
+    for crf in (-1, 52, 18.0, True):
+        with pytest.raises(VideoError, match="crf must be a whole number from 0"):
+            VideoWriter(tmp_path / "o.mp4", 24, crf=crf)  # type: ignore[arg-type]
     assert sorted(os.listdir(tmp_path)) == ["clip.mp4"]
+
+
+def test_crf_sets_the_quality_and_0_is_lossless(tmp_path: Path) -> None:
+    """``crf``: a lower value is a larger file nearer the frames; 0 is lossless, so the frames come back the
+    same whatever x264 decides, on another clock (FLV's milliseconds) too."""
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:40, 0:48]
+    smooth = np.stack([np.stack([xx * 5 + 7 * i, yy * 6 + 3 * i, (xx + yy) * 4 + 11 * i], -1) % 256 for i in range(36)])
+    frames = np.clip(smooth + rng.integers(-20, 20, smooth.shape[:-1])[..., None], 0, 255).astype(np.uint8)  # grain
+
+    def write(name: str, crf: int, times: list[float]) -> Path:
+        with VideoWriter(tmp_path / name, 12, crf=crf) as w:
+            w.write(frames, times)
+        return tmp_path / name
+
+    exact = [i / 12 for i in range(36)]
+    lossless, flv = write("a.mp4", 0, exact), write("b.mp4", 0, [round(t, 3) for t in exact])
+    default, small = write("c.mp4", 18, exact), write("d.mp4", 40, exact)
+    coded = read_frames(lossless)  # what x264 was given: the frames in 4:2:0
+    assert np.array_equal(coded, read_frames(flv))
+    near = [psnr(read_frames(p), coded) for p in (default, small)]
+    sizes = [p.stat().st_size for p in (lossless, default, small)]
+    assert 99 > near[0] > near[1] + 6 and sizes[0] > 1.5 * sizes[1] > 3 * sizes[2], (near, sizes)
+    assert psnr(coded, frames) >= psnr(read_frames(default), frames)
 
 
 def test_animated_webp_is_written_and_read_with_each_frames_time(tmp_path: Path,

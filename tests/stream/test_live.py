@@ -22,7 +22,7 @@ from typing import Any, BinaryIO
 import numpy as np
 import pytest
 from rtsp_relay import RtspRelay, publisher
-from video_clips import audio_onset, make_clip
+from video_clips import LOSSLESS_H264, audio_onset, make_clip, video_profile
 from web_server import serving
 
 from rtrdit.codecs.video import VideoError, probe, read_frames
@@ -32,6 +32,9 @@ from rtrdit.stream.render import BATCH
 
 PROMPT = "ink wash painting"
 SURE = 60.0  # `lag` for tests that compare every frame: a loaded machine's slow stylizer must not drop any
+# outputs compared frame for frame are lossless (``crf=0``): x264's lookahead codes a few frames differently
+# from one run to the next (measured: 1 run in ~75 of these 48x40 clips, 31-42 dB apart), whatever the input
+EXACT = 0
 
 
 def free_port() -> int:
@@ -134,16 +137,14 @@ def test_rtmp_sender_is_stylized_as_the_file_is(tiny_stylizer: Any, talk: Path, 
     file, at its times, with its sound in sync; the render ends when the sender closes the stream."""
     url = f"rtmp://127.0.0.1:{free_port()}/live/stream"
     pushing = sender(talk, url, "flv")
-    live = tiny_stylizer.stylize_stream(url, tmp_path / "live.mp4", PROMPT, listen=True, timeout=5, lag=SURE)
+    live = tiny_stylizer.stylize_stream(url, tmp_path / "live.mp4", PROMPT, listen=True, timeout=5, lag=SURE,
+                                        crf=EXACT)
     pushing.join()
-    tiny_stylizer.stylize_file(talk, tmp_path / "file.mp4", PROMPT)
+    tiny_stylizer.stylize_file(talk, tmp_path / "file.mp4", PROMPT, crf=EXACT)
     assert (live.frames, live.extra["dropped"], live.extra["stopped"]) == (36, 0.0, 0.0)
     a, b = read_frames(tmp_path / "live.mp4"), read_frames(tmp_path / "file.mp4")
     assert a.shape == b.shape == (36, 40, 48, 3)
-    # the same stylized frames; x264 (whose rate control weighs each frame's duration) sees FLV's millisecond
-    # clock (83 or 84 ms a frame) against the file's exact 1/12 s, and codes a few frames differently
-    same = [psnr(x, y) for x, y in zip(a, b, strict=True)]
-    assert sum(p == 99.0 for p in same) >= 30 and min(same) > 28
+    assert min(psnr(x, y) for x, y in zip(a, b, strict=True)) == 99.0  # the same frames, on FLV's millisecond clock too
     info = probe(tmp_path / "live.mp4")
     assert info.has_audio and abs(info.duration - 3.0) < 0.1
     assert abs(audio_onset(tmp_path / "live.mp4") - 1.0) < 0.03  # the tone starts with its picture, at 1 s
@@ -156,13 +157,13 @@ def test_an_ip_camera_is_pulled_over_rtsp_and_stylized_as_the_file_is(tiny_styli
     with RtspRelay(credentials=("admin", "s3cret")) as camera:
         url = camera.url(user="admin", password="s3cret")
         sending = publisher(str(talk), url)
-        result = tiny_stylizer.stylize_stream(url, tmp_path / "cam.mp4", PROMPT, timeout=5, lag=SURE)
+        result = tiny_stylizer.stylize_stream(url, tmp_path / "cam.mp4", PROMPT, timeout=5, lag=SURE, crf=EXACT)
         assert sending.wait(30) == 0
     assert camera.refused >= 1 and any(r.startswith("PLAY ") for r in camera.requests)  # it logged in to play
-    tiny_stylizer.stylize_file(talk, tmp_path / "file.mp4", PROMPT)
+    tiny_stylizer.stylize_file(talk, tmp_path / "file.mp4", PROMPT, crf=EXACT)
     assert (result.frames, result.extra["dropped"]) == (36, 0.0)
     a, b = read_frames(tmp_path / "cam.mp4"), read_frames(tmp_path / "file.mp4")
-    assert min(psnr(x, y) for x, y in zip(a, b, strict=True)) == 99.0  # RTP's 90 kHz clock: identical
+    assert min(psnr(x, y) for x, y in zip(a, b, strict=True)) == 99.0  # the same frames
     assert abs(audio_onset(tmp_path / "cam.mp4") - 1.0) < 0.03
     assert shown_url(url) == f"rtsp://admin:***@127.0.0.1:{camera.port}/live/cam"
 
@@ -174,9 +175,10 @@ def test_compare_of_a_live_stream_is_the_file_renders(tiny_stylizer: Any, talk: 
 
     with RtspRelay() as camera:
         sending = publisher(str(talk), camera.url())
-        live = tiny_stylizer.stylize_stream(camera.url(), tmp_path / "cam.mp4", PROMPT, timeout=5, lag=SURE, compare=True)
+        live = tiny_stylizer.stylize_stream(camera.url(), tmp_path / "cam.mp4", PROMPT, timeout=5, lag=SURE, compare=True,
+                                            crf=EXACT)
         assert sending.wait(30) == 0
-    whole = tiny_stylizer.stylize_file(talk, tmp_path / "file.mp4", PROMPT, compare=True)
+    whole = tiny_stylizer.stylize_file(talk, tmp_path / "file.mp4", PROMPT, compare=True, crf=EXACT)
     assert (live.compare, live.contact_sheet) == (str(tmp_path / "cam_compare.mp4"), str(tmp_path / "cam_sheet.png"))
     a, b = read_frames(tmp_path / "cam_compare.mp4"), read_frames(whole.compare)
     assert a.shape == b.shape == (36, 40, 96, 3)
@@ -336,12 +338,13 @@ def test_a_motion_jpeg_camera_at_an_http_url_is_stylized_as_it_comes(tiny_styliz
 
 def test_hls_playlist_is_pulled_and_stylized_as_the_file_is(tiny_stylizer: Any, talk: Path, tmp_path: Path) -> None:
     with hls_site(talk, tmp_path / "site") as url:
-        result = tiny_stylizer.stylize_stream(url, tmp_path / "hls.mp4", PROMPT, timeout=5, lag=SURE)
-    tiny_stylizer.stylize_file(talk, tmp_path / "file.mp4", PROMPT)
+        result = tiny_stylizer.stylize_stream(url, tmp_path / "hls.mp4", PROMPT, timeout=5, lag=SURE, crf=EXACT)
+    tiny_stylizer.stylize_file(talk, tmp_path / "file.mp4", PROMPT, crf=EXACT)
     assert (result.frames, result.extra["dropped"]) == (36, 0.0)
     a, b = read_frames(tmp_path / "hls.mp4"), read_frames(tmp_path / "file.mp4")
     same = [psnr(x, y) for x, y in zip(a, b, strict=True)]
-    assert min(same) == 99.0, [(i, p) for i, p in enumerate(same) if p < 99]  # MPEG-TS's 90 kHz clock: identical
+    assert min(same) == 99.0, [(i, p) for i, p in enumerate(same) if p < 99]  # the same frames
+    assert video_profile(tmp_path / "hls.mp4") == LOSSLESS_H264  # crf reached the live output's writer
     assert abs(audio_onset(tmp_path / "hls.mp4") - 1.0) < 0.03
 
 
@@ -353,10 +356,11 @@ def test_a_finished_playlist_starts_where_asked_as_a_file_part_does(tiny_stylize
 
     plan = [StyleChange(0.0, PROMPT), StyleChange(2.0, "neon glow edges")]
     with hls_site(talk, tmp_path / "site") as url:
-        part = tiny_stylizer.stylize_stream(url, tmp_path / "hls.mp4", schedule=plan, timeout=5, lag=SURE, start=0.5)
+        part = tiny_stylizer.stylize_stream(url, tmp_path / "hls.mp4", schedule=plan, timeout=5, lag=SURE, start=0.5,
+                                            crf=EXACT)
         with pytest.raises(LiveError, match=r"the start \(9 s\) is not before the playlist's end \(3.00 s\)"):
             tiny_stylizer.stylize_stream(url, tmp_path / "late.mp4", PROMPT, timeout=5, start=9)
-    tiny_stylizer.stylize_file(talk, tmp_path / "file.mp4", schedule=plan, start=0.5)
+    tiny_stylizer.stylize_file(talk, tmp_path / "file.mp4", schedule=plan, start=0.5, crf=EXACT)
     assert (part.frames, part.extra["dropped"]) == (30, 0.0)
     a, b = read_frames(tmp_path / "hls.mp4"), read_frames(tmp_path / "file.mp4")
     same = [psnr(x, y) for x, y in zip(a, b, strict=True)]
@@ -589,19 +593,18 @@ def test_cli_reads_standard_input_as_a_live_stream_as_the_file_is(tiny_stylizer:
     """`ffmpeg ... -f mpegts - | rtrdit stylize pipe: -o OUT`: standard input read as it comes, every frame
     stylized as a render of the same file, the sound kept; the output finished when the pipe closes."""
     proc = stylize_pipe("-o", str(tmp_path / "piped.mkv"), "--prompt", PROMPT, "--model", tiny_stylizer_dir,
-                        "--lag", "60")
+                        "--lag", "60", "--crf", str(EXACT))
     feeding, _ = feed(proc, talk)
     out, err = outputs(proc)
     feeding.join(10)
     assert proc.returncode == 0, err.decode()
     assert b"reading standard input (pipe:)" in err and b"(36 frames" in out
-    tiny_stylizer.stylize_file(talk, tmp_path / "file.mkv", PROMPT)
+    tiny_stylizer.stylize_file(talk, tmp_path / "file.mkv", PROMPT, crf=EXACT)
     a, b = read_frames(tmp_path / "piped.mkv"), read_frames(tmp_path / "file.mkv")
     assert a.shape == b.shape == (36, 40, 48, 3)
-    # the same stylized frames; x264's rate control, which weighs each frame's duration, may code one or two
-    # differently on the stream's clock (MPEG-TS's 90 kHz from the file's 1/12 s)
-    same = [psnr(x, y) for x, y in zip(a, b, strict=True)]
-    assert sum(p == 99.0 for p in same) >= 32 and min(same) > 28, same
+    # the same stylized frames, but for the rounding of the model loaded from disk (a few levels off)
+    assert min(psnr(x, y) for x, y in zip(a, b, strict=True)) > 55
+    assert video_profile(tmp_path / "piped.mkv") == LOSSLESS_H264  # --crf 0 reached it
     assert probe(tmp_path / "piped.mkv").has_audio and abs(audio_onset(tmp_path / "piped.mkv") - 1.0) < 0.03
 
 

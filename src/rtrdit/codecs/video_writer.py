@@ -37,6 +37,8 @@ from rtrdit.files import WriteError, publish, temp_beside
 if TYPE_CHECKING:  # pragma: no cover
     from rtrdit.stream.live import LiveAudio
 
+CRF = 18  # H.264 quality by default: 0 (lossless) to 51 (`VideoWriter`'s ``crf``)
+CRF_MAX = 51
 TIME_BASE = 90_000  # ticks per second of a timed writer's clock (MPEG's)
 GAP = 0.1  # seconds missing from a re-encoded sound that are filled with silence (`VideoWriter`)
 AUDIO_PREROLL = 0.5  # seconds of audio decoded before a start sought to (`VideoWriter`'s ``audio_start``)
@@ -92,7 +94,11 @@ class VideoWriter:
     many seconds in (the video is a part of that file from there). ``path`` ``-`` streams Matroska to
     standard output as it is written (for a player reading a pipe), with nothing to rename or remove; a URL
     (``STREAM_OUTPUTS``: rtmp://, udp://, ...) sends it to a server as it is written. ``audio_from`` may also be
-    a live input's `stream.live.LiveAudio`: decoded frames on the video's clock, re-encoded as they arrive."""
+    a live input's `stream.live.LiveAudio`: decoded frames on the video's clock, re-encoded as they arrive.
+    ``crf``: H.264's constant quality, 0 (lossless: nothing lost beyond 4:2:0's half-resolution colour; large,
+    for editing rather than browsers) to 51; VP9 takes ``crf + 6``; a GIF or WebP has its own. x264's lookahead
+    (mbtree) may code a few frames differently from one run to the next (a file some 30-45 dB from the other,
+    the same frames in); a lossless output decodes to the same frames every time."""
 
     def __init__(
         self,
@@ -100,7 +106,7 @@ class VideoWriter:
         fps: float,
         audio_from: str | os.PathLike[str] | LiveAudio | None = None,
         *,
-        crf: int = 18,
+        crf: int = CRF,
         preset: str = "fast",
         audio_start: float = 0.0,
     ) -> None:
@@ -108,7 +114,7 @@ class VideoWriter:
         self.name = shown_url(str(path))  # as given (a URL's // kept), for messages
         self.rate = _fps_fraction(fps)
         self.fps = float(self.rate)
-        self.crf, self.preset = int(crf), str(preset)
+        self.crf, self.preset = check_crf(crf), str(preset)
         # a live input's audio (`stream.live.LiveAudio`: its track, and its frames as they arrive), or a file's
         self._live_audio = None if isinstance(audio_from, (str, os.PathLike)) else audio_from
         self.audio_from = Path(audio_from) if isinstance(audio_from, (str, os.PathLike)) else None
@@ -502,6 +508,13 @@ def _silence(like: Any, samples: int) -> Any:
                                        format=like.format.name, layout=like.layout.name)
     quiet.sample_rate = like.sample_rate
     return quiet
+
+
+def check_crf(crf: object) -> int:
+    """``crf`` if it is a whole number from 0 (lossless) to `CRF_MAX`; else a VideoError saying so."""
+    if isinstance(crf, bool) or not isinstance(crf, int) or not 0 <= crf <= CRF_MAX:
+        raise VideoError(f"crf must be a whole number from 0 (lossless) to {CRF_MAX}, got {crf!r}")
+    return crf
 
 
 def write_video(path: str | os.PathLike[str], frames: np.ndarray, fps: float,

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rtrdit.cli import CLIError, add_dtype_option, clock_time, device_arg, positive_float, positive_int, seed_arg
-from rtrdit.codecs.video_writer import STDOUT
+from rtrdit.codecs.video_writer import CRF, CRF_MAX, STDOUT, check_crf
 from rtrdit.stream.live import is_live, is_pipe
 from rtrdit.stream.spool import STDIN, URL_SCHEMES
 
@@ -32,6 +32,16 @@ def parse_size(text: str | None) -> tuple[int, int] | None:
     return w, h
 
 
+def crf_arg(text: str) -> int:
+    """--crf: a whole number from 0 (lossless) to 51 (`video_writer.check_crf`)."""
+    from rtrdit.codecs.video import VideoError
+
+    try:
+        return check_crf(int(text))
+    except (ValueError, VideoError):
+        raise argparse.ArgumentTypeError(f"must be a whole number from 0 (lossless) to {CRF_MAX}, got {text!r}") from None
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", help="video file to stylize (any format FFmpeg reads), or a photo; - reads it from "
                                  "standard input, an http(s) URL downloads it (either copied whole beside the output "
@@ -50,6 +60,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="stylize from this time of the input (seconds, or [HH:]MM:SS): try a style on a part first")
     p.add_argument("--duration", type=clock_time, metavar="TIME",
                    help="stylize this long a part (seconds, or [HH:]MM:SS); the schedule keeps the input's clock")
+    p.add_argument("--crf", type=crf_arg, default=CRF, metavar="N",
+                   help=f"video quality, 0 to 51 (default {CRF}; lower is better and larger; each 6 about halves or "
+                        "doubles the size): H.264's constant rate factor, VP9's is N+6 (.webm); 0 is lossless (beyond "
+                        "4:2:0 colour), for editing: the same frames every run, large, and most browsers cannot play it")
     p.add_argument("--model", default="demo", help="'demo' or a stylizer directory (default: demo)")
     p.add_argument("--size", help="model resolution WxH, multiples of 16 (default: ~256x256 at the input's aspect)")
     p.add_argument("--steps", type=positive_int, help="denoising steps per chunk (default: the model's, K=2)")
@@ -177,7 +191,7 @@ def _run_live(args: argparse.Namespace, size: tuple[int, int] | None, model: _Mo
                                      reconnect=args.reconnect,
                                      timeout=args.timeout or TIMEOUT, duration=args.duration, seed=args.seed,
                                      steps=args.steps, size=size, compare=args.compare, lag=lag, start=args.start,
-                                     progress=progress, on_open=opened, on_drop=dropped_out)
+                                     crf=args.crf, progress=progress, on_open=opened, on_drop=dropped_out)
             finally:
                 if bar is not None:
                     bar.close()
@@ -358,7 +372,7 @@ def _render(args: argparse.Namespace, plan: RenderPlan, size: tuple[int, int] | 
             bar.set_postfix(fps=f"{rate:.1f}")
 
     try:
-        result = render(stylizer, plan, seed=args.seed, steps=args.steps, size=size, progress=progress)
+        result = render(stylizer, plan, seed=args.seed, steps=args.steps, size=size, progress=progress, crf=args.crf)
     finally:
         bar.close()
     noun = "frame" if result.frames == 1 else "frames"

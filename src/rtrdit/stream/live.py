@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from rtrdit.codecs.video_writer import CRF
 from rtrdit.stream.render import (
     BATCH,
     PRESET,
@@ -563,7 +564,7 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
 def render_live(stylizer: Stylizer, source: str, output: str | os.PathLike[str], schedule: list[StyleChange], *,
                 listen: bool = False, timeout: float = TIMEOUT, reconnect: bool = False, duration: float | None = None,
                 seed: int = 0, steps: int | None = None, size: tuple[int, int] | None = None, compare: bool = False,
-                lag: float = LAG, start: float = 0.0,
+                lag: float = LAG, start: float = 0.0, crf: int = CRF,
                 progress: Callable[[int, int], None] | None = None, on_open: Callable[[LiveFacts], None] | None = None,
                 on_drop: Callable[[], None] | None = None, stop: threading.Event | None = None) -> RenderResult:
     """Stylize the live stream at ``source`` into ``output`` (a file written when the stream ends, ``-``, or a
@@ -576,7 +577,7 @@ def render_live(stylizer: Stylizer, source: str, output: str | os.PathLike[str],
     the sheet's frames spread over however long the stream ran. ``lag``: seconds of frames that may wait for
     the stylizer before the oldest are dropped (more: fewer drops, more delay and memory). ``start``: seconds
     into a finished playlist (video on demand) to begin at, the schedule on the playlist's clock as for a
-    file's part (a live stream: LiveError). ``progress(done,
+    file's part (a live stream: LiveError). ``crf``: the output's quality (`VideoWriter`). ``progress(done,
     dropped)`` follows the frames written and dropped; ``on_open`` is called with the stream's facts when its
     first frame has come; ``on_drop`` (with ``reconnect``) each time the stream drops after its first frame
     and is waited for again (called on the reading thread, every frame it brought already queued).
@@ -599,7 +600,7 @@ def render_live(stylizer: Stylizer, source: str, output: str | os.PathLike[str],
                 on_open(facts)
             work = work_size(facts.width, facts.height)
             return _stream(stylizer, live, facts, work, output, schedule, seed, steps, progress, stop, duration,
-                           compare, start)
+                           compare, start, crf)
         finally:
             live.close()
 
@@ -626,7 +627,7 @@ def _opened(live: LiveInput, stop: threading.Event) -> LiveFacts | None:
 def _stream(stylizer: Stylizer, live: LiveInput, facts: LiveFacts, work: tuple[int, int],
             output: str | os.PathLike[str], changes: list[StyleChange], seed: int, steps: int | None,
             progress: Callable[[int, int], None] | None, stop: threading.Event,
-            duration: float | None, compare: bool, start: float) -> RenderResult:
+            duration: float | None, compare: bool, start: float, crf: int) -> RenderResult:
     """The stylizing loop of `render_live`, once the stream is open: frames stylized at ``work`` (w, h)."""
     from rtrdit.codecs.video_writer import VideoWriter
 
@@ -634,10 +635,10 @@ def _stream(stylizer: Stylizer, live: LiveInput, facts: LiveFacts, work: tuple[i
     first, pending = split_schedule(changes, start + half)  # the schedule runs on the playlist's clock
     sess = stylizer.session(prompt=first.prompt, reference=first.reference, seed=seed, steps=steps, size=work)
     # the stream's audio on its own clock, from the first frame's time on
-    writers = [VideoWriter(output, facts.fps, audio_from=facts.audio, preset=PRESET)]  # its sound on the output's clock
+    writers = [VideoWriter(output, facts.fps, audio_from=facts.audio, crf=crf, preset=PRESET)]  # its sound on the output's clock
     compare_path, sheet_path = compare_paths(output) if compare else (None, None)
     if compare_path is not None:
-        writers.append(VideoWriter(compare_path, facts.fps, preset=PRESET))
+        writers.append(VideoWriter(compare_path, facts.fps, crf=crf, preset=PRESET))
     sheet = SheetPicks()
     encoder = _EncodeThread(writers, (facts.width, facts.height))
     waiting: deque[tuple[float, np.ndarray | None]] = deque()  # (time, source frame for --compare)

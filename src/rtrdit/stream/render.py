@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from rtrdit.codecs.video_writer import CRF
 from rtrdit.files import WriteError, atomic_path, same_file, temp_beside
 from rtrdit.stream.schedule import StyleChange
 from rtrdit.stream.session import processing_size, resize_frames
@@ -213,14 +214,15 @@ def refuse_overwriting_styles(outputs: list[Path], schedule: object, changes: li
 
 
 def render(stylizer: Stylizer, plan: RenderPlan, *, seed: int = 0, steps: int | None = None,
-           size: tuple[int, int] | None = None, progress: Callable[[int], None] | None = None) -> RenderResult:
-    """Carry out a checked plan: a still image for a photo, else the streamed video."""
+           size: tuple[int, int] | None = None, progress: Callable[[int], None] | None = None,
+           crf: int = CRF) -> RenderResult:
+    """Carry out a checked plan: a still image for a photo, else the streamed video (``crf``: its quality)."""
     if plan.image:
         return render_image(stylizer, plan.source, plan.output, plan.schedule[0], seed=seed, steps=steps,
                             size=size, compare=plan.compare)
     return render_file(stylizer, plan.source, plan.output, plan.schedule, seed=seed, steps=steps, size=size,
                        compare=plan.compare, progress=progress, info=plan.info, start=plan.start,
-                       duration=plan.duration)
+                       duration=plan.duration, crf=crf)
 
 
 def compare_paths(output: str | os.PathLike[str]) -> tuple[Path, Path]:
@@ -286,8 +288,9 @@ def render_file(
     info: VideoInfo | None = None,
     start: float = 0.0,
     duration: float | None = None,
+    crf: int = CRF,
 ) -> RenderResult:
-    """Stylize `source` into `output` (its suffix picks the container: `VideoWriter`). `schedule[0]` is the starting style;
+    """Stylize `source` into `output` (its suffix picks the container and ``crf`` its quality: `VideoWriter`). `schedule[0]` is the starting style;
     later entries switch style at their time. Every frame keeps its source timestamp, so a variable
     frame rate (phones) stays in sync with the audio. `progress(n)` is called with frames done; `info`
     is the source's `probe`, when the caller has it already (`plan_render`). ``start``/``duration``
@@ -312,10 +315,10 @@ def render_file(
     half = 0.5 / info.fps if info.fps > 0 else 0.0
     first, pending = split_schedule(schedule, start + half)  # the style at the start: the latest change by then
     sess = stylizer.session(prompt=first.prompt, reference=first.reference, seed=seed, steps=steps, size=work)
-    writers = [VideoWriter(out, info.fps, audio_from=source if info.has_audio else None, preset=PRESET,
+    writers = [VideoWriter(out, info.fps, audio_from=source if info.has_audio else None, crf=crf, preset=PRESET,
                            audio_start=start)]
     if compare_path is not None:
-        writers.append(VideoWriter(compare_path, info.fps, preset=PRESET))
+        writers.append(VideoWriter(compare_path, info.fps, crf=crf, preset=PRESET))
     # (time, source frame for --compare) of the frames not stylized yet; without --compare only the time is kept
     waiting: deque[tuple[float, np.ndarray | None]] = deque()
     done = 0

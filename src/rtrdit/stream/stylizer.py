@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from rtrdit.codecs.video_writer import CRF, check_crf
 from rtrdit.files import atomic_write_text
 from rtrdit.model.dit import DiT
 from rtrdit.stream.sampler import default_timesteps
@@ -156,28 +157,30 @@ class Stylizer:
                      reference: Any = None, *, schedule: Any = None, seed: int = 0, steps: int | None = None,
                      size: tuple[int, int] | None = None, compare: bool = False,
                      progress: Callable[[int], None] | None = None, start: float = 0.0,
-                     duration: float | None = None) -> RenderResult:
+                     duration: float | None = None, crf: int = CRF) -> RenderResult:
         """`rtrdit stylize` from Python: a video file into ``output`` (its suffix picks the container; the
         source's frame times and audio kept; written atomically), or a photo into an image. ``schedule``
         (a JSON file or a list of ``StyleChange``) switches style at its times; ``compare`` adds the
         side-by-side output and, for a video, the contact sheet; ``start``/``duration`` (seconds) stylize
-        that part of a video only. ``source`` may be "-" (standard input) or an http(s) URL, copied beside
+        that part of a video only; ``crf`` is the video's quality (0 lossless to 51, `VideoWriter`).
+        ``source`` may be "-" (standard input) or an http(s) URL, copied beside
         ``output`` first (a URL that is a camera's motion JPEG: `stream.spool.LiveContent`, a VideoError, says to
         use `stylize_stream`); ``reference`` an http(s) URL too. Bad input: StylizerError or VideoError."""
         from rtrdit.stream.render import plan_render, render
         from rtrdit.stream.spool import local_input, local_reference
 
+        check_crf(crf)
         # "-" (standard input) or an http(s) URL: copied first; a reference image at a URL: downloaded
         with local_reference(reference) as ref, local_input(source, output) as local:
             plan = plan_render(local, output, prompt, ref, schedule, compare, start, duration)
-            return render(self, plan, seed=seed, steps=steps, size=size, progress=progress)
+            return render(self, plan, seed=seed, steps=steps, size=size, progress=progress, crf=crf)
 
     def stylize_stream(self, source: str, output: str | os.PathLike[str], prompt: str | None = None,
                        reference: Any = None, *, schedule: Any = None, listen: bool = False,
                        timeout: float | None = None, reconnect: bool = False, duration: float | None = None, seed: int = 0,
                        steps: int | None = None, size: tuple[int, int] | None = None, compare: bool = False,
                        lag: float | None = None, start: float = 0.0, progress: Callable[[int, int], None] | None = None,
-                       stop: threading.Event | None = None) -> RenderResult:
+                       stop: threading.Event | None = None, crf: int = CRF) -> RenderResult:
         """`rtrdit stylize URL` from Python: a live stream (rtmp://, rtsp://, udp://, tcp://, an .m3u8 playlist, any
         http(s) URL read as it comes: a camera's motion JPEG; ``pipe:``: this process's standard input;
         ``listen``: wait for its sender to connect to the URL) stylized as it arrives into ``output`` (a
@@ -187,17 +190,18 @@ class Stylizer:
         for are dropped (``extra["dropped"]``), but none of a finished playlist (video on demand), which may
         also begin at ``start`` seconds. ``reconnect``: a stream that drops is connected to
         again (waited for, when listening) and the output goes on across the gap. ``compare`` (an output file)
-        adds the side-by-side video and the contact sheet. ``progress(done, dropped)``. Bad input: StylizerError, VideoError or `stream.live.LiveError`."""
+        adds the side-by-side video and the contact sheet; ``crf`` is the output's quality. ``progress(done, dropped)``. Bad input: StylizerError, VideoError or `stream.live.LiveError`."""
         from rtrdit.stream.live import LAG, TIMEOUT, plan_live, render_live
         from rtrdit.stream.spool import local_reference
 
+        check_crf(crf)  # before the stream is waited for
         with local_reference(reference) as ref:
             lag = LAG if lag is None else lag
             changes = plan_live(source, output, prompt, ref, schedule, duration, listen, compare, lag, start,
                                 reconnect=reconnect)
             return render_live(self, source, output, changes, listen=listen, reconnect=reconnect,
                                timeout=TIMEOUT if timeout is None else timeout, duration=duration, seed=seed,
-                               steps=steps, size=size, compare=compare, lag=lag, start=start,
+                               steps=steps, size=size, compare=compare, lag=lag, start=start, crf=crf,
                                progress=progress, stop=stop)
 
     def timesteps(self, steps: int | None = None) -> list[float]:
