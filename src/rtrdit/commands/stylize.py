@@ -61,7 +61,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--duration", type=clock_time, metavar="TIME",
                    help="stylize this long a part (seconds, or [HH:]MM:SS); the schedule keeps the input's clock")
     p.add_argument("--crf", type=crf_arg, default=CRF, metavar="N",
-                   help=f"video quality, 0 to 51 (default {CRF}; lower is better and larger; each 6 about halves or "
+                   help=f"video quality, 0 to {CRF_MAX} (default {CRF}; lower is better and larger; each 6 about halves or "
                         "doubles the size): H.264's constant rate factor, VP9's is N+6 (.webm); 0 is lossless (beyond "
                         "4:2:0 colour), for editing: the same frames every run, large, and most browsers cannot play it")
     p.add_argument("--model", default="demo", help="'demo' or a stylizer directory (default: demo)")
